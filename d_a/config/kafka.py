@@ -1,0 +1,272 @@
+"""Normalisation of KAFKA_CONFIG: the nested and the flat form give the same settings.
+
+Nested: `{"consumer": {...}, "producer": {...}}`, optionally with shared keys (such as
+`bootstrap_servers` or SASL settings) at top level. Flat: every key at top level; each goes to the
+consumer, the producer or both by what it means. Known keys are type-checked; unknown ones are
+reported once as ignored, never passed on silently nor dropped without a word.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+
+from ..errors import ConfigError
+from ..logs import MASK, register_secret
+from .problems import problems_from_validation
+
+__all__ = ["KafkaSettings", "normalize_kafka_config"]
+
+logger = logging.getLogger("d_a.config")
+
+NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
+PositiveInt = Annotated[StrictInt, Field(ge=1)]
+
+
+class _ClientKeys(BaseModel):
+    """Keys shared by consumers and producers (connection, security, timeouts)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bootstrap_servers: list[StrictStr] | None = None
+    client_id: StrictStr | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = None
+    sasl_mechanism: Literal["PLAIN", "GSSAPI", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    sasl_plain_username: StrictStr | None = None
+    sasl_plain_password: StrictStr | None = None
+    sasl_kerberos_service_name: StrictStr | None = None
+    sasl_kerberos_domain_name: StrictStr | None = None
+    ssl_cafile: StrictStr | None = None
+    ssl_certfile: StrictStr | None = None
+    ssl_keyfile: StrictStr | None = None
+    ssl_password: StrictStr | None = None
+    ssl_check_hostname: StrictBool | None = None
+    request_timeout_ms: NonNegativeInt | None = None
+    metadata_max_age_ms: NonNegativeInt | None = None
+    connections_max_idle_ms: NonNegativeInt | None = None
+    retry_backoff_ms: NonNegativeInt | None = None
+    reconnect_backoff_ms: NonNegativeInt | None = None
+    reconnect_backoff_max_ms: NonNegativeInt | None = None
+
+
+class ConsumerKeys(_ClientKeys):
+    """Consumer settings of kafka-python and aiokafka that d_a passes on."""
+
+    group_id: StrictStr | None = None
+    auto_offset_reset: Literal["earliest", "latest", "none"] | None = None
+    enable_auto_commit: StrictBool | None = None
+    auto_commit_interval_ms: NonNegativeInt | None = None
+    max_poll_records: PositiveInt | None = None
+    session_timeout_ms: NonNegativeInt | None = None
+    heartbeat_interval_ms: NonNegativeInt | None = None
+    max_poll_interval_ms: NonNegativeInt | None = None
+    rebalance_timeout_ms: NonNegativeInt | None = None
+    fetch_max_wait_ms: NonNegativeInt | None = None
+    fetch_min_bytes: NonNegativeInt | None = None
+    fetch_max_bytes: NonNegativeInt | None = None
+    max_partition_fetch_bytes: NonNegativeInt | None = None
+    isolation_level: Literal["read_uncommitted", "read_committed"] | None = None
+    check_crcs: StrictBool | None = None
+    exclude_internal_topics: StrictBool | None = None
+
+
+class ProducerKeys(_ClientKeys):
+    """Producer settings of kafka-python and aiokafka that d_a passes on."""
+
+    acks: Literal[0, 1, -1, "all", "0", "1", "-1"] | None = None
+    retries: NonNegativeInt | None = None
+    compression_type: Literal["gzip", "snappy", "lz4", "zstd", "none"] | None = None
+    linger_ms: NonNegativeInt | None = None
+    batch_size: NonNegativeInt | None = None
+    max_batch_size: NonNegativeInt | None = None
+    max_in_flight_requests_per_connection: PositiveInt | None = None
+    buffer_memory: NonNegativeInt | None = None
+    max_request_size: NonNegativeInt | None = None
+    max_block_ms: NonNegativeInt | None = None
+    enable_idempotence: StrictBool | None = None
+    transactional_id: StrictStr | None = None
+
+
+class _AnyClientKeys(ConsumerKeys, ProducerKeys):
+    """Every client key, for the flat form's top level (each then goes where it applies)."""
+
+
+class _OwnKeys(BaseModel):
+    """Keys of the Kafka section that belong to d_a itself, not to a client."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    multi_consumer_mode: StrictBool | None = None
+    max_retries: PositiveInt = 5
+    retry_interval: float = Field(default=5.0, strict=True, ge=0)
+
+
+OWN_KEYS = frozenset(_OwnKeys.model_fields)
+SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password"})
+
+CONSUMER_DEFAULTS: dict[str, Any] = {
+    "group_id": "data_analysis_group",
+    "auto_offset_reset": "latest",
+    "enable_auto_commit": False,
+    "max_poll_records": 500,
+}
+PRODUCER_DEFAULTS: dict[str, Any] = {"acks": "all"}
+
+_reported_ignored: set[str] = set()
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Resolved Kafka settings: what each client receives, plus d_a's own connection knobs."""
+
+    consumer: dict[str, Any]
+    producer: dict[str, Any]
+    multi_consumer_mode: bool | None = None
+    max_retries: int = 5
+    retry_interval: float = 5.0
+    ignored: tuple[str, ...] = ()
+    form: Literal["nested", "flat"] = "nested"
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return list(self.consumer["bootstrap_servers"])
+
+    def masked(self) -> dict[str, dict[str, Any]]:
+        """Consumer and producer settings with passwords replaced by ***, for display."""
+        return {
+            "consumer": {k: MASK if k in SECRET_KEYS else v for k, v in self.consumer.items()},
+            "producer": {k: MASK if k in SECRET_KEYS else v for k, v in self.producer.items()},
+        }
+
+    def legacy(self) -> dict[str, Any]:
+        """KAFKA_CONFIG in the seeds' nested form, with `bootstrap_servers` also at top level."""
+        out: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "consumer": dict(self.consumer),
+            "producer": dict(self.producer),
+            "max_retries": self.max_retries,
+            "retry_interval": self.retry_interval,
+        }
+        if self.multi_consumer_mode is not None:
+            out["multi_consumer_mode"] = self.multi_consumer_mode
+        return out
+
+
+def normalize_kafka_config(raw: Mapping[str, Any] | None, *, path: str = "kafka") -> KafkaSettings:
+    """Resolve a nested or flat KAFKA_CONFIG into consumer and producer settings.
+
+    Raises ConfigError naming the key for wrong types, bad values or a missing `bootstrap_servers`.
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of Kafka settings, got {type(raw).__name__}")
+    problems: list[str] = []
+    ignored: list[str] = []
+
+    top = _known(raw, _AnyClientKeys, path, ignored, skip=OWN_KEYS | {"consumer", "producer"})
+    top_values = _validated(_AnyClientKeys, top, path, problems)
+    sections = {}
+    for section, model in (("consumer", ConsumerKeys), ("producer", ProducerKeys)):
+        values = raw.get(section) or {}
+        if not isinstance(values, Mapping):
+            problems.append(f"{path}.{section}: expected a mapping, got {type(values).__name__}")
+            values = {}
+        known = _known(values, model, f"{path}.{section}", ignored)
+        sections[section] = _validated(model, known, f"{path}.{section}", problems)
+    own = _validated(_OwnKeys, raw, path, problems)
+
+    consumer = _merge(top_values, sections["consumer"], ConsumerKeys, CONSUMER_DEFAULTS)
+    producer = _merge(top_values, sections["producer"], ProducerKeys, PRODUCER_DEFAULTS)
+    servers = consumer.get("bootstrap_servers") or producer.get("bootstrap_servers")
+    if not servers and not problems:
+        problems.append(
+            f"{path}.bootstrap_servers: missing (set it at top level of {path} or in {path}.consumer)"
+        )
+    if problems:
+        raise ConfigError(problems)
+    consumer.setdefault("bootstrap_servers", servers)
+    producer.setdefault("bootstrap_servers", servers)
+
+    for settings in (consumer, producer):
+        for key in SECRET_KEYS & settings.keys():
+            register_secret(settings[key])
+    _report_ignored(ignored)
+    assert own is not None
+    return KafkaSettings(
+        consumer=consumer,
+        producer=producer,
+        multi_consumer_mode=own.multi_consumer_mode,
+        max_retries=own.max_retries,
+        retry_interval=own.retry_interval,
+        ignored=tuple(ignored),
+        form="nested" if ("consumer" in raw or "producer" in raw) else "flat",
+        raw=dict(raw),
+    )
+
+
+def _known(
+    values: Mapping[str, Any],
+    model: type[BaseModel],
+    path: str,
+    ignored: list[str],
+    skip: frozenset[str] | set[str] = frozenset(),
+) -> dict[str, Any]:
+    """The keys `model` knows (bootstrap lists normalised); the others are added to `ignored`."""
+    known = {}
+    for key, value in values.items():
+        if key in skip:
+            continue
+        if key in model.model_fields:
+            known[key] = _servers(value) if key == "bootstrap_servers" else value
+        elif key in _AnyClientKeys.model_fields:
+            ignored.append(f"{path}.{key} (not a {path.rsplit('.', 1)[-1]} setting)")
+        else:
+            ignored.append(f"{path}.{key} (unknown)")
+    return known
+
+
+def _merge(
+    top: BaseModel | None, section: BaseModel | None, model: type[BaseModel], defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Top-level values that apply to `model`, overridden by its own section, then defaults."""
+    settings: dict[str, Any] = {}
+    for values in (top, section):
+        if values is not None:
+            settings.update(
+                (k, v) for k, v in values.model_dump(exclude_unset=True).items() if k in model.model_fields
+            )
+    for key, value in defaults.items():
+        settings.setdefault(key, value)
+    return settings
+
+
+def _validated(
+    model: type[BaseModel], values: Mapping[str, Any], path: str, problems: list[str]
+) -> BaseModel | None:
+    try:
+        return model.model_validate(dict(values))
+    except ValidationError as exc:
+        problems.extend(problems_from_validation(exc, path))
+        return None
+
+
+def _servers(value: Any) -> Any:
+    """`"a:9092,b:9092"` or `["a:9092"]` -> list of addresses (other types are left for validation)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _report_ignored(keys: list[str]) -> None:
+    for key in keys:
+        if key not in _reported_ignored:
+            _reported_ignored.add(key)
+            logger.warning("Kafka setting %s ignored", key)

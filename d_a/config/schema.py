@@ -1,0 +1,78 @@
+"""Typed schema of d_a's own configuration sections (everything but the Kafka client keys).
+
+Unknown keys are errors here (a typo must not be silently ignored); numbers and flags are strict,
+so `window_size: "10"` or `window_size: 10.5` is reported instead of being coerced.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+__all__ = [
+    "PADDING_STRATEGIES",
+    "WINDOW_KINDS",
+    "OffsetCommitConfig",
+    "ServiceConfig",
+    "TopicConfig",
+]
+
+WINDOW_KINDS = ("latest", "append", "replace", "per_second", "per_device")
+PADDING_STRATEGIES = ("zero", "linear", "forward", "missing")
+
+WindowKind = Literal["latest", "append", "replace", "per_second", "per_device"]
+PaddingStrategy = Literal["zero", "linear", "forward", "missing"]
+PositiveFloat = Annotated[float, Field(strict=True, gt=0)]
+NonNegativeFloat = Annotated[float, Field(strict=True, ge=0)]
+PositiveInt = Annotated[StrictInt, Field(ge=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TopicConfig(_Section):
+    """One topic: how its messages split into station records and how its window is kept."""
+
+    kind: WindowKind = "append"
+    fields: list[StrictStr] = Field(default_factory=list)
+    frequency: StrictStr = ""
+    interval_seconds: PositiveFloat | None = None
+    modules: list[StrictStr] = Field(default_factory=list)
+    window_size: PositiveInt = 1
+    scope: Literal["station", "global"] = "station"
+    envelope: StrictStr | None = None
+    device_key: StrictStr | None = None
+    time_field: StrictStr = "sendTime"
+    padding: PaddingStrategy | None = None
+    parser: StrictStr | None = None
+    expire_seconds: PositiveFloat | None = None
+
+    def legacy(self) -> dict[str, object]:
+        """The seeds' TOPIC_DETAIL entry form (plus our extra keys)."""
+        return self.model_dump(exclude_none=True)
+
+
+class OffsetCommitConfig(_Section):
+    """OFFSET_COMMIT_CONFIG: when and how OffsetManager commits."""
+
+    commit_interval_seconds: PositiveFloat = 5.0
+    commit_batch_size: PositiveInt = 100
+    max_commit_retries: Annotated[StrictInt, Field(ge=0)] = 3
+    commit_retry_delay: NonNegativeFloat = 1.0
+
+
+class ServiceConfig(_Section):
+    """Service behaviour: expiry, concurrency, scheduling, batching, padding."""
+
+    data_expire_seconds: PositiveFloat = 600
+    max_workers: PositiveInt = 32
+    max_concurrency: PositiveInt = 64
+    min_interval: NonNegativeFloat = 0.0
+    interval: PositiveFloat | None = None
+    batch_timeout: PositiveFloat = 5.0
+    cleanup_interval: PositiveFloat = 60.0
+    padding_strategy: PaddingStrategy | None = None
+    window_format: Literal["list", "numpy"] = "list"
+    upload_input: StrictBool = False

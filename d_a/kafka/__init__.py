@@ -1,0 +1,5 @@
+"""Kafka transport: clients, offset management and the embedded test broker."""
+
+from .broker import BrokerUnavailable, EmbeddedBroker
+
+__all__ = ["BrokerUnavailable", "EmbeddedBroker"]
