@@ -6,6 +6,7 @@ Importing d_a reads no configuration file, configures no logging and opens no co
 import logging as _logging
 
 from .config import Config, load_config
+from .dispatcher import DataDispatcher
 from .errors import (
     ConfigError,
     DataAnalysisError,
@@ -15,16 +16,25 @@ from .errors import (
     handle_error,
 )
 from .logs import setup_logging
+from .modules import ModuleParser, register_module_parser
+from .parser_base import ParserBase
+from .topics import TopicParser, register_parser
 
 __all__ = [
     "Config",
     "ConfigError",
     "DataAnalysisError",
+    "DataDispatcher",
     "DispatcherError",
     "KafkaConnectionError",
+    "ModuleParser",
+    "ParserBase",
+    "TopicParser",
     "error_counts",
     "handle_error",
     "load_config",
+    "register_module_parser",
+    "register_parser",
     "setup_logging",
 ]
 

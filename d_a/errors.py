@@ -47,9 +47,7 @@ class ConfigError(DataAnalysisError, ValueError):
         if len(self.problems) == 1:
             text = self.problems[0]
         else:
-            text = f"{len(self.problems)} configuration problems:\n" + "\n".join(
-                f"  - {p}" for p in self.problems
-            )
+            text = f"{len(self.problems)} configuration problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(text)
 
 

@@ -99,9 +99,7 @@ def setup_logging(
     if file:
         path = Path(log_file or os.environ.get("DATA_ANALYSIS_LOG") or DEFAULT_LOG_FILE)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(
-            RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8")
-        )
+        handlers.append(RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"))
     formatter = logging.Formatter(LOG_FORMAT)
     for handler in handlers:
         handler.setFormatter(formatter)

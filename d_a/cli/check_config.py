@@ -48,9 +48,7 @@ def print_config(config: Config, console: Console) -> None:
         topics.add_column(column)
     for name, topic in config.topics.items():
         interval = "-" if topic.interval_seconds is None else f"{topic.interval_seconds:g}"
-        topics.add_row(
-            name, topic.kind, str(topic.window_size), interval, topic.scope, ", ".join(topic.modules) or "-"
-        )
+        topics.add_row(name, topic.kind, str(topic.window_size), interval, topic.scope, ", ".join(topic.modules) or "-")
     console.print(topics)
 
     modules = Table(title=f"Modules ({len(config.modules)}, in dependency order)")
@@ -75,9 +73,7 @@ def print_config(config: Config, console: Console) -> None:
         for key, value in settings.items():
             kafka.add_row(client, key, str(value))
     console.print(kafka)
-    mode = {None: "auto (on for more than one topic)", True: "on", False: "off"}[
-        config.kafka.multi_consumer_mode
-    ]
+    mode = {None: "auto (on for more than one topic)", True: "on", False: "off"}[config.kafka.multi_consumer_mode]
     console.print(
         f"multi_consumer_mode: {mode}; connect retries: {config.kafka.max_retries} "
         f"every {config.kafka.retry_interval:g} s (exponential backoff)",

@@ -185,9 +185,7 @@ def normalize_kafka_config(raw: Mapping[str, Any] | None, *, path: str = "kafka"
     producer = _merge(top_values, sections["producer"], ProducerKeys, PRODUCER_DEFAULTS)
     servers = consumer.get("bootstrap_servers") or producer.get("bootstrap_servers")
     if not servers and not problems:
-        problems.append(
-            f"{path}.bootstrap_servers: missing (set it at top level of {path} or in {path}.consumer)"
-        )
+        problems.append(f"{path}.bootstrap_servers: missing (set it at top level of {path} or in {path}.consumer)")
     if problems:
         raise ConfigError(problems)
     consumer.setdefault("bootstrap_servers", servers)
@@ -238,17 +236,13 @@ def _merge(
     settings: dict[str, Any] = {}
     for values in (top, section):
         if values is not None:
-            settings.update(
-                (k, v) for k, v in values.model_dump(exclude_unset=True).items() if k in model.model_fields
-            )
+            settings.update((k, v) for k, v in values.model_dump(exclude_unset=True).items() if k in model.model_fields)
     for key, value in defaults.items():
         settings.setdefault(key, value)
     return settings
 
 
-def _validated(
-    model: type[BaseModel], values: Mapping[str, Any], path: str, problems: list[str]
-) -> BaseModel | None:
+def _validated(model: type[BaseModel], values: Mapping[str, Any], path: str, problems: list[str]) -> BaseModel | None:
     try:
         return model.model_validate(dict(values))
     except ValidationError as exc:

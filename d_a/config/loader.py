@@ -117,9 +117,7 @@ def _read_file(path: Path) -> Mapping[str, Any]:
     if document is None:
         return {}
     if not isinstance(document, Mapping):
-        raise ConfigError(
-            f"{path}: expected a mapping of sections at top level, got {type(document).__name__}"
-        )
+        raise ConfigError(f"{path}: expected a mapping of sections at top level, got {type(document).__name__}")
     return document
 
 

@@ -141,9 +141,7 @@ def build_config(
 ) -> Config:
     """Validate `document` (sections it lacks come from `defaults`) and derive the full Config."""
     if not isinstance(document, Mapping):
-        raise ConfigError(
-            f"{source}: expected a mapping of configuration sections, got {type(document).__name__}"
-        )
+        raise ConfigError(f"{source}: expected a mapping of configuration sections, got {type(document).__name__}")
     sections, used, problems = canonical_sections(document)
     if defaults:
         default_sections, _, _ = canonical_sections(defaults)
@@ -168,9 +166,7 @@ def build_config(
         raise ConfigError(problems)
 
     order = dependency_order(modules, doc.module_dependencies)
-    output_topics = {
-        m: doc.module_output_topics.get(m, f"{doc.module_output_topic_prefix}{m.upper()}") for m in order
-    }
+    output_topics = {m: doc.module_output_topics.get(m, f"{doc.module_output_topic_prefix}{m.upper()}") for m in order}
     topics = _with_output_topics(doc.topics, output_topics, doc.module_dependencies, order)
     topic_to_modules = {name: list(topic.modules) for name, topic in topics.items()}
     module_to_topics = {m: [t for t, mods in topic_to_modules.items() if m in mods] for m in order}
@@ -199,12 +195,16 @@ def build_config(
 def _check_topics(topics: Mapping[str, TopicConfig], path: str) -> list[str]:
     problems = []
     for name, topic in topics.items():
+        if topic.aligned_fields and not topic.align_by:
+            problems.append(f"{path}.{name}.aligned_fields: needs align_by (the key the fields are keyed by)")
+        for i, aligned in enumerate(topic.aligned_fields):
+            if topic.fields and aligned not in topic.fields:
+                problems.append(f"{path}.{name}.aligned_fields[{i}]: {aligned!r} is not one of its fields")
         if topic.kind == "per_device" and not topic.device_key:
             problems.append(f"{path}.{name}.device_key: required for kind 'per_device' (e.g. hostCode)")
         if topic.scope == "global" and topic.kind not in ("latest", "replace"):
             problems.append(
-                f"{path}.{name}.scope: a global topic must be of kind 'latest' or 'replace', "
-                f"not {topic.kind!r}"
+                f"{path}.{name}.scope: a global topic must be of kind 'latest' or 'replace', not {topic.kind!r}"
             )
     return problems
 
@@ -217,9 +217,7 @@ def _module_set(doc: _Document, used: Mapping[str, str]) -> tuple[list[str], lis
     for module, deps in doc.module_dependencies.items():
         for i, dep in enumerate(deps):
             if dep not in declared:
-                problems.append(
-                    f"{deps_path}.{module}[{i}]: unknown module {dep!r}{did_you_mean(dep, declared)}"
-                )
+                problems.append(f"{deps_path}.{module}[{i}]: unknown module {dep!r}{did_you_mean(dep, declared)}")
     modules = dict(declared)
     topics_path = used.get("topics", "topics")
     for name, topic in doc.topics.items():
@@ -274,9 +272,7 @@ def _check_required(
             continue
         for i, name in enumerate(names):
             if name not in topics:
-                problems.append(
-                    f"{path}.{module}[{i}]: topic {name!r} is not configured{did_you_mean(name, topics)}"
-                )
+                problems.append(f"{path}.{module}[{i}]: topic {name!r} is not configured{did_you_mean(name, topics)}")
             elif name not in module_to_topics[module]:
                 problems.append(
                     f"{path}.{module}[{i}]: module {module!r} does not read topic {name!r} "

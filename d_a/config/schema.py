@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 __all__ = [
+    "FIELD_TYPES",
     "PADDING_STRATEGIES",
     "WINDOW_KINDS",
     "OffsetCommitConfig",
@@ -21,7 +22,10 @@ __all__ = [
 WINDOW_KINDS = ("latest", "append", "replace", "per_second", "per_device")
 PADDING_STRATEGIES = ("zero", "linear", "forward", "missing")
 
+FIELD_TYPES = ("number", "integer", "string", "id", "bool", "numbers", "list", "object", "any")
+
 WindowKind = Literal["latest", "append", "replace", "per_second", "per_device"]
+FieldType = Literal["number", "integer", "string", "id", "bool", "numbers", "list", "object", "any"]
 PaddingStrategy = Literal["zero", "linear", "forward", "missing"]
 PositiveFloat = Annotated[float, Field(strict=True, gt=0)]
 NonNegativeFloat = Annotated[float, Field(strict=True, ge=0)]
@@ -33,7 +37,16 @@ class _Section(BaseModel):
 
 
 class TopicConfig(_Section):
-    """One topic: how its messages split into station records and how its window is kept."""
+    """One topic: how its messages split into station records and how its window is kept.
+
+    `types` checks field values (a record with a wrong type is bad input, skipped and counted);
+    `aliases` maps a field to another name it may arrive under (`lat: stationLat`); `current`
+    chooses the newest value (`newest`) or the newest one whose time has come (`in_effect`, e.g. a
+    calendar holding the coming days) as the field's scalar value. `align_by` names the key
+    (e.g. `gunNo`) that `aligned_fields` are keyed by: the module input then carries one key order
+    over the whole window and rows aligned to it. `records_key` names the module-input key holding
+    a per_second topic's completed second or a per_device topic's devices (latest record each).
+    """
 
     kind: WindowKind = "append"
     fields: list[StrictStr] = Field(default_factory=list)
@@ -48,6 +61,13 @@ class TopicConfig(_Section):
     padding: PaddingStrategy | None = None
     parser: StrictStr | None = None
     expire_seconds: PositiveFloat | None = None
+    types: dict[StrictStr, FieldType] = Field(default_factory=dict)
+    aliases: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    current: Literal["newest", "in_effect"] = "newest"
+    records_key: StrictStr | None = None
+    align_by: StrictStr | None = None
+    aligned_fields: list[StrictStr] = Field(default_factory=list)
+    max_records_per_second: PositiveInt = 64
 
     def legacy(self) -> dict[str, object]:
         """The seeds' TOPIC_DETAIL entry form (plus our extra keys)."""

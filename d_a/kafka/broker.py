@@ -85,23 +85,17 @@ class EmbeddedBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
-        self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
-        )
+        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise BrokerUnavailable(
-                    f"the broker exited with code {self._process.returncode}: {self._log_tail()}"
-                )
+                raise BrokerUnavailable(f"the broker exited with code {self._process.returncode}: {self._log_tail()}")
             if _accepts(self.port):
                 logger.info("embedded broker listening on %s (pid %d)", self.bootstrap, self._process.pid)
                 return self
             time.sleep(0.02)
         self.stop()
-        raise BrokerUnavailable(
-            f"the broker did not listen on {self.bootstrap} within {self.start_timeout:g} s"
-        )
+        raise BrokerUnavailable(f"the broker did not listen on {self.bootstrap} within {self.start_timeout:g} s")
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the process (SIGTERM, then SIGKILL after `timeout`)."""

@@ -78,9 +78,7 @@ async def test_committed_offsets_are_stored_per_group(kafka_bootstrap: str, topi
     assert len(received) == 3
 
     # A manually assigned reader of the same group starts at the committed offset.
-    reader = AIOKafkaConsumer(
-        bootstrap_servers=kafka_bootstrap, group_id="commit-group", enable_auto_commit=False
-    )
+    reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id="commit-group", enable_auto_commit=False)
     await reader.start()
     try:
         partition = TopicPartition(topic_name, message.partition)

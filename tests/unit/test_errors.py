@@ -43,10 +43,7 @@ def test_logs_type_message_context_and_traceback(caplog: pytest.LogCaptureFixtur
         handle_error(exc, context="topic=SCHEDULE-DEVICE-GUN station=ST0001")
     (record,) = caplog.records
     assert record.levelno == logging.ERROR
-    assert (
-        record.getMessage()
-        == "DispatcherError: parser failed [context: topic=SCHEDULE-DEVICE-GUN station=ST0001]"
-    )
+    assert record.getMessage() == "DispatcherError: parser failed [context: topic=SCHEDULE-DEVICE-GUN station=ST0001]"
     assert "raise exc" in caplog.text  # the traceback is in the log
 
 

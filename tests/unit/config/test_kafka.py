@@ -44,12 +44,8 @@ FLAT = {
 NESTED_WITH_SHARED_TOP = {
     "bootstrap_servers": ["kafka1:9092", "kafka2:9092"],
     "sasl_plain_username": "svc",
-    "consumer": {
-        k: v for k, v in NESTED["consumer"].items() if k not in ("bootstrap_servers", "sasl_plain_username")
-    },
-    "producer": {
-        k: v for k, v in NESTED["producer"].items() if k not in ("bootstrap_servers", "sasl_plain_username")
-    },
+    "consumer": {k: v for k, v in NESTED["consumer"].items() if k not in ("bootstrap_servers", "sasl_plain_username")},
+    "producer": {k: v for k, v in NESTED["producer"].items() if k not in ("bootstrap_servers", "sasl_plain_username")},
 }
 
 

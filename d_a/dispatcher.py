@@ -1,0 +1,355 @@
+"""DataDispatcher: per-station windows of every topic, and the module inputs built from them.
+
+Messages come in through `ingest` (a whole decoded message: split, routed, parsed, written per
+station in one batch) or the seeds' `update_topic_data` (one station's data). Global topics
+(the calendar) are kept once and read by every station, so a station that appears after them
+sees them in its very first input. Every method is thread-safe (one re-entrant lock, as the seeds
+specify); bad input is counted and logged by `bad_input`, never raised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .config import PADDING_STRATEGIES, Config, ConfigSource, TopicConfig, load_config
+from .errors import DispatcherError, handle_error
+from .modules import build_module_input, module_parser
+from .topics import BadInput, BadInputLog, StationRecord, StationRouter, TopicParser, build_parsers
+from .windows import Window, WindowSpec, make_window
+
+__all__ = ["DataDispatcher"]
+
+logger = logging.getLogger("d_a.dispatcher")
+
+WINDOW_FORMATS = ("list", "numpy")
+
+
+def window_spec(topic: TopicConfig) -> WindowSpec:
+    """The window shape a topic's config asks for."""
+    fields = list(dict.fromkeys([*topic.fields, *topic.aliases, *topic.aliases.values()]))
+    return WindowSpec(
+        kind=topic.kind,
+        window_size=topic.window_size,
+        fields=tuple(fields),
+        interval_seconds=topic.interval_seconds,
+        device_key=topic.device_key,
+        max_records_per_second=topic.max_records_per_second,
+    )
+
+
+class DataDispatcher:
+    """Windows per station and topic, and the module inputs the seeds describe."""
+
+    def __init__(
+        self,
+        data_expire_seconds: float = 600,
+        config: ConfigSource = None,
+        *,
+        window_format: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.data_expire_seconds = data_expire_seconds
+        self.clock = clock
+        self.router = StationRouter()
+        self.bad_input = BadInputLog()
+        self.data_cache: dict[str, dict[str, Window]] = {}
+        self._global: dict[str, Window] = {}
+        self._topic_padding: dict[str, str | None] = {}
+        self._source = config
+        self._apply_config(load_config(config))
+        self.padding_strategy: str | None = self.config.service.padding_strategy
+        self.window_format = self._checked_format(window_format or self.config.service.window_format)
+
+    # -- the seeds' API --------------------------------------------------------------------------
+
+    def update_topic_data(self, station_id: str, topic: str, raw_data: Any, timestamp: float | None = None) -> bool:
+        """Add one station's data of `topic`; True when the station should be processed now.
+
+        `raw_data` is one record, a list of records, or a whole message of the topic (then it
+        replaces a `replace` window). `timestamp` overrides the records' own time. Bad input is
+        counted and logged, and gives False.
+        """
+        parser = self._parser(topic)
+        if parser is None:
+            return False
+        arrival = self.clock()
+        whole = not isinstance(raw_data, dict) or (parser.config.envelope or "") in raw_data
+        try:
+            items = parser.split(raw_data) if whole else [raw_data]
+        except BadInput as problem:
+            problem.station = station_id
+            self.bad_input.record(problem, topic)
+            return False
+        records = []
+        for item in items:
+            try:
+                record = parser.checked_parse(item)
+            except BadInput as problem:
+                problem.station = station_id
+                self.bad_input.record(problem, topic)
+                continue
+            ts = timestamp if timestamp is not None else parser.record_time(record, arrival)
+            records.append(StationRecord(None if parser.is_global else str(station_id), record, ts))
+        if not records:
+            return False
+        parser.accepted(records)
+        return bool(self._store(topic, records, whole=whole, arrival=arrival))
+
+    def get_topic_window(self, station_id: str, topic: str) -> list[dict]:
+        """The window's records, oldest first ([] when the station or topic has none)."""
+        with self.lock:
+            window = self._window(station_id, topic)
+            return window.records() if window is not None else []
+
+    def get_module_input(self, station_id: str, module: str) -> dict[str, Any] | None:
+        """`module`'s input for the station; None when its module parser fails (logged)."""
+        with self.lock:
+            if module not in self.config.module_to_topics:
+                raise DispatcherError(f"unknown module {module!r}; configured: {', '.join(self.config.modules)}")
+            try:
+                data = build_module_input(
+                    self.config,
+                    module,
+                    station_id,
+                    lambda topic: self._window(station_id, topic),
+                    self.padding_for,
+                    self.window_format,
+                    self.clock(),
+                )
+                return module_parser(module).parse(data)
+            except Exception as exc:  # noqa: BLE001 - only this module's input is lost
+                handle_error(
+                    DispatcherError(f"module input of {module} failed: {exc!r}"),
+                    context=f"station={station_id} module={module}",
+                )
+                return None
+
+    def get_all_inputs(self, station_id: str) -> dict[str, dict[str, Any] | None]:
+        """`{module: input}` for every configured module, in dependency order."""
+        with self.lock:
+            return {module: self.get_module_input(station_id, module) for module in self.config.modules}
+
+    def clean_expired(self) -> list[str]:
+        """Empty windows idle for longer than their expiry; drop stations left with nothing.
+
+        A topic's `expire_seconds` overrides `data_expire_seconds`; per-device windows expire
+        device by device. Returns the stations removed.
+        """
+        now = self.clock()
+        removed = []
+        with self.lock:
+            for topic, window in self._global.items():
+                window.expire(now, self._expiry(topic))
+            for station_id, windows in list(self.data_cache.items()):
+                for topic, window in windows.items():
+                    window.expire(now, self._expiry(topic))
+                if not any(len(w) for w in windows.values()):
+                    del self.data_cache[station_id]
+                    removed.append(station_id)
+        if removed:
+            logger.info("expired %d stations with no data left (e.g. %s)", len(removed), removed[0])
+        return removed
+
+    def reload_config(self, config_mod: ConfigSource = None) -> None:
+        """Apply a new configuration (default: read the original source again); windows keep their data.
+
+        New topics take effect, removed ones are dropped, a resized window keeps its newest
+        records, and a topic whose window shape changed is rebuilt from the records it held.
+        """
+        if config_mod is not None:
+            self._source = config_mod
+        config = load_config(self._source)
+        with self.lock:
+            old_specs = self._specs
+            self._apply_config(config)
+            for windows in [*self.data_cache.values(), self._global]:
+                self._migrate(windows, old_specs)
+        logger.info(
+            "configuration reloaded from %s: %d topics, %d modules",
+            config.source,
+            len(config.topics),
+            len(config.modules),
+        )
+
+    def set_padding_strategy(self, strategy: str | None, topic: str | None = None) -> None:
+        """Pad windows to `window_size` with `strategy` (zero / linear / forward / missing).
+
+        Without `topic` it is the global strategy; with one it overrides that topic only. None
+        turns padding off (windows return what they hold).
+        """
+        if strategy is not None and strategy not in PADDING_STRATEGIES:
+            raise ValueError(f"unknown padding strategy {strategy!r}; use one of {', '.join(PADDING_STRATEGIES)}")
+        with self.lock:
+            if topic is None:
+                self.padding_strategy = strategy
+            else:
+                if topic not in self.config.topics:
+                    raise DispatcherError(f"unknown topic {topic!r}")
+                self._topic_padding[topic] = strategy
+
+    # -- the service's path ----------------------------------------------------------------------
+
+    def ingest(
+        self,
+        topic: str,
+        value: Any,
+        *,
+        arrival: float | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> set[str]:
+        """Apply one decoded message; returns the stations it triggers (global data: all of them)."""
+        return self.ingest_batch(topic, [value], arrival=arrival, positions=[(partition, offset)])
+
+    def ingest_batch(
+        self,
+        topic: str,
+        values: Sequence[Any],
+        *,
+        arrival: float | None = None,
+        positions: Sequence[tuple[int | None, int | None]] | None = None,
+    ) -> set[str]:
+        """Apply a poll batch of one topic's decoded messages, one window write per station.
+
+        `positions` gives each message's (partition, offset) for bad-input logs. Returns the
+        stations triggered. Messages of a `replace` topic each replace their stations' windows.
+        """
+        first = positions[0] if positions else (None, None)
+        parser = self._parser(topic, partition=first[0], offset=first[1])
+        if parser is None:
+            return set()
+        arrival = self.clock() if arrival is None else arrival
+        replace = self.config.topics[topic].kind == "replace"
+        triggered: set[str] = set()
+        pending: list[StationRecord] = []
+        for i, value in enumerate(values):
+            result = parser.station_records(value, arrival)
+            if result.problems:
+                partition, offset = positions[i] if positions else (None, None)
+                for problem in result.problems:
+                    self.bad_input.record(problem, topic, partition=partition, offset=offset)
+            if not result.records:
+                continue
+            parser.accepted(result.records)
+            if replace:
+                triggered |= self._store(topic, result.records, whole=True, arrival=arrival)
+            else:
+                pending.extend(result.records)
+        if pending:
+            triggered |= self._store(topic, pending, whole=False, arrival=arrival)
+        return triggered
+
+    def padding_for(self, topic: str) -> str | None:
+        """The padding strategy in force for a topic (its override, its config, or the global one)."""
+        if topic in self._topic_padding:
+            return self._topic_padding[topic]
+        return self.config.topics[topic].padding or self.padding_strategy
+
+    def stations(self) -> list[str]:
+        """Stations that hold data, in order of first appearance."""
+        with self.lock:
+            return list(self.data_cache)
+
+    def global_topics(self) -> list[str]:
+        """Global topics that hold data."""
+        with self.lock:
+            return [t for t, w in self._global.items() if len(w)]
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _apply_config(self, config: Config) -> None:
+        self.config = config
+        self._parsers: dict[str, TopicParser] = build_parsers(config.topics, self.router)
+        self._specs = {name: window_spec(topic) for name, topic in config.topics.items()}
+
+    def _parser(self, topic: str, **where: int | None) -> TopicParser | None:
+        parser = self._parsers.get(topic)
+        if parser is None:
+            self.bad_input.record(BadInput("unknown_topic", f"{topic!r} is not configured"), topic, **where)
+        return parser
+
+    def _window(self, station_id: str, topic: str) -> Window | None:
+        if topic in self._global:
+            return self._global[topic]
+        return self.data_cache.get(station_id, {}).get(topic)
+
+    def _store(self, topic: str, records: list[StationRecord], *, whole: bool, arrival: float) -> set[str]:
+        """Write records to their stations' windows, one batch per station; the triggered stations."""
+        by_station: dict[str | None, list[StationRecord]] = {}
+        for item in records:
+            by_station.setdefault(item.station_id, []).append(item)
+        replace = whole and self.config.topics[topic].kind == "replace"
+        triggered: set[str] = set()
+        with self.lock:
+            for station_id, items in by_station.items():
+                window = self._window_for(station_id, topic)
+                rows, times = [i.record for i in items], [i.ts for i in items]
+                changed = window.replace(rows, times, arrival) if replace else window.stage(rows, times, arrival)
+                if changed:
+                    triggered.update(self.data_cache if station_id is None else (station_id,))
+        return triggered
+
+    def _window_for(self, station_id: str | None, topic: str) -> Window:
+        if station_id is None:
+            window = self._global.get(topic)
+            if window is None:
+                window = self._global[topic] = make_window(self._specs[topic])
+            return window
+        windows = self.data_cache.get(station_id)
+        if windows is None:
+            windows = self.data_cache[station_id] = {}
+            self._note_new_station(station_id, topic)
+        window = windows.get(topic)
+        if window is None:
+            window = windows[topic] = make_window(self._specs[topic])
+        return window
+
+    def _note_new_station(self, station_id: str, topic: str) -> None:
+        known = self.router.known_stations
+        if known and station_id not in known:
+            self.bad_input.record(
+                BadInput(
+                    "unknown_station", "not listed by SCHEDULE-STATION-PARAM; its data is kept", station=station_id
+                ),
+                topic,
+            )
+
+    def _expiry(self, topic: str) -> float:
+        topic_config = self.config.topics.get(topic)
+        if topic_config is not None and topic_config.expire_seconds is not None:
+            return topic_config.expire_seconds
+        return self.data_expire_seconds
+
+    def _migrate(self, windows: dict[str, Window], old_specs: dict[str, WindowSpec]) -> None:
+        """Fit one station's windows to the current specs (drop, resize or rebuild)."""
+        for topic in list(windows):
+            spec = self._specs.get(topic)
+            if spec is None:
+                del windows[topic]
+                continue
+            old = old_specs.get(topic)
+            if old == spec:
+                continue
+            window = windows[topic]
+            if old is not None and _only_size_differs(old, spec):
+                window.resize(spec.window_size)
+                continue
+            rebuilt = make_window(spec)
+            rebuilt.add_many(window.records(), list(window.times()), window.last_update)
+            windows[topic] = rebuilt
+
+    @staticmethod
+    def _checked_format(fmt: str) -> str:
+        if fmt not in WINDOW_FORMATS:
+            raise ValueError(f"unknown window_format {fmt!r}; use one of {', '.join(WINDOW_FORMATS)}")
+        return fmt
+
+
+def _only_size_differs(old: WindowSpec, new: WindowSpec) -> bool:
+    return dataclasses.replace(old, window_size=new.window_size) == new

@@ -1,0 +1,25 @@
+"""Module inputs: the generic assembly plus one parser per business module of the seeds."""
+
+from . import (  # noqa: F401 - register the built-in module parsers
+    customer_mining,
+    electricity_price,
+    evaluation_model,
+    load_prediction,
+    operation_optimization,
+    pv_prediction,
+    soh_model,
+    station_guidance,
+    thermal_management,
+)
+from .base import ModuleParser, module_parser, register_module_parser, registered_module_parsers
+from .inputs import build_module_input, data_quality, dependency_inputs
+
+__all__ = [
+    "ModuleParser",
+    "build_module_input",
+    "data_quality",
+    "dependency_inputs",
+    "module_parser",
+    "register_module_parser",
+    "registered_module_parsers",
+]

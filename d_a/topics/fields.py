@@ -1,0 +1,146 @@
+"""Field value checks (by the `types` of a topic's config) and record time parsing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from .bad_input import BadInput
+
+__all__ = ["MAX_LIST_LENGTH", "check_field", "fast_types", "guard_values", "parse_time"]
+
+MAX_LIST_LENGTH = 10_000
+_EPOCH_MS_THRESHOLD = 1e11  # larger epoch numbers are milliseconds
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _number(field: str, value: Any) -> None:
+    if not _is_number(value):
+        raise BadInput("wrong_type", f"{field}={_short(value)} is not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadInput("non_finite", f"{field}={value}")
+
+
+def _integer(field: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadInput("wrong_type", f"{field}={_short(value)} is not an integer")
+
+
+def _string(field: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise BadInput("wrong_type", f"{field}={_short(value)} is not a string")
+
+
+def _id(field: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        raise BadInput("wrong_type", f"{field}={_short(value)} is not an id (a non-empty string or an integer)")
+
+
+def _bool(field: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise BadInput("wrong_type", f"{field}={_short(value)} is not a boolean")
+
+
+def _list(field: str, value: Any) -> None:
+    if not isinstance(value, list):
+        raise BadInput("wrong_type", f"{field}={_short(value)} is not a list")
+
+
+def _numbers(field: str, value: Any) -> None:
+    _list(field, value)
+    for item in value:
+        if item is not None:
+            _number(field, item)
+
+
+def _object(field: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        raise BadInput("wrong_type", f"{field}={_short(value)} is not an object")
+
+
+def _any(field: str, value: Any) -> None:
+    return None
+
+
+_CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "number": _number,
+    "integer": _integer,
+    "string": _string,
+    "id": _id,
+    "bool": _bool,
+    "list": _list,
+    "numbers": _numbers,
+    "object": _object,
+    "any": _any,
+}
+
+
+# Exact JSON value types each field type accepts without a closer look (`type(v) in ...`).
+_FAST_TYPES: dict[str, frozenset[type]] = {
+    "number": frozenset({int, float}),  # floats: guard_values rejects NaN and Infinity
+    "integer": frozenset({int}),
+    "string": frozenset({str}),
+    "id": frozenset({int}),
+    "bool": frozenset({bool}),
+    "object": frozenset({dict}),
+}
+
+
+def fast_types(field_type: str) -> frozenset[type]:
+    """Value types that certainly pass `field_type` (others go through `check_field`)."""
+    return _FAST_TYPES.get(field_type, frozenset())
+
+
+def check_field(field: str, value: Any, field_type: str) -> None:
+    """Raise BadInput when `value` (not None) does not fit `field_type`."""
+    if value is None:
+        return
+    if type(value) is list and len(value) > MAX_LIST_LENGTH:
+        raise BadInput("too_large", f"{field} has {len(value)} elements (limit {MAX_LIST_LENGTH})")
+    _CHECKS[field_type](field, value)
+
+
+def guard_values(record: dict[str, Any]) -> None:
+    """Reject NaN/Infinity and over-long lists in any field, typed or not."""
+    for field, value in record.items():
+        if type(value) is float and not math.isfinite(value):
+            raise BadInput("non_finite", f"{field}={value}")
+        if type(value) is list and len(value) > MAX_LIST_LENGTH:
+            raise BadInput("too_large", f"{field} has {len(value)} elements (limit {MAX_LIST_LENGTH})")
+
+
+_time_cache: dict[str, float] = {}
+
+
+def parse_time(value: Any) -> float | None:
+    """Epoch seconds of a record time: `YYYY-MM-DD HH:MM:SS` / ISO text (local time) or epoch s/ms.
+
+    None when the value is absent; BadInput(wrong_type) when it cannot be read.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        cached = _time_cache.get(value)
+        if cached is not None:
+            return cached
+        try:
+            seconds = datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            raise BadInput("wrong_type", f"time {_short(value)} is not 'YYYY-MM-DD HH:MM:SS'") from None
+        if len(_time_cache) >= 65_536:
+            _time_cache.clear()
+        _time_cache[value] = seconds
+        return seconds
+    if _is_number(value) and math.isfinite(value):
+        return value / 1000.0 if value > _EPOCH_MS_THRESHOLD else float(value)
+    raise BadInput("wrong_type", f"time {_short(value)} is neither text nor epoch seconds")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,36 @@
+"""The window kinds and `make_window`, which builds the right one for a spec."""
+
+from __future__ import annotations
+
+from .per_device import PerDeviceWindow
+from .per_second import PerSecondWindow
+from .spec import WindowSpec
+from .window import Window
+
+
+class LatestWindow(Window):
+    """The newest record (the newest `window_size` records when that is more than 1)."""
+
+    kind = "latest"
+
+
+class AppendWindow(Window):
+    """The newest `window_size` records; late records are placed by time, duplicates stored once."""
+
+    kind = "append"
+
+
+class ReplaceWindow(Window):
+    """A window that each message replaces whole (`replace`); `add`/`add_many` append."""
+
+    kind = "replace"
+
+
+WINDOW_CLASSES: dict[str, type[Window]] = {
+    cls.kind: cls for cls in (LatestWindow, AppendWindow, ReplaceWindow, PerSecondWindow, PerDeviceWindow)
+}
+
+
+def make_window(spec: WindowSpec) -> Window:
+    """A new, empty window of the kind `spec.kind`."""
+    return WINDOW_CLASSES[spec.kind](spec)

@@ -1,0 +1,79 @@
+"""Which column holds which key of a record: one column per key, and an overflow column.
+
+The spec's fields come first, then other keys in the order first seen, up to
+MAX_EXTRA_COLUMNS; keys beyond that are kept per record, as a dict, in one overflow column
+(so a feed with ever-new keys cannot make a column per key). Batches whose records all
+have the same known keys are split into columns with one C-level pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from itertools import chain
+from operator import itemgetter
+from typing import Any
+
+from .columns import ABSENT, Column
+
+MAX_EXTRA_COLUMNS = 64
+OVERFLOW = object()  # name of the overflow column
+
+
+class Layout:
+    """The columns of one store, by key."""
+
+    def __init__(self, fields: Sequence[str], capacity: int) -> None:
+        self.fields = tuple(fields)
+        self.columns: dict[Any, Column] = {name: Column(capacity) for name in self.fields}
+        self.overflow: Column | None = None
+        self._shape: tuple | None = None  # the keys of the last batch that had one set of known keys
+        self._getter: Any = None
+
+    def __iter__(self) -> Iterator[Column]:
+        """Every column, the overflow column included."""
+        yield from self.columns.values()
+        if self.overflow is not None:
+            yield self.overflow
+
+    def named(self) -> Iterator[tuple[Any, Column]]:
+        """(key, column) pairs, the overflow column named OVERFLOW."""
+        yield from self.columns.items()
+        if self.overflow is not None:
+            yield OVERFLOW, self.overflow
+
+    def split(self, records: list[dict], capacity: int, has_rows: bool) -> dict[Any, Sequence]:
+        """Each key's values over `records` (ABSENT where a record lacks it); adds columns for new keys.
+
+        `capacity` and `has_rows` shape a new column: its slots so far are marked absent.
+        """
+        shape = tuple(records[0])
+        if shape != self._shape and all(key in self.columns for key in shape):
+            self._shape, self._getter = shape, itemgetter(*shape) if shape else None
+        if shape and shape == self._shape and set(map(len, records)) == {len(shape)}:
+            try:
+                rows = list(map(self._getter, records))
+            except KeyError:
+                pass
+            else:
+                if len(shape) == 1:
+                    return {shape[0]: rows}
+                return dict(zip(shape, zip(*rows, strict=True), strict=True))
+        return self._split_varied(records, capacity, has_rows)
+
+    def _split_varied(self, records: list[dict], capacity: int, has_rows: bool) -> dict[Any, Sequence]:
+        overflowing = False
+        for key in dict.fromkeys(chain.from_iterable(records)):
+            if key in self.columns:
+                continue
+            if len(self.columns) - len(self.fields) < MAX_EXTRA_COLUMNS:
+                self.columns[key] = Column(capacity, absent=has_rows)
+            else:
+                overflowing = True
+        values: dict[Any, Sequence] = {name: [record.get(name, ABSENT) for record in records] for name in self.columns}
+        if overflowing:
+            if self.overflow is None:
+                self.overflow = Column(capacity, absent=has_rows)
+            values[OVERFLOW] = [
+                {k: v for k, v in record.items() if k not in self.columns} or ABSENT for record in records
+            ]
+        return values

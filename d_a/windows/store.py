@@ -1,0 +1,236 @@
+"""Rows of one window in a ring of numpy columns, kept sorted by record time.
+
+Every key a record carries has a column (see layout), so records come back exactly as
+added while costing a few bytes per value. Buffers grow with content up to `max_rows`
+instead of being allocated for the maximum. In-order batches are appended with one slice
+write per column; late records are merged in by moving only the rows after them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import compress
+from typing import Any
+
+import numpy as np
+
+from .columns import ABSENT, Column, Encoded
+from .layout import Layout
+from .slots import Where, put, ring_run, size_of, take
+
+INITIAL_CAPACITY = 16
+DOUBLING_UP_TO = 1 << 16  # beyond this, grow by half to bound the slack in large windows
+MAX_REMEMBERED_NEWEST = 1024  # records of the newest time kept as dicts for duplicate checks
+
+
+class ColumnStore:
+    """At most `max_rows` rows (time + record), oldest first, in growable ring buffers."""
+
+    def __init__(self, fields: Sequence[str], max_rows: int) -> None:
+        self.max_rows = max_rows
+        self.capacity = min(INITIAL_CAPACITY, max_rows)
+        self.head = 0
+        self.size = 0
+        self.ts = np.zeros(self.capacity)
+        self.layout = Layout(fields, self.capacity)
+        self._newest: list[dict] | None = []  # the records stored with the newest time, None if unknown
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def newest_ts(self) -> float | None:
+        return float(self.ts[(self.head + self.size - 1) % self.capacity]) if self.size else None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the buffers (excluding Python object overhead)."""
+        return self.ts.nbytes + sum(column.nbytes for column in self.layout)
+
+    def run(self, lo: int, hi: int) -> tuple[slice, ...]:
+        """The slots of the rows lo..hi-1 (oldest first)."""
+        return ring_run(self.head + lo, hi - lo, self.capacity)
+
+    def positions(self, lo: int, hi: int) -> np.ndarray:
+        """The slot index of each of the rows lo..hi-1."""
+        return (self.head + np.arange(lo, hi)) % self.capacity
+
+    def times(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """Record times of the rows lo..hi-1 (a copy)."""
+        return take(self.ts, self.run(lo, self.size if hi is None else hi))
+
+    def searchsorted(self, values: Any, side: str = "left") -> np.ndarray:
+        """Where `values` would go among the rows' times (numpy.searchsorted over the ring)."""
+        parts = [self.ts[s] for s in self.run(0, self.size)]
+        found = np.searchsorted(parts[0], values, side)
+        if len(parts) == 2:
+            later = np.searchsorted(parts[1], values, side) + len(parts[0])
+            found = np.where(found == len(parts[0]), later, found)
+        return found
+
+    def rows(self, lo: int = 0, hi: int | None = None) -> list[dict]:
+        """The records of rows lo..hi-1, oldest first, as they were added."""
+        hi = self.size if hi is None else hi
+        where = self.run(lo, hi)
+        named = [(name, column) for name, column in self.layout.columns.items() if column.has_values(where)]
+        names = [name for name, _ in named]
+        values = [column.exact(where, absent=ABSENT).tolist() for _, column in named]
+        rows = zip(*values, strict=True) if values else ((),) * (hi - lo)
+        if any(column.has_absent(where) for _, column in named):
+            records = [{k: v for k, v in zip(names, row, strict=True) if v is not ABSENT} for row in rows]
+        else:
+            records = [dict(zip(names, row, strict=True)) for row in rows]
+        if self.layout.overflow is not None:
+            for record, extra in zip(records, self.layout.overflow.exact(where).tolist(), strict=True):
+                if extra is not None:
+                    record.update(extra)
+        return records
+
+    def column(self, name: Any) -> Column | None:
+        return self.layout.columns.get(name)
+
+    def unseen(self, records: list[dict], ts: np.ndarray) -> np.ndarray | None:
+        """Mask of the (time-sorted) records not already stored with the same time (None: all unseen)."""
+        newest = self.newest_ts
+        if newest is None or not len(ts) or ts[0] > newest:
+            return None
+        late, current = np.searchsorted(ts, newest, "left"), np.searchsorted(ts, newest, "right")
+        mask = np.ones(len(records), dtype=bool)
+        newest_rows = self._newest_rows()
+        for index in range(late, current):
+            mask[index] = records[index] not in newest_rows
+        if late:
+            times = ts[:late]
+            same_time: dict[tuple[int, int], list[dict]] = {}
+            starts, ends = self.searchsorted(times).tolist(), self.searchsorted(times, "right").tolist()
+            for index, lo, hi in zip(range(late), starts, ends, strict=True):
+                if lo < hi:
+                    rows = same_time.get((lo, hi)) or same_time.setdefault((lo, hi), self.rows(lo, hi))
+                    mask[index] = records[index] not in rows
+        return mask
+
+    def insert(self, records: list[dict], ts: np.ndarray) -> int:
+        """Store a batch sorted by time; returns how many records were kept."""
+        if not records:
+            return 0
+        newest = self.newest_ts
+        if newest is None or ts[0] >= newest:
+            return self._append(records, ts)
+        split = int(np.searchsorted(ts, newest, "left"))
+        late = self._merge(records[:split], ts[:split])
+        return late + self._append(records[split:], ts[split:])
+
+    def evict_front(self, count: int) -> None:
+        """Drop the `count` oldest rows."""
+        count = max(0, min(count, self.size))
+        self.size -= count
+        self.head = (self.head + count) % self.capacity if self.size else 0
+        self._forget_newest_if_evicted()
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the rows where `mask` is true (compacting the buffers)."""
+        self._reallocate(self.capacity, self.positions(0, self.size)[mask])
+        self._newest = None
+
+    def set_max_rows(self, max_rows: int) -> None:
+        """Bound the store to `max_rows` rows: a shrink drops the oldest and frees the slack."""
+        self.max_rows = max_rows
+        self.evict_front(self.size - max_rows)
+        if self.capacity > max_rows:
+            self._reallocate(max_rows, self.run(0, self.size))
+
+    def _append(self, records: list[dict], ts: np.ndarray) -> int:
+        if len(records) > self.max_rows:
+            records, ts = records[-self.max_rows :], ts[-self.max_rows :]
+        count = len(records)
+        if not count:
+            return 0
+        encoded = self._encode(records)
+        total, newest = self.size + count, self.newest_ts
+        self._reserve(min(total, self.max_rows))
+        self.evict_front(total - self.max_rows)
+        where = self.run(self.size, self.size + count)
+        self._write(where, ts, encoded)
+        self.size += count
+        if ts[-1] != newest:
+            self._newest = records[int(np.searchsorted(ts, ts[-1], "left")) :]
+        elif self._newest is not None:
+            self._newest.extend(records)
+        if self._newest is not None and len(self._newest) > MAX_REMEMBERED_NEWEST:
+            self._newest = None
+        return count
+
+    def _merge(self, records: list[dict], ts: np.ndarray) -> int:
+        """Insert late records (older than the newest row) at their time; evict the oldest rows."""
+        count = len(records)
+        slots = self.searchsorted(ts, "right")
+        late_rows = slots + np.arange(count)
+        total = self.size + count
+        evicted = max(0, total - self.max_rows)
+        kept = late_rows >= evicted
+        if not kept.any():
+            return 0
+        first = int(slots[0])
+        tail = np.arange(first, self.size)
+        tail_rows = tail + np.searchsorted(slots, tail, "right")
+        encoded = self._encode(list(compress(records, kept)))
+        self._reserve(min(total, self.max_rows))
+        moved = tail_rows >= evicted
+        source, target = self._slots(tail[moved]), self._slots(tail_rows[moved])
+        self.ts[target] = self.ts[source]
+        for column in self.layout:
+            column.move(source, target)
+        self._write(self._slots(late_rows[kept]), ts[kept], encoded)
+        self.head = (self.head + evicted) % self.capacity
+        self.size = total - evicted
+        self._forget_newest_if_evicted()
+        return int(kept.sum())
+
+    def _newest_rows(self) -> list[dict]:
+        """The stored records having the newest time (remembered, or rebuilt from the columns)."""
+        if self._newest is not None:
+            return self._newest
+        rows = self.rows(int(self.searchsorted(self.newest_ts)), self.size)
+        if len(rows) <= MAX_REMEMBERED_NEWEST:
+            self._newest = rows
+        return rows
+
+    def _forget_newest_if_evicted(self) -> None:
+        """The rows of the newest time are the last ones; forget them once eviction reaches them."""
+        if self._newest is not None and len(self._newest) > self.size:
+            self._newest = None
+
+    def _slots(self, rows: np.ndarray) -> np.ndarray:
+        return (self.head + rows) % self.capacity
+
+    def _write(self, where: Where, ts: np.ndarray, encoded: list[tuple[Column, Encoded]]) -> None:
+        put(self.ts, where, ts)
+        for column, values in encoded:
+            column.put(where, values)
+
+    def _encode(self, records: list[dict]) -> list[tuple[Column, Encoded]]:
+        """Each column's values of `records`, encoded (adding columns for new keys)."""
+        values = self.layout.split(records, self.capacity, self.size > 0)
+
+        def live() -> np.ndarray:
+            return self.positions(0, self.size)
+
+        return [
+            (column, column.absent(len(records)) if name not in values else column.encode(values[name], live))
+            for name, column in self.layout.named()
+        ]
+
+    def _reserve(self, rows: int) -> None:
+        if rows > self.capacity:
+            step = self.capacity if self.capacity < DOUBLING_UP_TO else self.capacity // 2
+            self._reallocate(min(self.max_rows, max(rows, self.capacity + step)), self.run(0, self.size))
+
+    def _reallocate(self, capacity: int, live: Where) -> None:
+        """Move the rows at the slots `live` (in order) to fresh buffers of `capacity` slots."""
+        count = size_of(live)
+        ts = np.zeros(capacity)
+        ts[:count] = take(self.ts, live)
+        self.ts = ts
+        for column in self.layout:
+            column.reallocate(capacity, live)
+        self.capacity, self.head, self.size = capacity, 0, count

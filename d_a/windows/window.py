@@ -1,0 +1,245 @@
+"""Window: one station's recent records of one topic, bounded, ordered by record time.
+
+The base class has append semantics (newest `window_size` records, late records placed by
+time, exact duplicates stored once); the other kinds override only what differs. Windows
+are not thread-safe: the dispatcher serialises access to a station's windows. Records are
+JSON-like dicts; they are not copied, so a dict must not be changed after it was added.
+
+`stage` is the cheap write path for many small batches (a service writes a few records per
+station per poll): records wait in a list and are stored in one vectorised write at the next
+read, or once STAGE_LIMIT of them wait.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from .align import sorted_keys
+from .batch import Batch
+from .padding import check_strategy, fill, grid_sources
+from .spec import WindowSpec
+from .store import ColumnStore
+
+FORMATS = ("list", "numpy")
+STAGE_LIMIT = 1024
+Times = Sequence[float] | np.ndarray
+
+
+class Window:
+    """Newest `window_size` records, oldest first, stored as compact columns."""
+
+    kind = "append"
+
+    def __init__(self, spec: WindowSpec) -> None:
+        self.spec = spec
+        self.clear()
+
+    def add(self, record: dict, ts: float, now: float | None = None) -> bool:
+        """Add one record of time `ts` (epoch s) arriving at `now`; True if the station should run."""
+        return self.add_many([record], [ts], now)
+
+    def add_many(self, records: Sequence[dict], ts: Times, now: float | None = None) -> bool:
+        """Add a poll batch at once (one vectorised write per column); same result as `add` for each."""
+        self.flush()
+        batch = Batch.of(records, ts)
+        if not len(batch):
+            return False
+        self.last_update = time.time() if now is None else float(now)
+        return self._add(batch, self.last_update)
+
+    def stage(self, records: Sequence[dict], ts: Sequence[float], now: float | None = None) -> bool:
+        """Queue records to be stored at the next read; True if the station should run.
+
+        Any record triggers (per_second: a record of a newer second); duplicates, late and
+        surplus records are sorted out when the queue is stored, exactly as `add_many` does.
+        """
+        if not len(records):
+            return False
+        self.last_update = time.time() if now is None else float(now)
+        trigger = self._stage_trigger(ts)
+        self._staged_records.extend(records)
+        self._staged_ts.extend(ts)
+        if len(self._staged_records) >= STAGE_LIMIT:
+            self.flush()
+        return trigger
+
+    def flush(self) -> None:
+        """Store the records `stage` queued (every read does this first)."""
+        if not self._staged_records:
+            return
+        records, ts = self._staged_records, self._staged_ts
+        self._staged_records, self._staged_ts = [], []
+        batch = Batch.of(records, ts)
+        if len(batch):
+            self._add(batch, self.last_update if self.last_update is not None else time.time())
+
+    def replace(self, records: Sequence[dict], ts: Times, now: float | None = None) -> bool:
+        """Make `records` the whole window (newest `window_size` of them by time); True if it changed."""
+        self.flush()
+        previous = self._store
+        self.clear()
+        self.add_many(records, ts, now)
+        return not _same_rows(previous, self._store)
+
+    def records(self) -> list[dict]:
+        """The window's records, oldest first, equal in type and value to what was added."""
+        self.flush()
+        return self._store.rows()
+
+    def latest(self) -> dict | None:
+        """The newest record, or None when the window is empty."""
+        self.flush()
+        size = len(self._store)
+        return self._store.rows(size - 1, size)[0] if size else None
+
+    def __len__(self) -> int:
+        self.flush()
+        return len(self._store)
+
+    @property
+    def newest_ts(self) -> float | None:
+        """Time of the newest record (epoch s), None when empty."""
+        self.flush()
+        return self._store.newest_ts
+
+    def times(self) -> np.ndarray:
+        """The records' times (epoch s), oldest first, aligned with `records()`."""
+        self.flush()
+        return self._store.times()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the window's buffers."""
+        self.flush()
+        return self._store.nbytes
+
+    def column(self, field: str, padding: str | None = None, fmt: str = "list") -> list | np.ndarray:
+        """The field's values, oldest first; aligned and padded to `window_size` when `padding` is set.
+
+        fmt "numpy" gives float64 (NaN for no value) for numeric fields, an object array otherwise.
+        """
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown column format {fmt!r}; use one of {', '.join(FORMATS)}")
+        if padding is not None:
+            check_strategy(padding)
+        self.flush()
+        store = self._store
+        where = store.run(0, len(store))
+        column = store.column(field)
+        if column is None:
+            values, numbers = np.full(len(store), None, dtype=object), None
+        elif padding is None and fmt == "list":
+            return column.to_list(where)
+        else:
+            numbers = column.numbers(where)
+            values = numbers if fmt == "numpy" and numbers is not None else column.exact(where)
+        if padding is not None:
+            sources = grid_sources(store.times(), self.spec.window_size, self.spec.interval_seconds)
+            values = fill(sources, padding, values, numbers)
+        return values.tolist() if fmt == "list" else values
+
+    def pivot(
+        self, key: str, field: str, padding: str | None = None, fmt: str = "list"
+    ) -> tuple[list, list | np.ndarray]:
+        """Records keyed by `key` (e.g. one per gun) as a table: one row per time slot (the
+        `interval_seconds` grid, else each distinct time), one column per key value (sorted).
+
+        Returns (key order, rows). In a slot a key's newest record wins; a slot without a key is
+        filled along time per `padding` (None without a strategy).
+        """
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown column format {fmt!r}; use one of {', '.join(FORMATS)}")
+        strategy = "missing" if padding is None else padding
+        check_strategy(strategy)
+        self.flush()
+        store = self._store
+        key_column = store.column(key)
+        if not len(store) or key_column is None:
+            return [], ([] if fmt == "list" else np.empty((0, 0)))
+        where = store.run(0, len(store))
+        keys = key_column.exact(where).tolist()
+        column = store.column(field)
+        numbers = column.numbers(where) if column is not None else None
+        values = np.full(len(keys), None, dtype=object) if column is None else column.exact(where)
+        if fmt == "numpy" and numbers is not None:
+            values = numbers
+        interval = self.spec.interval_seconds
+        times = store.times()
+        row_of = np.unique(np.rint(times / interval) if interval else times, return_inverse=True)[1]
+        rows = int(row_of.max()) + 1
+        order = sorted_keys({k for k in keys if k is not None})
+        position = {k: i for i, k in enumerate(order)}
+        column_of = np.fromiter((position.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        series = []
+        for index in range(len(order)):
+            records = np.flatnonzero(column_of == index)
+            slots = row_of[records]
+            newest = np.concatenate((slots[1:] != slots[:-1], [True]))
+            sources = np.full(rows, -1, dtype=np.int64)
+            sources[slots[newest]] = records[newest]
+            series.append(fill(sources, strategy, values, numbers))
+        table = np.column_stack(series) if series else np.empty((rows, 0), dtype=values.dtype)
+        return order, table.tolist() if fmt == "list" else table
+
+    def expire(self, now: float, max_idle_seconds: float) -> bool:
+        """Empty the window if nothing arrived for `max_idle_seconds`; True when it is empty afterwards."""
+        self.flush()
+        if self.last_update is not None and now - self.last_update > max_idle_seconds:
+            self.clear()
+        return not len(self)
+
+    def resize(self, window_size: int) -> None:
+        """Change `window_size`: a shrunk window keeps its newest records, a grown one keeps all."""
+        self.flush()
+        self.spec = dataclasses.replace(self.spec, window_size=window_size)
+        self._store.set_max_rows(self._max_rows())
+
+    def clear(self) -> None:
+        """Drop every record (and the buffers holding them)."""
+        self._store = ColumnStore(self.spec.fields, self._max_rows())
+        self.last_update: float | None = None
+        self._staged_records: list[dict] = []
+        self._staged_ts: list[float] = []
+
+    def _stage_trigger(self, ts: Sequence[float]) -> bool:
+        """Whether staging records of these times should run the station (any record does)."""
+        return True
+
+    def _max_rows(self) -> int:
+        return self.spec.window_size
+
+    def _add(self, batch: Batch, arrival: float) -> bool:
+        """Store a sorted batch; True if any record was stored."""
+        batch = self._new_records(batch)
+        stored = self._store.insert(batch.records, batch.ts)
+        self._drop_aged()
+        return stored > 0
+
+    def _new_records(self, batch: Batch) -> Batch:
+        """The batch without records already stored or too old to stay (older than max_age_seconds)."""
+        stored_newest = self._store.newest_ts
+        if self.spec.max_age_seconds is not None:
+            newest = batch.ts[-1] if stored_newest is None else max(batch.ts[-1], stored_newest)
+            batch = batch.select(batch.ts >= newest - self.spec.max_age_seconds)
+        return batch.select(self._store.unseen(batch.records, batch.ts))
+
+    def _drop_aged(self) -> float | None:
+        """Drop records older than newest - max_age_seconds; returns that cutoff (None without a bound)."""
+        if self.spec.max_age_seconds is None or not len(self._store):
+            return None
+        cutoff = self._store.newest_ts - self.spec.max_age_seconds
+        self._drop_front(int(self._store.searchsorted(cutoff, "left")))
+        return cutoff
+
+    def _drop_front(self, count: int) -> None:
+        """Drop the `count` oldest records."""
+        self._store.evict_front(count)
+
+
+def _same_rows(a: ColumnStore, b: ColumnStore) -> bool:
+    """Whether two stores hold the same records at the same times."""
+    return len(a) == len(b) and bool(np.array_equal(a.times(), b.times())) and a.rows() == b.rows()

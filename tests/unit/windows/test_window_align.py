@@ -1,0 +1,73 @@
+"""align_by_key: per-gun rows over time re-indexed to one sorted gun order."""
+
+from __future__ import annotations
+
+import pytest
+
+from d_a.windows import align_by_key
+
+
+def hourly_gun_power(row: dict) -> dict:
+    """One REALTIME-DATA row's gunPower as {gunNo: average power}."""
+    power = row["gunPower"]
+    return dict(zip(power["gunNo"], power["outputPowerPerGunAvg"], strict=True))
+
+
+REALTIME_ROWS = [
+    {"stationId": "ST-0001", "gunPower": {"gunNo": [2, 1], "outputPowerPerGunAvg": [20.0, 10]}},
+    {"stationId": "ST-0001", "gunPower": {"gunNo": [1], "outputPowerPerGunAvg": [12]}},
+    {"stationId": "ST-0001", "gunPower": {"gunNo": [1, 2, 3], "outputPowerPerGunAvg": [14, 40.0, 7.5]}},
+]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        (None, [[10, 20.0, None], [12, None, None], [14, 40.0, 7.5]]),
+        ("missing", [[10, 20.0, None], [12, None, None], [14, 40.0, 7.5]]),
+        ("zero", [[10, 20.0, 0], [12, 0, 0], [14, 40.0, 7.5]]),
+        ("forward", [[10, 20.0, 7.5], [12, 20.0, 7.5], [14, 40.0, 7.5]]),
+        ("linear", [[10, 20.0, 7.5], [12, 30.0, 7.5], [14, 40.0, 7.5]]),
+    ],
+)
+def test_guns_missing_in_an_hour_are_filled_along_time(strategy, expected):
+    guns, rows = align_by_key([hourly_gun_power(row) for row in REALTIME_ROWS], strategy)
+    assert guns == [1, 2, 3]
+    assert rows == expected
+
+
+def test_device_gun_records_pivot_into_time_by_gun():
+    seen = [{"1": 0, "2": 1}, {"2": 1, "3": 2}, {"1": 1, "3": 0}]  # gunNo -> status per 15-second tick
+    guns, rows = align_by_key(seen, "forward")
+    assert guns == ["1", "2", "3"]
+    assert rows == [[0, 1, 2], [0, 1, 2], [1, 1, 0]]
+
+
+def test_keys_of_mixed_types_still_get_one_stable_order():
+    keys, rows = align_by_key([{1: "a", "1": "b"}], None)
+    assert keys == [1, "1"]
+    assert rows == [["a", "b"]]
+
+
+def test_no_rows_give_no_keys():
+    assert align_by_key([], "zero") == ([], [])
+    assert align_by_key([{}, {}], "zero") == ([], [[], []])
+
+
+def test_an_unknown_strategy_is_refused():
+    with pytest.raises(ValueError, match="'nearest'"):
+        align_by_key([{1: 1}], "nearest")
+
+
+def test_pivot_makes_one_row_per_slot_and_one_column_per_key(t0) -> None:
+    from d_a.windows import WindowSpec, make_window
+
+    window = make_window(WindowSpec(kind="append", window_size=100, fields=("gunNo", "status"), interval_seconds=15))
+    statuses = [(0, 1, 1), (1, 2, 0), (15, 1, 0), (16, 3, 2), (30, 2, 1), (31, 2, 2)]
+    window.add_many([{"gunNo": g, "status": s} for _, g, s in statuses], [t0 + dt for dt, _, _ in statuses])
+    order, rows = window.pivot("gunNo", "status")
+    assert order == [1, 2, 3]
+    assert rows == [[1, 0, None], [0, None, 2], [None, 2, None]]  # 30 s slot: the newer gun-2 record wins
+    order, rows = window.pivot("gunNo", "status", padding="forward", fmt="numpy")
+    assert rows.tolist() == [[1.0, 0.0, 2.0], [0.0, 0.0, 2.0], [0.0, 2.0, 2.0]]
+    assert make_window(WindowSpec(kind="append", window_size=3)).pivot("gunNo", "status") == ([], [])

@@ -1,0 +1,94 @@
+"""per_second windows (car orders): seconds as entries, the new-second trigger, the per-second cap."""
+
+from __future__ import annotations
+
+from d_a.windows import PerSecondWindow, WindowSpec, make_window
+
+
+def orders_window(seconds: int = 604_800, cap: int = 64) -> PerSecondWindow:
+    return make_window(
+        WindowSpec("per_second", seconds, ("gunNo", "outputPower"), interval_seconds=1, max_records_per_second=cap)
+    )
+
+
+def test_records_of_one_second_form_one_entry_and_size_counts_seconds(car_order, t0):
+    window = orders_window(seconds=3)
+    for second in range(5):
+        window.add_many([car_order(t0 + second, gun=g) for g in (1, 2)], [t0 + second] * 2)
+    assert window.seconds_count == 3
+    assert len(window) == 6
+    assert window.records() == [car_order(t0 + s, gun=g) for s in (2, 3, 4) for g in (1, 2)]
+
+
+def test_a_new_second_triggers_and_completes_the_previous_one(car_order, t0):
+    window = orders_window()
+    assert window.add(car_order(t0, gun=1), t0) is False
+    assert window.add(car_order(t0 + 0.4, gun=2), t0 + 0.4) is False
+    assert window.completed_second() == []
+    assert window.current_second() == [car_order(t0, gun=1), car_order(t0 + 0.4, gun=2)]
+    assert window.add(car_order(t0 + 1, gun=1), t0 + 1) is True
+    assert window.completed_second() == [car_order(t0, gun=1), car_order(t0 + 0.4, gun=2)]
+    assert window.current_second() == [car_order(t0 + 1, gun=1)]
+    assert window.add(car_order(t0 + 1, gun=2), t0 + 1) is False
+
+
+def test_a_batch_reaching_a_new_second_triggers_once(car_order, t0):
+    window = orders_window()
+    window.add(car_order(t0, gun=1), t0)
+    times = [t0, t0 + 1, t0 + 1, t0 + 2]
+    assert window.add_many([car_order(ts, gun=g) for ts, g in zip(times, (2, 1, 2, 1), strict=True)], times) is True
+    assert window.completed_second() == [car_order(t0 + 1, gun=1), car_order(t0 + 1, gun=2)]
+    assert window.add_many([car_order(t0 + 2, gun=2)], [t0 + 2]) is False
+
+
+def test_a_late_record_of_an_older_second_is_placed_but_does_not_trigger(car_order, t0):
+    window = orders_window()
+    window.add_many([car_order(t0, gun=1), car_order(t0 + 2, gun=1)], [t0, t0 + 2])
+    assert window.add(car_order(t0 + 1, gun=1), t0 + 1) is False
+    assert window.column("sendTime")[1] == car_order(t0 + 1)["sendTime"]
+    assert window.seconds_count == 3
+    assert window.completed_second() == [car_order(t0 + 1, gun=1)]
+
+
+def test_a_second_holds_at_most_the_cap_and_counts_the_rest(car_order, t0):
+    window = orders_window(cap=4)
+    window.add_many([car_order(t0, gun=g) for g in range(1, 7)], [t0] * 6)
+    window.add(car_order(t0, gun=7), t0)
+    assert len(window) == 4
+    assert window.dropped == 3
+    assert window.column("gunNo") == [1, 2, 3, 4]
+    window.add(car_order(t0 + 1, gun=1), t0 + 1)
+    assert window.completed_second() == [car_order(t0, gun=g) for g in range(1, 5)]
+
+
+def test_duplicates_are_not_counted_against_the_cap(car_order, t0):
+    window = orders_window(cap=2)
+    window.add_many([car_order(t0, gun=1)] * 3, [t0] * 3)
+    window.add(car_order(t0, gun=2), t0)
+    assert window.column("gunNo") == [1, 2]
+    assert window.dropped == 0
+
+
+def test_the_first_record_into_an_empty_window_does_not_trigger(car_order, t0):
+    window = orders_window()
+    assert window.add_many([car_order(t0 + 5, gun=1), car_order(t0 + 3, gun=1)], [t0 + 5, t0 + 3]) is False
+    assert window.add_many([car_order(t0 + 3, gun=2), car_order(t0 + 6, gun=1)], [t0 + 3, t0 + 6]) is True
+
+
+def test_memory_follows_the_seconds_held_not_the_window_size(car_order, t0):
+    window = orders_window()
+    times = [t0 + i // 4 for i in range(4000)]
+    window.add_many([car_order(ts, gun=1 + i % 4) for i, ts in enumerate(times)], times)
+    assert window.seconds_count == 1000
+    assert window.nbytes < 4000 * 200
+
+
+def test_resize_keeps_the_newest_seconds(car_order, t0):
+    window = orders_window()
+    times = [t0 + i // 2 for i in range(10)]
+    window.add_many([car_order(ts, gun=1 + i % 2) for i, ts in enumerate(times)], times)
+    window.resize(2)
+    assert window.seconds_count == 2
+    assert window.records() == [car_order(t0 + s, gun=g) for s in (3, 4) for g in (1, 2)]
+    window.add(car_order(t0 + 5), t0 + 5)
+    assert window.seconds_count == 2

@@ -1,0 +1,163 @@
+"""Compact column storage: values come back with their types, memory follows content."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from d_a.windows import WindowSpec, make_window
+
+CAR_ORDER_FIELDS = (
+    "stationId",
+    "transactionSerialNo",
+    "hostCode",
+    "gunNo",
+    "terminalMaxOutElectric",
+    "startChargeTime",
+    "endChargeTime",
+    "beginSOC",
+    "soc",
+    "terminalRequireVoltage",
+    "terminalRequireElectric",
+    "outputPower",
+    "carProducerCode",
+    "batteryNominalTotalCapacity",
+)
+
+
+BATCHINGS = pytest.mark.parametrize("chunk", [None, 1, 3], ids=["one batch", "add", "batches of 3"])
+
+
+def roundtrip(records: list[dict], fields: tuple[str, ...] = (), chunk: int | None = None) -> list[dict]:
+    """The records after a trip through an append window, added in batches of `chunk` (None: one batch)."""
+    window = make_window(WindowSpec("append", 10_000, fields))
+    step = chunk or max(1, len(records))
+    for lo in range(0, len(records), step):
+        part = records[lo : lo + step]
+        if step == 1:
+            window.add(part[0], float(lo))
+        else:
+            window.add_many(part, [float(lo + i) for i in range(len(part))])
+    return window.records()
+
+
+@BATCHINGS
+def test_every_json_type_comes_back_with_its_type(chunk, strictly_equal):
+    records = [
+        {
+            "stationId": "ST-0001",
+            "hostCode": "H-01",
+            "dcWorkStatus": [1, 1, 0, 2],
+            "dcdcPower": [20.5, 20.5, 0.0, 0.0],
+            "online": True,
+            "alarm": None,
+            "limits": {"max": 250, "min": 0.5},
+            "count": 3,
+            "ratio": 0.25,
+            "sendTime": "2024-05-01 08:00:00",
+        },
+        {
+            "stationId": "ST-0001",
+            "hostCode": "H-02",
+            "dcWorkStatus": [],
+            "dcdcPower": [],
+            "online": False,
+            "alarm": None,
+            "limits": {},
+            "count": -7,
+            "ratio": 1e-9,
+            "sendTime": "2024-05-01 08:00:15",
+        },
+    ]
+    assert strictly_equal(roundtrip(records, ("hostCode", "dcWorkStatus", "dcdcPower"), chunk), records)
+
+
+@BATCHINGS
+def test_ints_among_floats_stay_ints(chunk, car_order, strictly_equal):
+    records = [car_order(i, outputPower=power) for i, power in enumerate([0, 12.5, 30, 0.0, 7])]
+    back = roundtrip(records, CAR_ORDER_FIELDS, chunk)
+    assert strictly_equal(back, records)
+    assert [type(r["outputPower"]) for r in back] == [int, float, int, float, int]
+
+
+@BATCHINGS
+def test_a_column_mixing_incompatible_types_stays_lossless(chunk, strictly_equal):
+    values = [1, 2, "A1", 2.5, True, None, [1], 2**70, "A1", 0]
+    records = [{"gunNo": value} for value in values]
+    assert strictly_equal(roundtrip(records, ("gunNo",), chunk), records)
+
+
+@BATCHINGS
+def test_integers_beyond_int64_and_floats_beyond_2_53_are_exact(chunk, strictly_equal):
+    records = [{"serial": 1}, {"serial": 2**63}, {"serial": -(2**64) - 1}, {"big": 2**53 + 1}, {"big": 0.5}]
+    assert strictly_equal(roundtrip(records, chunk=chunk), records)
+
+
+def test_a_missing_key_stays_missing_and_none_stays_none(car_order, strictly_equal):
+    charging = car_order(0)
+    del charging["endChargeTime"]
+    finished = car_order(1, endChargeTime=None)
+    back = roundtrip([charging, finished], CAR_ORDER_FIELDS)
+    assert "endChargeTime" not in back[0]
+    assert back[1]["endChargeTime"] is None
+    assert strictly_equal(back, [charging, finished])
+
+
+def test_keys_outside_fields_are_kept(meter, strictly_equal):
+    records = [meter(i, extra_note="calibrated") if i == 2 else meter(i) for i in range(4)]
+    assert strictly_equal(roundtrip(records, ("meterPower",)), records)
+
+
+def test_strings_survive_every_storage_form(strictly_equal):
+    texts = [f"2024-05-01 08:{i // 60:02d}:{i % 60:02d}" for i in range(600)]
+    texts += ["站点A", "", "tail\x00", "x" * 200, "2024-05-01 09:00:00"]
+    records = [{"sendTime": text} for text in texts]
+    assert strictly_equal(roundtrip(records), records)
+    assert strictly_equal(roundtrip(records, chunk=1), records)
+    assert strictly_equal(roundtrip(records, chunk=100), records)
+
+
+def test_many_distinct_columns_beyond_the_column_limit_are_kept(strictly_equal):
+    records = [{f"gun{i}_{j}": i * j for j in range(40)} for i in range(3)]
+    assert strictly_equal(roundtrip(records), records)
+
+
+def test_numpy_columns_are_float64_for_numbers_and_objects_otherwise(car_order):
+    window = make_window(WindowSpec("append", 100, CAR_ORDER_FIELDS))
+    window.add_many([car_order(0, soc=50), car_order(1, soc=50.5), car_order(2, soc=None)], [0, 1, 2])
+    soc = window.column("soc", fmt="numpy")
+    assert soc.dtype == np.float64
+    assert soc[:2].tolist() == [50.0, 50.5] and np.isnan(soc[2])
+    hosts = window.column("hostCode", fmt="numpy")
+    assert hosts.dtype == object and hosts.tolist() == ["H-01"] * 3
+    assert window.column("gunNo", fmt="numpy").dtype == np.float64
+    assert window.column("notAField") == [None, None, None]
+
+
+def test_a_large_window_costs_memory_for_what_it_holds_not_its_size(car_order):
+    window = make_window(WindowSpec("per_second", 604_800, CAR_ORDER_FIELDS, interval_seconds=1))
+    window.add_many([car_order(i) for i in range(10)], [float(i) for i in range(10)])
+    assert window.nbytes < 20_000
+
+
+def test_car_orders_cost_under_a_hundred_bytes_each(car_order, t0):
+    window = make_window(WindowSpec("append", 604_800, CAR_ORDER_FIELDS, interval_seconds=1))
+    count = 1 << 15  # buffers double up to here, so this fills them exactly
+    for start in range(0, count, 512):
+        times = [t0 + i for i in range(start, start + 512)]
+        window.add_many([car_order(ts, gun=1 + int(ts) % 4) for ts in times], times)
+    assert len(window) == count
+    assert window.nbytes / count < 100
+    assert window.records()[-1] == car_order(t0 + count - 1, gun=1 + int(t0 + count - 1) % 4)
+
+
+def test_strings_that_left_the_window_do_not_accumulate(car_order, strictly_equal):
+    window = make_window(WindowSpec("append", 2_000, CAR_ORDER_FIELDS))
+    sizes = []
+    for start in range(0, 60_000, 500):
+        times = [float(i) for i in range(start, start + 500)]
+        window.add_many([car_order(ts, transactionSerialNo=f"TX-{int(ts) // 50}") for ts in times], times)
+        sizes.append(window.nbytes)
+    assert sizes[-1] <= sizes[len(sizes) // 2] * 1.1
+    newest = [car_order(float(i), transactionSerialNo=f"TX-{i // 50}") for i in range(58_000, 60_000)]
+    assert strictly_equal(window.records(), newest)
