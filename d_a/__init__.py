@@ -15,19 +15,35 @@ from .errors import (
     error_counts,
     handle_error,
 )
+from .kafka import (
+    AsyncKafkaConsumerClient,
+    AsyncKafkaProducerClient,
+    KafkaConsumerClient,
+    KafkaProducerClient,
+    KafkaTransport,
+    MemoryTransport,
+    OffsetManager,
+)
 from .logs import setup_logging
 from .modules import ModuleParser, register_module_parser
 from .parser_base import ParserBase
 from .topics import TopicParser, register_parser
 
 __all__ = [
+    "AsyncKafkaConsumerClient",
+    "AsyncKafkaProducerClient",
     "Config",
     "ConfigError",
     "DataAnalysisError",
     "DataDispatcher",
     "DispatcherError",
     "KafkaConnectionError",
+    "KafkaConsumerClient",
+    "KafkaProducerClient",
+    "KafkaTransport",
+    "MemoryTransport",
     "ModuleParser",
+    "OffsetManager",
     "ParserBase",
     "TopicParser",
     "error_counts",

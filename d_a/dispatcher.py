@@ -22,11 +22,21 @@ from .modules import build_module_input, module_parser
 from .topics import BadInput, BadInputLog, StationRecord, StationRouter, TopicParser, build_parsers
 from .windows import Window, WindowSpec, make_window
 
-__all__ = ["DataDispatcher"]
+__all__ = ["DataDispatcher", "IngestReport"]
 
 logger = logging.getLogger("d_a.dispatcher")
 
 WINDOW_FORMATS = ("list", "numpy")
+
+
+@dataclasses.dataclass
+class IngestReport:
+    """What applying messages did: stations whose windows changed enough to run (`triggered`),
+    stations whose windows received data (`touched`), and the newest record time seen."""
+
+    triggered: set[str] = dataclasses.field(default_factory=set)
+    touched: set[str] = dataclasses.field(default_factory=set)
+    newest_ts: float | None = None
 
 
 def window_spec(topic: TopicConfig) -> WindowSpec:
@@ -203,8 +213,8 @@ class DataDispatcher:
         arrival: float | None = None,
         partition: int | None = None,
         offset: int | None = None,
-    ) -> set[str]:
-        """Apply one decoded message; returns the stations it triggers (global data: all of them)."""
+    ) -> IngestReport:
+        """Apply one decoded message: which stations it triggers and touches (global data: all)."""
         return self.ingest_batch(topic, [value], arrival=arrival, positions=[(partition, offset)])
 
     def ingest_batch(
@@ -214,19 +224,19 @@ class DataDispatcher:
         *,
         arrival: float | None = None,
         positions: Sequence[tuple[int | None, int | None]] | None = None,
-    ) -> set[str]:
+    ) -> IngestReport:
         """Apply a poll batch of one topic's decoded messages, one window write per station.
 
-        `positions` gives each message's (partition, offset) for bad-input logs. Returns the
-        stations triggered. Messages of a `replace` topic each replace their stations' windows.
+        `positions` gives each message's (partition, offset) for bad-input logs. Messages of a
+        `replace` topic each replace their stations' windows.
         """
+        report = IngestReport()
         first = positions[0] if positions else (None, None)
         parser = self._parser(topic, partition=first[0], offset=first[1])
         if parser is None:
-            return set()
+            return report
         arrival = self.clock() if arrival is None else arrival
         replace = self.config.topics[topic].kind == "replace"
-        triggered: set[str] = set()
         pending: list[StationRecord] = []
         for i, value in enumerate(values):
             result = parser.station_records(value, arrival)
@@ -238,18 +248,24 @@ class DataDispatcher:
                 continue
             parser.accepted(result.records)
             if replace:
-                triggered |= self._store(topic, result.records, whole=True, arrival=arrival)
+                self._store(topic, result.records, whole=True, arrival=arrival, report=report)
             else:
                 pending.extend(result.records)
         if pending:
-            triggered |= self._store(topic, pending, whole=False, arrival=arrival)
-        return triggered
+            self._store(topic, pending, whole=False, arrival=arrival, report=report)
+        return report
 
     def padding_for(self, topic: str) -> str | None:
         """The padding strategy in force for a topic (its override, its config, or the global one)."""
         if topic in self._topic_padding:
             return self._topic_padding[topic]
         return self.config.topics[topic].padding or self.padding_strategy
+
+    def has_data(self, station_id: str, topic: str) -> bool:
+        """Whether the station's window of `topic` (or the global one) holds any record."""
+        with self.lock:
+            window = self._window(station_id, topic)
+            return window is not None and len(window) > 0
 
     def stations(self) -> list[str]:
         """Stations that hold data, in order of first appearance."""
@@ -279,21 +295,34 @@ class DataDispatcher:
             return self._global[topic]
         return self.data_cache.get(station_id, {}).get(topic)
 
-    def _store(self, topic: str, records: list[StationRecord], *, whole: bool, arrival: float) -> set[str]:
+    def _store(
+        self,
+        topic: str,
+        records: list[StationRecord],
+        *,
+        whole: bool,
+        arrival: float,
+        report: IngestReport | None = None,
+    ) -> set[str]:
         """Write records to their stations' windows, one batch per station; the triggered stations."""
+        report = report if report is not None else IngestReport()
         by_station: dict[str | None, list[StationRecord]] = {}
         for item in records:
             by_station.setdefault(item.station_id, []).append(item)
         replace = whole and self.config.topics[topic].kind == "replace"
-        triggered: set[str] = set()
         with self.lock:
             for station_id, items in by_station.items():
                 window = self._window_for(station_id, topic)
                 rows, times = [i.record for i in items], [i.ts for i in items]
                 changed = window.replace(rows, times, arrival) if replace else window.stage(rows, times, arrival)
+                stations = self.data_cache if station_id is None else (station_id,)
+                report.touched.update(stations)
                 if changed:
-                    triggered.update(self.data_cache if station_id is None else (station_id,))
-        return triggered
+                    report.triggered.update(stations)
+                newest = max(times)
+                if report.newest_ts is None or newest > report.newest_ts:
+                    report.newest_ts = newest
+        return report.triggered
 
     def _window_for(self, station_id: str | None, topic: str) -> Window:
         if station_id is None:

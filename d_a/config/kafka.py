@@ -51,6 +51,7 @@ class _ClientKeys(BaseModel):
     retry_backoff_ms: NonNegativeInt | None = None
     reconnect_backoff_ms: NonNegativeInt | None = None
     reconnect_backoff_max_ms: NonNegativeInt | None = None
+    bootstrap_timeout_ms: NonNegativeInt | None = None  # kafka-python only
 
 
 class ConsumerKeys(_ClientKeys):

@@ -46,6 +46,8 @@ class TopicConfig(_Section):
     (e.g. `gunNo`) that `aligned_fields` are keyed by: the module input then carries one key order
     over the whole window and rows aligned to it. `records_key` names the module-input key holding
     a per_second topic's completed second or a per_device topic's devices (latest record each).
+    A message of a topic with `defines_batch` opens a result batch (`<topic>_<newest epoch s>`)
+    expecting the stations it carries.
     """
 
     kind: WindowKind = "append"
@@ -68,6 +70,7 @@ class TopicConfig(_Section):
     align_by: StrictStr | None = None
     aligned_fields: list[StrictStr] = Field(default_factory=list)
     max_records_per_second: PositiveInt = 64
+    defines_batch: StrictBool = False
 
     def legacy(self) -> dict[str, object]:
         """The seeds' TOPIC_DETAIL entry form (plus our extra keys)."""

@@ -127,7 +127,7 @@ def test_calendar_before_any_station_reaches_the_first_input() -> None:
     dispatcher = DataDispatcher(clock=clock)
     sim = StationSimulator(stations=2, seed=1, history_hours=1, topics=["SCHEDULE-ENVIRONMENT-CALENDAR"])
     for message in sim.initial_messages():
-        assert dispatcher.ingest(message.topic, orjson.loads(message.value)) == set()  # no station yet
+        assert dispatcher.ingest(message.topic, orjson.loads(message.value)).triggered == set()  # no station yet
     assert dispatcher.stations() == []
     triggered = dispatcher.update_topic_data(
         "ST0009",
@@ -143,7 +143,7 @@ def test_calendar_before_any_station_reaches_the_first_input() -> None:
 def test_global_data_triggers_every_known_station() -> None:
     dispatcher = fed(stations=3, seconds=5)
     calendar = {"calendar": [{"date": "2025-11-01", "dayOfWeek": 6, "holiday": 1}]}
-    assert dispatcher.ingest("SCHEDULE-ENVIRONMENT-CALENDAR", calendar) == {"ST0001", "ST0002", "ST0003"}
+    assert dispatcher.ingest("SCHEDULE-ENVIRONMENT-CALENDAR", calendar).triggered == {"ST0001", "ST0002", "ST0003"}
 
 
 def test_car_orders_trigger_when_a_newer_second_begins() -> None:
@@ -221,7 +221,7 @@ def test_realtime_message_replaces_the_station_window() -> None:
     assert len(dispatcher.get_topic_window("ST0001", "SCHEDULE-STATION-REALTIME-DATA")) == 5
     sim = StationSimulator(stations=2, seed=3, history_hours=3, topics=["SCHEDULE-STATION-REALTIME-DATA"])
     (message,) = [m for m in sim.initial_messages() if m.topic == "SCHEDULE-STATION-REALTIME-DATA"]
-    assert dispatcher.ingest(message.topic, orjson.loads(message.value)) == {"ST0001", "ST0002"}
+    assert dispatcher.ingest(message.topic, orjson.loads(message.value)).triggered == {"ST0001", "ST0002"}
     assert len(dispatcher.get_topic_window("ST0001", "SCHEDULE-STATION-REALTIME-DATA")) == 3
 
 

@@ -1,0 +1,303 @@
+"""Async Kafka clients on aiokafka: the consumer (single or one consumer per topic) and producer.
+
+Start connects with `max_retries` attempts and exponential backoff from `retry_interval`, then
+raises KafkaConnectionError naming the bootstrap servers. At run time a lost broker never ends a
+loop: aiokafka reconnects by itself, fetch errors are logged once per outage, and consumption
+resumes when the broker is back.
+
+In multi-consumer mode every topic has its own AIOKafkaConsumer (group `{group_id}-{topic}`) and
+its own `max_poll_records` quota. Their fetches run concurrently and `getmany` returns as soon as
+any of them has data, so a quiet topic is never throttled by a busy one, nor a busy one by an
+idle one (an unfinished fetch is kept for the next call, not cancelled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from ..config import KafkaSettings
+from ..errors import KafkaConnectionError
+from .client_config import aiokafka_consumer_kwargs, aiokafka_producer_kwargs, resolve_settings
+from .connection import ConnectionState
+from .message import KafkaMessage, TopicPartition, encode_value, key_bytes, messages_from
+from .retry import retry_async
+
+__all__ = ["AsyncKafkaConsumerClient", "AsyncKafkaProducerClient", "use_multi_consumer"]
+
+logger = logging.getLogger("d_a.kafka")
+
+START_TIMEOUT_S = 60.0  # one connection attempt (bootstrap + group coordinator); then it is retried
+
+
+def use_multi_consumer(settings: KafkaSettings, topics: Sequence[str]) -> bool:
+    """Multi-consumer mode: on by default for more than one topic, off when configured so."""
+    return len(topics) > 1 and settings.multi_consumer_mode is not False
+
+
+class AsyncKafkaConsumerClient:
+    """Consumes `topics`; `getmany` returns a flat list of decoded KafkaMessages."""
+
+    def __init__(
+        self,
+        topics: Sequence[str],
+        config: KafkaSettings | Mapping[str, Any] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        group_id: str | None = None,
+        multi_consumer_mode: bool | None = None,
+        max_retries: int | None = None,
+        retry_interval: float | None = None,
+    ) -> None:
+        if not topics:
+            raise ValueError("AsyncKafkaConsumerClient needs at least one topic")
+        self.topics = list(dict.fromkeys(topics))
+        self.settings = resolve_settings(config)
+        self.max_retries = max_retries or self.settings.max_retries
+        self.retry_interval = self.settings.retry_interval if retry_interval is None else retry_interval
+        base = dict(self.settings.consumer)
+        self.group_id: str = group_id or base.get("group_id") or "data_analysis_group"
+        multi = use_multi_consumer(self.settings, self.topics) if multi_consumer_mode is None else multi_consumer_mode
+        self.multi_consumer_mode = bool(multi and len(self.topics) > 1)
+        groups = (
+            {(topic,): f"{self.group_id}-{topic}" for topic in self.topics}
+            if self.multi_consumer_mode
+            else {tuple(self.topics): self.group_id}
+        )
+        self._specs = [(list(topics_), {**base, "group_id": group}) for topics_, group in groups.items()]
+        self._consumers: list[AIOKafkaConsumer] = []
+        self._by_topic: dict[str, AIOKafkaConsumer] = {}
+        self._fetches: dict[AIOKafkaConsumer, asyncio.Task] = {}
+        self._pending: deque[KafkaMessage] = deque()
+        self._positions: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._outage = ConnectionState(f"consumer of {', '.join(self.topics)}")
+        self._started = False
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return self.settings.bootstrap_servers
+
+    @property
+    def connected(self) -> bool:
+        return self._started and self._outage.connected
+
+    async def start(self) -> None:
+        """Connect every consumer; KafkaConnectionError after `max_retries` attempts."""
+        started = await asyncio.gather(
+            *(self._start_one(topics, values) for topics, values in self._specs), return_exceptions=True
+        )
+        failures = [result for result in started if isinstance(result, BaseException)]
+        consumers = [result for result in started if not isinstance(result, BaseException)]
+        if failures:
+            await asyncio.gather(*(c.stop() for c in consumers), return_exceptions=True)
+            raise failures[0]
+        for (topics, _), consumer in zip(self._specs, consumers, strict=True):
+            self._consumers.append(consumer)
+            for topic in topics:
+                self._by_topic[topic] = consumer
+        self._started = True
+        self._outage.up()
+        mode = f"{len(self._consumers)} consumers (multi-consumer mode)" if self.multi_consumer_mode else "1 consumer"
+        logger.info("consuming %d topics from %s with %s", len(self.topics), ", ".join(self.bootstrap_servers), mode)
+
+    async def _start_one(self, topics: list[str], values: dict[str, Any]) -> AIOKafkaConsumer:
+        async def attempt() -> AIOKafkaConsumer:
+            consumer = AIOKafkaConsumer(*topics, **aiokafka_consumer_kwargs(values))
+            try:
+                await asyncio.wait_for(consumer.start(), START_TIMEOUT_S)
+            except BaseException:
+                await consumer.stop()
+                raise
+            return consumer
+
+        servers = ", ".join(self.bootstrap_servers)
+        return await retry_async(
+            attempt,
+            what=f"connecting a consumer to {servers}",
+            attempts=self.max_retries,
+            retry_interval=self.retry_interval,
+            retry_on=(KafkaError, OSError, asyncio.TimeoutError),
+        )
+
+    async def stop(self) -> None:
+        """Stop fetching and close every consumer (messages fetched but not returned are dropped:
+        their offsets were never committed, so they are delivered again)."""
+        for task in self._fetches.values():
+            task.cancel()
+        await asyncio.gather(*self._fetches.values(), return_exceptions=True)
+        self._fetches.clear()
+        await asyncio.gather(*(c.stop() for c in self._consumers), return_exceptions=True)
+        self._consumers.clear()
+        self._by_topic.clear()
+        self._started = False
+
+    async def getmany(self, timeout_ms: int = 1000, max_records: int | None = None) -> list[KafkaMessage]:
+        """Messages of any topic that has some, waiting at most `timeout_ms` when none has.
+
+        `max_records` caps each consumer's share (its `max_poll_records` by default).
+        """
+        if not self._started:
+            raise KafkaConnectionError("the consumer is not started")
+        for consumer in self._consumers:
+            if consumer not in self._fetches:
+                self._fetches[consumer] = asyncio.ensure_future(
+                    consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+                )
+        done, _ = await asyncio.wait(
+            self._fetches.values(), timeout=timeout_ms / 1000, return_when=asyncio.FIRST_COMPLETED
+        )
+        messages: list[KafkaMessage] = []
+        counts: dict[str, int] = {}
+        for consumer, task in list(self._fetches.items()):
+            if task not in done:
+                continue
+            del self._fetches[consumer]
+            try:
+                batches = task.result()
+            except KafkaError as exc:
+                self._outage.down(exc)
+                continue
+            self._outage.up()
+            for tp, records in batches.items():
+                counts[tp.topic] = counts.get(tp.topic, 0) + len(records)
+                messages.extend(messages_from(records))
+                if records:
+                    self._positions[TopicPartition(tp.topic, tp.partition)] = records[-1].offset + 1
+        if self.multi_consumer_mode and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("multi-consumer fetch [%s]", ", ".join(f"{t}:{counts.get(t, 0)}" for t in self.topics))
+        return messages
+
+    async def getone(self) -> KafkaMessage:
+        """The next message (waiting for one); messages fetched with it wait in a buffer."""
+        while not self._pending:
+            self._pending.extend(await self.getmany(timeout_ms=1000))
+        return self._pending.popleft()
+
+    async def commit_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit the next offset to read per partition; KafkaConnectionError when it fails."""
+        by_consumer: dict[AIOKafkaConsumer, dict[TopicPartition, int]] = {}
+        for tp, offset in offsets.items():
+            consumer = self._by_topic.get(tp.topic)
+            if consumer is None:
+                raise KafkaConnectionError(f"no consumer for topic {tp.topic!r}")
+            by_consumer.setdefault(consumer, {})[TopicPartition(tp.topic, tp.partition)] = offset
+        try:
+            for consumer, part in by_consumer.items():
+                await consumer.commit(part)
+        except KafkaError as exc:
+            raise KafkaConnectionError(f"committing offsets failed: {exc}") from exc
+        self._committed.update(offsets)
+
+    def get_lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]:
+        """Per topic and partition: position, committed offset, end offset and lag (as last seen)."""
+        info: dict[str, dict[int, dict[str, int | None]]] = {topic: {} for topic in self.topics}
+        for consumer in self._consumers:
+            for tp in consumer.assignment():
+                position = self._positions.get(TopicPartition(tp.topic, tp.partition))
+                end = consumer.highwater(tp)
+                info.setdefault(tp.topic, {})[tp.partition] = {
+                    "position": position,
+                    "committed": self._committed.get(TopicPartition(tp.topic, tp.partition)),
+                    "end_offset": end,
+                    "lag": None if end is None or position is None else max(0, end - position),
+                }
+        return info
+
+    async def __aenter__(self) -> AsyncKafkaConsumerClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+class AsyncKafkaProducerClient:
+    """Sends JSON values; `send` waits for the broker's acknowledgement and retries."""
+
+    def __init__(
+        self,
+        config: KafkaSettings | Mapping[str, Any] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        max_retries: int | None = None,
+        retry_interval: float | None = None,
+    ) -> None:
+        self.settings = resolve_settings(config)
+        self.max_retries = max_retries or self.settings.max_retries
+        self.retry_interval = self.settings.retry_interval if retry_interval is None else retry_interval
+        self._producer: AIOKafkaProducer | None = None
+        self._outage = ConnectionState("producer")
+
+    @property
+    def connected(self) -> bool:
+        return self._producer is not None and self._outage.connected
+
+    async def start(self) -> None:
+        """Connect; KafkaConnectionError after `max_retries` attempts."""
+
+        async def attempt() -> AIOKafkaProducer:
+            producer = AIOKafkaProducer(**aiokafka_producer_kwargs(self.settings.producer))
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            return producer
+
+        self._producer = await retry_async(
+            attempt,
+            what=f"connecting the producer to {', '.join(self.settings.bootstrap_servers)}",
+            attempts=self.max_retries,
+            retry_interval=self.retry_interval,
+            retry_on=(KafkaError, OSError),
+        )
+        self._outage.up()
+
+    async def stop(self) -> None:
+        """Flush what is buffered and close."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def send(self, topic: str, value: Any, key: bytes | str | None = None) -> None:
+        """Send one value (dict/list -> UTF-8 JSON) and wait for the ack; KafkaConnectionError after
+        `max_retries` attempts."""
+        await self.send_many(topic, [(key, value)])
+
+    async def send_many(self, topic: str, items: Sequence[tuple[bytes | str | None, Any]]) -> None:
+        """Send (key, value) pairs in one go, then wait for all acks (retrying what failed)."""
+        if self._producer is None:
+            raise KafkaConnectionError("the producer is not started")
+        producer = self._producer
+        payload = [(key_bytes(key), value if isinstance(value, bytes) else encode_value(value)) for key, value in items]
+
+        async def attempt() -> None:
+            futures = [await producer.send(topic, value, key=key) for key, value in payload]
+            try:
+                await asyncio.gather(*futures)
+            except KafkaError as exc:
+                self._outage.down(exc)
+                raise
+            self._outage.up()
+
+        await retry_async(
+            attempt,
+            what=f"sending {len(payload)} messages to {topic}",
+            attempts=self.max_retries,
+            retry_interval=self.retry_interval,
+            retry_on=(KafkaError,),
+        )
+
+    async def __aenter__(self) -> AsyncKafkaProducerClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,104 @@
+"""From d_a's normalised Kafka settings to the keyword arguments each client library accepts.
+
+aiokafka and kafka-python accept different keys (aiokafka has no `retries` and takes SSL files as
+an `ssl_context`); keys a library does not accept are reported once, never passed or lost
+silently.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import aiokafka
+import kafka
+
+from ..config import KafkaSettings, get_config, normalize_kafka_config
+
+__all__ = [
+    "aiokafka_consumer_kwargs",
+    "aiokafka_producer_kwargs",
+    "kafka_python_consumer_kwargs",
+    "kafka_python_producer_kwargs",
+    "resolve_settings",
+]
+
+logger = logging.getLogger("d_a.kafka")
+
+SSL_FILE_KEYS = ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password")
+_reported: set[tuple[str, str]] = set()
+
+
+def resolve_settings(config: KafkaSettings | Mapping[str, Any] | None) -> KafkaSettings:
+    """KafkaSettings from a KAFKA_CONFIG mapping (nested or flat), or the configured default."""
+    if config is None:
+        return get_config().kafka
+    if isinstance(config, KafkaSettings):
+        return config
+    return normalize_kafka_config(config)
+
+
+@cache
+def _accepted(cls: type) -> frozenset[str]:
+    parameters = inspect.signature(cls.__init__).parameters
+    return frozenset(name for name in parameters if name not in ("self", "loop", "topics"))
+
+
+def _select(values: Mapping[str, Any], accepted: frozenset[str], client: str) -> dict[str, Any]:
+    kwargs = {}
+    for key, value in values.items():
+        if key in accepted:
+            kwargs[key] = value
+        elif (client, key) not in _reported:
+            _reported.add((client, key))
+            logger.warning("Kafka setting %s is not supported by %s and is ignored", key, client)
+    return kwargs
+
+
+def _aiokafka(values: Mapping[str, Any], cls: type, client: str) -> dict[str, Any]:
+    values = dict(values)
+    ssl_files = {key: values.pop(key) for key in SSL_FILE_KEYS if key in values}
+    check_hostname = values.pop("ssl_check_hostname", None)
+    if "batch_size" in values and cls is aiokafka.AIOKafkaProducer:
+        values.setdefault("max_batch_size", values.pop("batch_size"))
+    if values.get("acks") in ("1", "0", "-1"):
+        values["acks"] = int(values["acks"])
+    kwargs = _select(values, _accepted(cls), client)
+    if ssl_files:
+        from aiokafka.helpers import create_ssl_context
+
+        kwargs["ssl_context"] = create_ssl_context(
+            cafile=ssl_files.get("ssl_cafile"),
+            certfile=ssl_files.get("ssl_certfile"),
+            keyfile=ssl_files.get("ssl_keyfile"),
+            password=ssl_files.get("ssl_password"),
+        )
+        if check_hostname is False:
+            kwargs["ssl_context"].check_hostname = False
+    return kwargs
+
+
+def aiokafka_consumer_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for `aiokafka.AIOKafkaConsumer` (without topics and deserialisers)."""
+    return _aiokafka(values, aiokafka.AIOKafkaConsumer, "aiokafka consumer")
+
+
+def aiokafka_producer_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for `aiokafka.AIOKafkaProducer`."""
+    return _aiokafka(values, aiokafka.AIOKafkaProducer, "aiokafka producer")
+
+
+def kafka_python_consumer_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for `kafka.KafkaConsumer`."""
+    return _select(values, frozenset(kafka.KafkaConsumer.DEFAULT_CONFIG), "kafka-python consumer")
+
+
+def kafka_python_producer_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for `kafka.KafkaProducer`."""
+    values = dict(values)
+    if values.get("acks") in ("1", "0", "-1"):
+        values["acks"] = int(values["acks"])
+    return _select(values, frozenset(kafka.KafkaProducer.DEFAULT_CONFIG), "kafka-python producer")

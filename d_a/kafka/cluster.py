@@ -1,0 +1,38 @@
+"""KafkaTransport: consumers and producers talking to a Kafka cluster (or the embedded broker)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..config import KafkaSettings
+from .aio import AsyncKafkaConsumerClient, AsyncKafkaProducerClient
+from .client_config import resolve_settings
+from .sync import KafkaConsumerClient, KafkaProducerClient
+
+__all__ = ["KafkaTransport"]
+
+
+class KafkaTransport:
+    """Makes Kafka clients from one set of settings (KAFKA_CONFIG, nested or flat)."""
+
+    name = "kafka"
+
+    def __init__(self, config: KafkaSettings | Mapping[str, Any] | None = None) -> None:
+        self.settings = resolve_settings(config)
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return self.settings.bootstrap_servers
+
+    def async_consumer(self, topics: Sequence[str], *, group_id: str | None = None) -> AsyncKafkaConsumerClient:
+        return AsyncKafkaConsumerClient(topics, self.settings, group_id=group_id)
+
+    def async_producer(self) -> AsyncKafkaProducerClient:
+        return AsyncKafkaProducerClient(self.settings)
+
+    def consumer(self, topics: Sequence[str], *, group_id: str | None = None) -> KafkaConsumerClient:
+        return KafkaConsumerClient(topics, self.settings, group_id=group_id)
+
+    def producer(self) -> KafkaProducerClient:
+        return KafkaProducerClient(self.settings)

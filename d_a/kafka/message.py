@@ -1,0 +1,66 @@
+"""KafkaMessage: one consumed message, its value decoded once (UTF-8 JSON via orjson)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiokafka.structs import TopicPartition
+
+__all__ = ["KafkaMessage", "TopicPartition", "decode_value", "encode_value", "key_bytes", "messages_from"]
+
+_ENCODE_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+@dataclass(slots=True)
+class KafkaMessage:
+    """A consumed message. `value` is the decoded JSON; when it could not be decoded, `value` is
+    None and `error` says why (the message is still delivered so its offset can be committed)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: Any
+    timestamp_ms: int | None = None
+    error: str | None = None
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+
+def decode_value(raw: bytes | None) -> tuple[Any, str | None]:
+    """(decoded value, None) or (None, reason) for bytes that are not UTF-8 JSON."""
+    if raw is None:
+        return None, "empty value (tombstone)"
+    try:
+        return orjson.loads(raw), None
+    except orjson.JSONDecodeError as exc:
+        return None, f"not UTF-8 JSON: {exc}"
+
+
+def encode_value(value: Any) -> bytes:
+    """UTF-8 JSON bytes (non-ASCII kept as is; numpy arrays and non-string keys allowed)."""
+    return orjson.dumps(value, option=_ENCODE_OPTIONS)
+
+
+def messages_from(records: Iterable[Any]) -> list[KafkaMessage]:
+    """KafkaMessages from aiokafka or kafka-python ConsumerRecords, values decoded (the hot path:
+    one orjson call per record; undecodable values take the slow path through `decode_value`)."""
+    loads, message, out = orjson.loads, KafkaMessage, []
+    append = out.append
+    for record in records:
+        try:
+            value, error = loads(record.value), None
+        except (orjson.JSONDecodeError, TypeError):
+            value, error = decode_value(record.value)
+        append(message(record.topic, record.partition, record.offset, record.key, value, record.timestamp, error))
+    return out
+
+
+def key_bytes(key: bytes | str | None) -> bytes | None:
+    """A message key as bytes (str keys are UTF-8 encoded)."""
+    return key.encode("utf-8") if isinstance(key, str) else key

@@ -1,0 +1,294 @@
+"""Blocking Kafka clients on kafka-python, for the thread-based service.
+
+Same guarantees as the async clients: connecting retries with backoff and then raises
+KafkaConnectionError; a lost broker at run time is logged once and consumption resumes by itself.
+In multi-consumer mode each topic has its own KafkaConsumer, polled by its own thread, so an idle
+topic never throttles a busy one and a busy one never starves a quiet one.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import kafka
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from ..config import KafkaSettings
+from ..errors import KafkaConnectionError
+from .aio import use_multi_consumer
+from .client_config import kafka_python_consumer_kwargs, kafka_python_producer_kwargs, resolve_settings
+from .connection import ConnectionState
+from .message import KafkaMessage, TopicPartition, encode_value, key_bytes, messages_from
+from .retry import retry_sync
+
+__all__ = ["KafkaConsumerClient", "KafkaProducerClient"]
+
+logger = logging.getLogger("d_a.kafka")
+
+BOOTSTRAP_TIMEOUT_MS = 5000  # per connection attempt; attempts are repeated with backoff
+SEND_TIMEOUT_S = 30.0
+FETCH_TIMEOUT_MS = 200  # a fetcher thread's poll; commits and stop requests wait at most this long
+COMMIT_TIMEOUT_S = 30.0
+QUEUED_BATCHES = 64  # fetched batches waiting for `poll`; fetchers pause when it is full
+
+
+class _Fetcher(threading.Thread):
+    """Owns one KafkaConsumer (kafka-python consumers are not thread-safe): polls it in a loop,
+    hands batches to the shared queue, and runs commits between polls."""
+
+    def __init__(self, consumer: kafka.KafkaConsumer, out: queue.Queue, state: ConnectionState, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.consumer = consumer
+        self.out = out
+        self.state = state
+        self.commands: queue.SimpleQueue[tuple[dict, Future]] = queue.SimpleQueue()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self._run_commands()
+            try:
+                batches = self.consumer.poll(timeout_ms=FETCH_TIMEOUT_MS)
+            except KafkaError as exc:
+                self.state.down(exc)
+                self.stopping.wait(min(1.0, FETCH_TIMEOUT_MS / 1000))
+                continue
+            self.state.up()
+            for tp, records in batches.items():
+                if records:
+                    self._put((TopicPartition(tp.topic, tp.partition), messages_from(records)))
+        self._run_commands()
+        try:
+            self.consumer.close(autocommit=False)
+        except KafkaError as exc:
+            logger.warning("closing a consumer failed: %s", exc)
+
+    def _put(self, item: tuple[TopicPartition, list[KafkaMessage]]) -> None:
+        """Block while the queue is full (backpressure), but wake up to stop and to commit."""
+        while not self.stopping.is_set():
+            try:
+                self.out.put(item, timeout=FETCH_TIMEOUT_MS / 1000)
+                return
+            except queue.Full:
+                self._run_commands()
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                offsets, done = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.consumer.commit(offsets)
+                done.set_result(None)
+            except Exception as exc:  # noqa: BLE001 - handed to the committing thread
+                done.set_exception(exc)
+
+    def commit(self, offsets: dict, timeout: float) -> None:
+        if not self.is_alive():
+            raise KafkaConnectionError("the consumer is closed")
+        done: Future = Future()
+        self.commands.put((offsets, done))
+        done.result(timeout)
+
+
+class KafkaConsumerClient:
+    """Consumes `topics`; `poll` returns {TopicPartition: [KafkaMessage]} (values decoded).
+
+    Each underlying KafkaConsumer (one per topic in multi-consumer mode) is polled by a thread of
+    its own, so topics are fetched concurrently and none waits for another.
+    """
+
+    def __init__(
+        self,
+        topics: Sequence[str],
+        config: KafkaSettings | Mapping[str, Any] | None = None,
+        max_retries: int | None = None,
+        retry_interval: float | None = None,
+        *,
+        group_id: str | None = None,
+        multi_consumer_mode: bool | None = None,
+    ) -> None:
+        if not topics:
+            raise ValueError("KafkaConsumerClient needs at least one topic")
+        self.topics = list(dict.fromkeys(topics))
+        self.settings = resolve_settings(config)
+        self.max_retries = max_retries or self.settings.max_retries
+        self.retry_interval = self.settings.retry_interval if retry_interval is None else retry_interval
+        values = dict(self.settings.consumer)
+        self.group_id: str = group_id or values.get("group_id") or "data_analysis_group"
+        multi = use_multi_consumer(self.settings, self.topics) if multi_consumer_mode is None else multi_consumer_mode
+        self.multi_consumer_mode = bool(multi and len(self.topics) > 1)
+        self._state = ConnectionState(f"consumer of {', '.join(self.topics)}")
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_BATCHES)
+        self._pending: deque[tuple[TopicPartition, list[KafkaMessage]]] = deque()
+        self._fetchers: dict[str, _Fetcher] = {}
+        self._positions: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        groups = (
+            [([topic], f"{self.group_id}-{topic}") for topic in self.topics]
+            if self.multi_consumer_mode
+            else [(self.topics, self.group_id)]
+        )
+        try:
+            for topics_, group in groups:
+                consumer = self._connect(topics_, {**values, "group_id": group})
+                fetcher = _Fetcher(consumer, self._queue, self._state, f"d_a-fetch-{'+'.join(topics_)}")
+                for topic in topics_:
+                    self._fetchers[topic] = fetcher
+                fetcher.start()
+        except KafkaConnectionError:
+            self.close()
+            raise
+        self._state.up()
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._fetchers) and self._state.connected
+
+    def _connect(self, topics: list[str], values: dict[str, Any]) -> kafka.KafkaConsumer:
+        kwargs = kafka_python_consumer_kwargs(values)
+        kwargs.setdefault("bootstrap_timeout_ms", BOOTSTRAP_TIMEOUT_MS)
+        return retry_sync(
+            lambda: kafka.KafkaConsumer(*topics, **kwargs),
+            what=f"connecting a consumer to {', '.join(self.settings.bootstrap_servers)}",
+            attempts=self.max_retries,
+            retry_interval=self.retry_interval,
+            retry_on=(KafkaError, OSError),
+        )
+
+    def _distinct(self) -> list[_Fetcher]:
+        return list({id(f): f for f in self._fetchers.values()}.values())
+
+    def poll(self, timeout_ms: int = 1000, max_records: int | None = None) -> dict[TopicPartition, list[KafkaMessage]]:
+        """What any topic has fetched, waiting at most `timeout_ms` when nothing is there."""
+        if not self._pending:
+            try:
+                self._pending.append(self._queue.get(timeout=timeout_ms / 1000))
+            except queue.Empty:
+                return {}
+        while True:
+            try:
+                self._pending.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        result: dict[TopicPartition, list[KafkaMessage]] = {}
+        budget = max_records if max_records is not None else sum(len(m) for _, m in self._pending)
+        while self._pending and budget > 0:
+            tp, messages = self._pending.popleft()
+            if len(messages) > budget:
+                self._pending.appendleft((tp, messages[budget:]))
+                messages = messages[:budget]
+            result.setdefault(tp, []).extend(messages)
+            budget -= len(messages)
+            self._positions[tp] = messages[-1].offset + 1
+        if self.multi_consumer_mode and logger.isEnabledFor(logging.DEBUG):
+            counts = {topic: sum(len(m) for tp, m in result.items() if tp.topic == topic) for topic in self.topics}
+            logger.debug("multi-consumer fetch [%s]", ", ".join(f"{t}:{n}" for t, n in counts.items()))
+        return result
+
+    def commit_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit the next offset to read per partition; KafkaConnectionError when it fails."""
+        by_fetcher: dict[int, tuple[_Fetcher, dict]] = {}
+        for tp, offset in offsets.items():
+            fetcher = self._fetchers.get(tp.topic)
+            if fetcher is None:
+                raise KafkaConnectionError(f"no consumer for topic {tp.topic!r}")
+            entry = by_fetcher.setdefault(id(fetcher), (fetcher, {}))
+            entry[1][kafka.TopicPartition(tp.topic, tp.partition)] = OffsetAndMetadata(offset, "", -1)
+        try:
+            for fetcher, part in by_fetcher.values():
+                fetcher.commit(part, timeout=COMMIT_TIMEOUT_S)
+        except (KafkaError, TimeoutError) as exc:
+            raise KafkaConnectionError(f"committing offsets failed: {exc!r}") from exc
+        self._committed.update(offsets)
+
+    def get_lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]:
+        """Per topic and partition: position, committed offset, end offset and lag (as last seen)."""
+        info: dict[str, dict[int, dict[str, int | None]]] = {topic: {} for topic in self.topics}
+        for fetcher in self._distinct():
+            consumer = fetcher.consumer
+            for tp in list(consumer.assignment()):
+                key = TopicPartition(tp.topic, tp.partition)
+                position, end = self._positions.get(key), consumer.highwater(tp)
+                info.setdefault(tp.topic, {})[tp.partition] = {
+                    "position": position,
+                    "committed": self._committed.get(key),
+                    "end_offset": end,
+                    "lag": None if end is None or position is None else max(0, end - position),
+                }
+        return info
+
+    def close(self) -> None:
+        """Stop fetching, leave the groups and close every consumer."""
+        fetchers = self._distinct()
+        for fetcher in fetchers:
+            fetcher.stopping.set()
+        for fetcher in fetchers:
+            fetcher.join(timeout=10)
+        self._fetchers.clear()
+
+
+class KafkaProducerClient:
+    """Sends JSON values and waits for the acknowledgement (the seeds' `send` flushes)."""
+
+    def __init__(
+        self,
+        config: KafkaSettings | Mapping[str, Any] | None = None,
+        max_retries: int | None = None,
+        retry_interval: float | None = None,
+    ) -> None:
+        self.settings = resolve_settings(config)
+        self.max_retries = max_retries or self.settings.max_retries
+        self.retry_interval = self.settings.retry_interval if retry_interval is None else retry_interval
+        self._outage = ConnectionState("producer")
+        kwargs = kafka_python_producer_kwargs(self.settings.producer)
+        kwargs.setdefault("bootstrap_timeout_ms", BOOTSTRAP_TIMEOUT_MS)
+        self._producer: kafka.KafkaProducer | None = retry_sync(
+            lambda: kafka.KafkaProducer(**kwargs),
+            what=f"connecting the producer to {', '.join(self.settings.bootstrap_servers)}",
+            attempts=self.max_retries,
+            retry_interval=self.retry_interval,
+            retry_on=(KafkaError, OSError),
+        )
+        self._outage.up()
+
+    @property
+    def connected(self) -> bool:
+        return self._producer is not None and self._outage.connected
+
+    def send(self, topic: str, value: Any, key: bytes | str | None = None) -> None:
+        """Send one value and wait for the ack; KafkaConnectionError after `max_retries` attempts."""
+        if self._producer is None:
+            raise KafkaConnectionError("the producer is closed")
+        producer = self._producer
+        payload = value if isinstance(value, bytes) else encode_value(value)
+
+        def attempt() -> None:
+            try:
+                producer.send(topic, payload, key=key_bytes(key)).get(timeout=SEND_TIMEOUT_S)
+            except KafkaError as exc:
+                self._outage.down(exc)
+                raise
+            self._outage.up()
+
+        retry_sync(
+            attempt,
+            what=f"sending a message to {topic}",
+            attempts=self.max_retries,
+            retry_interval=self.retry_interval,
+            retry_on=(KafkaError,),
+        )
+
+    def close(self) -> None:
+        """Flush and close."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.close()

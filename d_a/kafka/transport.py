@@ -1,0 +1,73 @@
+"""The client interface every transport offers (real Kafka or in memory), as Protocols.
+
+Services depend only on these, so the same service runs on a Kafka cluster, on the embedded
+broker, or in memory (demo, fast tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from .message import KafkaMessage, TopicPartition
+
+__all__ = ["AsyncConsumer", "AsyncProducer", "Consumer", "Producer", "Transport"]
+
+
+class AsyncConsumer(Protocol):
+    """What the async service needs from a consumer."""
+
+    topics: list[str]
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def getmany(self, timeout_ms: int = 1000, max_records: int | None = None) -> list[KafkaMessage]: ...
+    async def getone(self) -> KafkaMessage: ...
+    async def commit_offsets(self, offsets: Mapping[TopicPartition, int]) -> None: ...
+    def get_lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]: ...
+    @property
+    def connected(self) -> bool: ...
+
+
+class AsyncProducer(Protocol):
+    """What the async service needs from a producer."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def send(self, topic: str, value: Any, key: bytes | str | None = None) -> None: ...
+    @property
+    def connected(self) -> bool: ...
+
+
+class Consumer(Protocol):
+    """The sync (thread-based) consumer."""
+
+    topics: list[str]
+
+    def poll(
+        self, timeout_ms: int = 1000, max_records: int | None = None
+    ) -> dict[TopicPartition, list[KafkaMessage]]: ...
+    def commit_offsets(self, offsets: Mapping[TopicPartition, int]) -> None: ...
+    def close(self) -> None: ...
+    @property
+    def connected(self) -> bool: ...
+
+
+class Producer(Protocol):
+    """The sync producer."""
+
+    def send(self, topic: str, value: Any, key: bytes | str | None = None) -> None: ...
+    def close(self) -> None: ...
+    @property
+    def connected(self) -> bool: ...
+
+
+class Transport(Protocol):
+    """Makes consumers and producers of one kind (Kafka cluster, embedded broker, memory)."""
+
+    name: str
+
+    def async_consumer(self, topics: Sequence[str], *, group_id: str | None = None) -> AsyncConsumer: ...
+    def async_producer(self) -> AsyncProducer: ...
+    def consumer(self, topics: Sequence[str], *, group_id: str | None = None) -> Consumer: ...
+    def producer(self) -> Producer: ...

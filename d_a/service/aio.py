@@ -1,0 +1,190 @@
+"""AsyncDataAnalysisService: the seeds' asyncio service (callbacks sync or async)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..batching import BatchResultAggregator
+from ..config import ConfigSource
+from ..dispatcher import DataDispatcher
+from ..errors import DataAnalysisError
+from ..kafka.transport import Transport
+from .engine import ServiceEngine
+from .options import DEFAULT_OUTPUT_PREFIX, resolve_options
+
+__all__ = ["AsyncDataAnalysisService"]
+
+logger = logging.getLogger("d_a.service")
+
+
+class AsyncDataAnalysisService:
+    """Consumes the module's topics, keeps per-station windows, and calls `callback(station_id,
+    module_input)` per station when its data changes; results go to `MODULE-OUTPUT-<MODULE>`.
+
+    Beyond the seeds' arguments: `config` (path, dict or module), `transport` ("kafka" default,
+    "memory", or a Transport), and the scheduling knobs of the config's `service` section
+    (`max_concurrency`, `min_interval`, `interval`, `batch_timeout`, ...), `required_topics`.
+    """
+
+    def __init__(
+        self,
+        module_name: str | None = None,
+        topics: Sequence[str] | None = None,
+        kafka_config: Mapping[str, Any] | None = None,
+        data_expire_seconds: float = 600,
+        output_topic_prefix: str = DEFAULT_OUTPUT_PREFIX,
+        result_handler: Callable[..., Any] | None = None,
+        *,
+        config: ConfigSource = None,
+        transport: Transport | str | None = None,
+        group_id: str | None = None,
+        required_topics: Sequence[str] | None = None,
+        **service_settings: Any,
+    ) -> None:
+        self.module_name = module_name
+        self.result_handler = result_handler
+        self.options = resolve_options(
+            module_name=module_name,
+            topics=topics,
+            kafka_config=kafka_config,
+            output_topic_prefix=output_topic_prefix,
+            config=config,
+            transport=transport,
+            group_id=group_id,
+            required_topics=required_topics,
+            overrides={"data_expire_seconds": data_expire_seconds, **service_settings},
+        )
+        self.config = self.options.config
+        self.topics = self.options.topics
+        self.transport = self.options.transport
+        self.dispatcher = DataDispatcher(data_expire_seconds, self.config)
+        self._source = config
+        self.engine: ServiceEngine | None = None
+
+    @property
+    def output_topic(self) -> str | None:
+        return self.options.engine.output_topic
+
+    @property
+    def batch_aggregator(self) -> BatchResultAggregator:
+        """The running batch aggregator (its `batch_timeout` and `cleanup_interval` are adjustable)."""
+        return self._engine().aggregator
+
+    @property
+    def consumer(self) -> Any:
+        return self._engine().consumer
+
+    async def start(
+        self,
+        callback: Callable[..., Any] | None = None,
+        result_handler: Callable[..., Any] | None = None,
+        batch_upload_handler: Callable[..., Any] | None = None,
+    ) -> None:
+        """Connect (KafkaConnectionError after the configured retries) and start processing."""
+        if self.engine is not None:
+            raise DataAnalysisError("the service is already started")
+        consumer = self.transport.async_consumer(self.topics, group_id=self.options.group_id)
+        needs_producer = self.output_topic is not None
+        producer = self.transport.async_producer() if needs_producer else None
+        self.engine = ServiceEngine(
+            self.config,
+            self.options.engine,
+            self.dispatcher,
+            consumer,
+            producer,
+            callback=callback,
+            result_handler=result_handler or self.result_handler,
+            batch_upload_handler=batch_upload_handler,
+        )
+        try:
+            await self.engine.start()
+        except BaseException:
+            self.engine = None
+            raise
+
+    async def stop(self) -> None:
+        """Stop fetching, finish running callbacks, flush batches, commit offsets, disconnect."""
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            await engine.stop()
+
+    async def run(self, callback: Callable[..., Any] | None = None, **handlers: Any) -> None:
+        """Start, then process until cancelled (e.g. by a signal handler), then stop cleanly."""
+        await self.start(callback, **handlers)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    async def get_all_inputs(self, station_id: str) -> dict[str, Any]:
+        """`{module: module_input}` for every module, for one station."""
+        return self.dispatcher.get_all_inputs(station_id)
+
+    async def get_inputs(self, station_id: str, module: str | None = None) -> Any:
+        """This service's module input for a station (all modules' inputs without a module)."""
+        module = module or self.module_name
+        if module is None:
+            return self.dispatcher.get_all_inputs(station_id)
+        return self.dispatcher.get_module_input(station_id, module)
+
+    async def get_outputs(self, station_id: str) -> dict[str, Any]:
+        """The seeds' name for `get_all_inputs`."""
+        return self.dispatcher.get_all_inputs(station_id)
+
+    async def add_station(self, station_id: str, callback: Callable[..., Any] | None = None) -> None:
+        """Serve a station now (with its own callback if given), before or without its own data."""
+        engine = self._engine()
+        if callback is not None:
+            engine.station_callbacks[station_id] = callback
+        engine.scheduler.trigger(station_id)
+
+    async def remove_station(self, station_id: str) -> None:
+        """Stop serving a station and drop its windows."""
+        engine = self._engine()
+        engine.forget_station(station_id)
+        with self.dispatcher.lock:
+            self.dispatcher.data_cache.pop(station_id, None)
+
+    def get_station_status(self) -> dict[str, dict[str, Any]]:
+        """Per station: running, queued, runs, errors, last error."""
+        return self.engine.station_status() if self.engine else {}
+
+    def get_service_status(self) -> dict[str, Any]:
+        """Main loop, consumer and producer health, stations, queue depth, errors, latency."""
+        if self.engine is None:
+            return {
+                "main_loop_alive": False,
+                "consumer_alive": False,
+                "producer_alive": False,
+                "station_count": len(self.dispatcher.stations()),
+            }
+        return self.engine.status()
+
+    async def reload_config(self, config: ConfigSource = None) -> None:
+        """Re-read the configuration: windows keep their data; topics new to the service are
+        consumed after the consumer restarts (uncommitted messages are delivered again)."""
+        source = config if config is not None else self._source
+        self.dispatcher.reload_config(source)
+        self.config = self.dispatcher.config
+        if self.module_name is not None and self.engine is not None:
+            wanted = self.config.topics_for(self.module_name)
+            if set(wanted) != set(self.topics):
+                await self._resubscribe(wanted)
+
+    async def _resubscribe(self, topics: list[str]) -> None:
+        engine = self._engine()
+        await engine.offsets.close()
+        await engine.consumer.stop()
+        engine.consumer = self.transport.async_consumer(topics, group_id=self.options.group_id)
+        await engine.consumer.start()
+        engine.offsets = type(engine.offsets)(engine.consumer, self.config.offset_commit)
+        self.topics = engine.settings.topics = topics
+        logger.info("now consuming %d topics after a config reload", len(topics))
+
+    def _engine(self) -> ServiceEngine:
+        if self.engine is None:
+            raise DataAnalysisError("the service is not started")
+        return self.engine

@@ -1,0 +1,79 @@
+"""DeliveryTracker: when a consumed message may be committed (DESIGN §7).
+
+A poll batch of one topic is applied to the windows at once; its messages are then held by
+every station the batch touched, until each of those stations has finished a callback (and its
+upload) that saw the data. Only then are the messages marked done for the OffsetManager. A station
+that cannot run yet (its required topics have no data) does not hold anything back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..kafka import KafkaMessage
+
+__all__ = ["DeliveryTracker", "Hold"]
+
+
+@dataclass(eq=False)
+class Hold:
+    """Messages waiting for the stations that have not yet run a callback over their data."""
+
+    messages: list[KafkaMessage]
+    waiting: set[str]
+    since: float = field(default_factory=time.monotonic)
+    oldest_ms: int | None = None  # the oldest message timestamp, for latency figures
+
+
+class DeliveryTracker:
+    """Which held messages each station still has to see, and releasing them when it has."""
+
+    def __init__(self, release: Callable[[list[KafkaMessage]], None]) -> None:
+        self._release = release
+        self._unseen: dict[str, list[Hold]] = {}
+        self.held_messages = 0
+
+    def hold(self, messages: list[KafkaMessage], stations: Iterable[str]) -> None:
+        """Hold `messages` until every one of `stations` has run over them (none: release now)."""
+        waiting = set(stations)
+        if not waiting:
+            self._release(messages)
+            return
+        stamps = [m.timestamp_ms for m in messages if m.timestamp_ms is not None]
+        hold = Hold(messages, waiting, oldest_ms=min(stamps) if stamps else None)
+        self.held_messages += len(messages)
+        for station in waiting:
+            self._unseen.setdefault(station, []).append(hold)
+
+    def take(self, station: str) -> list[Hold]:
+        """The holds a callback starting now for `station` covers (it sees all their data)."""
+        return self._unseen.pop(station, [])
+
+    def seen(self, station: str, holds: list[Hold]) -> None:
+        """`station` finished a callback (and upload) over `holds`: release what nobody waits for."""
+        for hold in holds:
+            hold.waiting.discard(station)
+            if not hold.waiting:
+                self.held_messages -= len(hold.messages)
+                self._release(hold.messages)
+
+    def give_back(self, station: str, holds: list[Hold]) -> None:
+        """The run over `holds` did not finish (e.g. its upload failed): the next run must cover them."""
+        if holds:
+            self._unseen.setdefault(station, [])[:0] = holds
+
+    def forget(self, station: str) -> None:
+        """`station` will not run (removed, or not ready): it no longer holds anything back."""
+        self.seen(station, self.take(station))
+
+    def stations_waiting_since(self, before: float) -> list[str]:
+        """Stations holding data older than `before` (monotonic time) that no callback has seen."""
+        return [s for s, holds in self._unseen.items() if holds and holds[0].since < before]
+
+    @staticmethod
+    def oldest_timestamp_ms(holds: list[Hold]) -> int | None:
+        """The oldest message timestamp among `holds` (for latency measurements)."""
+        stamps = [h.oldest_ms for h in holds if h.oldest_ms is not None]
+        return min(stamps) if stamps else None

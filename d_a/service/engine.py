@@ -1,0 +1,401 @@
+"""ServiceEngine: the asyncio core both services run (consume, window, schedule, call, upload, commit).
+
+Data flows one way: the consume loop applies each poll batch to the dispatcher's windows and holds
+its messages for the stations it touched; triggered stations enter the scheduler's queue;
+`max_concurrency` workers run the callback per station (async callbacks awaited, sync ones on a
+bounded thread pool), upload the result (per station, or per REALTIME-DATA batch) and tell the
+delivery tracker, which releases messages to the OffsetManager once every station has seen them.
+When callbacks fall behind, consumption pauses instead of memory growing without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from ..batching import BatchCollector, BatchResultAggregator
+from ..config import Config
+from ..dispatcher import DataDispatcher, IngestReport
+from ..errors import error_counts, handle_error
+from ..kafka import KafkaMessage, OffsetManager
+from ..kafka.transport import AsyncConsumer, AsyncProducer
+from ..topics import BadInput
+from .delivery import DeliveryTracker
+from .outputs import batch_output, single_output
+from .scheduler import StationScheduler
+
+__all__ = ["EngineSettings", "ServiceEngine"]
+
+logger = logging.getLogger("d_a.service")
+
+FETCH_TIMEOUT_MS = 200
+CATCH_UP_SECONDS = 5.0  # data no trigger reached gets a run after this long
+BATCH_CLEANUP_INTERVAL = 1.0  # how often timed-out batches are looked for
+LATENCY_SAMPLES = 10_000
+
+
+@dataclass
+class EngineSettings:
+    """How the engine runs; services fill it from the config and their constructor arguments."""
+
+    module_name: str | None
+    topics: list[str]
+    output_topic: str | None
+    max_concurrency: int
+    min_interval: float
+    interval: float | None
+    required_topics: list[str]
+    cleanup_interval: float
+    batch_timeout: float
+    max_held_messages: int = 200_000
+    stop_timeout: float = 30.0
+    upload_input: bool = False
+
+
+class ServiceEngine:
+    """One consumer, one producer, the dispatcher, and the station workers of a service."""
+
+    def __init__(
+        self,
+        config: Config,
+        settings: EngineSettings,
+        dispatcher: DataDispatcher,
+        consumer: AsyncConsumer,
+        producer: AsyncProducer | None,
+        *,
+        callback: Callable[..., Any] | None,
+        result_handler: Callable[..., Any] | None = None,
+        batch_upload_handler: Callable[..., Any] | None = None,
+        executor: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.consumer = consumer
+        self.producer = producer
+        self.callback = callback
+        self.result_handler = result_handler
+        self.batch_upload_handler = batch_upload_handler
+        self.station_callbacks: dict[str, Callable[..., Any]] = {}
+        self.executor = executor or ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="d_a-callback")
+        self.offsets = OffsetManager(consumer, config.offset_commit)
+        self.tracker = DeliveryTracker(self._release)
+        self.scheduler = StationScheduler(settings.min_interval, self.is_ready)
+        self.aggregator = BatchResultAggregator(settings.batch_timeout, BATCH_CLEANUP_INTERVAL)
+        self.batching = batch_upload_handler is not None or (settings.module_name is not None and producer is not None)
+        self._batch_topics = {t for t in settings.topics if config.topics.get(t) and config.topics[t].defines_batch}
+        self._tasks: list[asyncio.Task] = []
+        self._stopping = asyncio.Event()
+        self.counters: dict[str, int] = {
+            "messages": 0,
+            "bad_messages": 0,
+            "callbacks": 0,
+            "callback_errors": 0,
+            "uploads": 0,
+            "upload_errors": 0,
+            "batches_completed": 0,
+            "batches_timed_out": 0,
+        }
+        self.messages_per_topic: dict[str, int] = dict.fromkeys(settings.topics, 0)
+        self.latencies_ms: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.last_message_at: float | None = None
+        self.loop_alive = False
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        if self.producer is not None:
+            try:
+                await self.producer.start()
+            except BaseException:
+                await self.consumer.stop()
+                raise
+        self._tasks = [asyncio.create_task(self._consume_loop(), name="d_a-consume")]
+        self._tasks += [
+            asyncio.create_task(self._worker(), name=f"d_a-worker-{i}") for i in range(self.settings.max_concurrency)
+        ]
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="d_a-housekeeping"))
+        logger.info(
+            "service started: module=%s, %d topics, output=%s, %d workers",
+            self.settings.module_name,
+            len(self.settings.topics),
+            self.settings.output_topic,
+            self.settings.max_concurrency,
+        )
+
+    async def stop(self) -> None:
+        """Stop fetching, let running callbacks finish (bounded), flush batches, commit, close."""
+        self._stopping.set()
+        consume, *workers = self._tasks
+        await asyncio.gather(consume, return_exceptions=True)
+        deadline = time.monotonic() + self.settings.stop_timeout
+        while any(s.running for s in self.scheduler.states.values()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        for collector in self.aggregator.drain():
+            await self._upload_batch(collector)
+        await self.offsets.close()
+        await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.loop_alive = False
+        logger.info("service stopped: %d callbacks, %d messages", self.counters["callbacks"], self.counters["messages"])
+
+    # -- consuming ---------------------------------------------------------------------------------
+
+    async def _consume_loop(self) -> None:
+        self.loop_alive = True
+        try:
+            while not self._stopping.is_set():
+                if self.tracker.held_messages >= self.settings.max_held_messages:
+                    await asyncio.sleep(0.01)  # callbacks are behind: let them catch up first
+                    continue
+                messages = await self.consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
+                if messages:
+                    self.apply(messages)
+                await self.offsets.maybe_commit()
+        except Exception as exc:  # noqa: BLE001 - reported, and the status shows the loop dead
+            handle_error(exc, context="consume loop")
+        finally:
+            self.loop_alive = False
+
+    def apply(self, messages: list[KafkaMessage]) -> None:
+        """Apply one poll batch: windows, holds, batches, triggers."""
+        arrival = time.time()
+        self.last_message_at = time.monotonic()
+        self.counters["messages"] += len(messages)
+        by_topic: dict[str, list[KafkaMessage]] = {}
+        for message in messages:
+            self.offsets.track_message(message)
+            if message.error is not None:
+                self.counters["bad_messages"] += 1
+                self.dispatcher.bad_input.record(
+                    BadInput("not_json", message.error),
+                    message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                )
+                self._release([message])
+            else:
+                by_topic.setdefault(message.topic, []).append(message)
+        for topic, batch in by_topic.items():
+            self.messages_per_topic[topic] = self.messages_per_topic.get(topic, 0) + len(batch)
+            if topic in self._batch_topics:
+                for message in batch:
+                    report = self.dispatcher.ingest(
+                        topic, message.value, arrival=arrival, partition=message.partition, offset=message.offset
+                    )
+                    self._open_batch(topic, report)
+                    self._after_ingest([message], report)
+            else:
+                report = self.dispatcher.ingest_batch(
+                    topic, [m.value for m in batch], arrival=arrival, positions=[(m.partition, m.offset) for m in batch]
+                )
+                self._after_ingest(batch, report)
+
+    def _after_ingest(self, messages: list[KafkaMessage], report: IngestReport) -> None:
+        self.tracker.hold(messages, [s for s in report.touched if self.is_ready(s)])
+        for station in report.triggered:
+            self.scheduler.trigger(station)
+
+    def _open_batch(self, topic: str, report: IngestReport) -> None:
+        if self.batching and report.newest_ts is not None and report.touched:
+            self.aggregator.open_batch(f"{topic}_{int(report.newest_ts)}", report.touched)
+
+    def _release(self, messages: list[KafkaMessage]) -> None:
+        for message in messages:
+            self.offsets.mark_done(message)
+
+    def is_ready(self, station: str) -> bool:
+        """Whether every required topic of the station holds data."""
+        return all(self.dispatcher.has_data(station, topic) for topic in self.settings.required_topics)
+
+    # -- running stations --------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            station = await self.scheduler.queue.get()
+            if station not in self.scheduler.states:
+                continue
+            await self.run_station(station)
+
+    async def run_station(self, station: str) -> None:
+        """One callback run: input, callback, upload / batch report, then release what it saw."""
+        self.scheduler.started(station)
+        holds = self.tracker.take(station)
+        batches = self.aggregator.pending_for(station) if self.batching else []
+        oldest = self.tracker.oldest_timestamp_ms(holds)
+        error: str | None = None
+        try:
+            module_input = self._module_input(station)
+            if oldest is not None:
+                self.latencies_ms.append(max(0.0, time.time() * 1000 - oldest))
+            result = await self._call(self.station_callbacks.get(station, self.callback), station, module_input)
+        except Exception as exc:  # noqa: BLE001 - one station's failure never stops the others
+            error = f"{type(exc).__name__}: {exc}"
+            self.counters["callback_errors"] += 1
+            handle_error(exc, context=f"callback station={station} module={self.settings.module_name}")
+            result, module_input = None, None
+        self.counters["callbacks"] += 1
+        uploaded = await self._deliver(station, module_input, result, batches, failed=error is not None)
+        if uploaded:
+            self.tracker.seen(station, holds)
+        else:
+            self.tracker.give_back(station, holds)
+        self.scheduler.finished(station, error)
+
+    def _module_input(self, station: str) -> Any:
+        if self.settings.module_name is None:
+            return self.dispatcher.get_all_inputs(station)
+        return self.dispatcher.get_module_input(station, self.settings.module_name)
+
+    async def _call(self, function: Callable[..., Any] | None, *args: Any) -> Any:
+        if function is None:
+            return None
+        if inspect.iscoroutinefunction(function):
+            return await function(*args)
+        result = await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+        return await result if inspect.isawaitable(result) else result
+
+    async def _deliver(self, station: str, module_input: Any, result: Any, batches: list[str], *, failed: bool) -> bool:
+        """Upload or hand over a result; False when an upload failed (the data must be seen again)."""
+        ok = True
+        if batches:
+            for batch_id in batches:
+                report = self.aggregator.report_failure if failed else self.aggregator.report
+                collector = report(batch_id, station) if failed else report(batch_id, station, result)
+                if collector is not None:
+                    ok = await self._upload_batch(collector) and ok
+        elif result is not None and not failed and self._uploads_singles():
+            message = single_output(
+                station, self.settings.module_name or "", result, module_input if self.settings.upload_input else None
+            )
+            ok = await self._send(message, key=station)
+        if self.result_handler is not None and not failed:
+            try:
+                await self._call(self.result_handler, station, module_input, result)
+            except Exception as exc:  # noqa: BLE001
+                handle_error(exc, context=f"result_handler station={station}")
+        return ok
+
+    def _uploads_singles(self) -> bool:
+        return self.producer is not None and self.settings.output_topic is not None and self.result_handler is None
+
+    async def _upload_batch(self, collector: BatchCollector) -> bool:
+        results = collector.results_list()
+        if collector.timed_out:
+            self.counters["batches_timed_out"] += 1
+            logger.warning(
+                "batch %s timed out: uploading %d results, missing stations: %s",
+                collector.batch_id,
+                len(results),
+                ", ".join(collector.missing_stations()[:20]) or "none",
+            )
+        else:
+            self.counters["batches_completed"] += 1
+        if self.batch_upload_handler is not None:
+            try:
+                await self._call(self.batch_upload_handler, collector.batch_id, results)
+                return True
+            except Exception as exc:  # noqa: BLE001
+                self.counters["upload_errors"] += 1
+                handle_error(exc, context=f"batch_upload_handler batch={collector.batch_id}")
+                return True
+        if self.producer is None or self.settings.output_topic is None:
+            return True
+        return await self._send(batch_output(collector.batch_id, self.settings.module_name or "", results))
+
+    async def _send(self, message: Mapping[str, Any], key: str | None = None) -> bool:
+        assert self.producer is not None and self.settings.output_topic is not None
+        try:
+            await self.producer.send(self.settings.output_topic, message, key=key)
+        except Exception as exc:  # noqa: BLE001 - counted; the data is seen again and re-uploaded
+            self.counters["upload_errors"] += 1
+            handle_error(exc, context=f"upload to {self.settings.output_topic}")
+            return False
+        self.counters["uploads"] += 1
+        return True
+
+    # -- housekeeping ------------------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        """Expiry, batch timeouts, periodic and catch-up runs, time-based commits."""
+        last_interval = last_expiry = time.monotonic()
+        while not self._stopping.is_set():
+            await asyncio.sleep(min(0.2, self.aggregator.cleanup_interval))
+            try:
+                now = time.monotonic()
+                if self.aggregator.due_for_cleanup():
+                    for collector in self.aggregator.cleanup_expired():
+                        await self._upload_batch(collector)
+                if now - last_expiry >= self.settings.cleanup_interval:
+                    last_expiry = now
+                    for station in self.dispatcher.clean_expired():
+                        self.forget_station(station)
+                for station in self.tracker.stations_waiting_since(now - CATCH_UP_SECONDS):
+                    if not self.scheduler.trigger(station):
+                        self.tracker.forget(station)
+                if self.settings.interval is not None and now - last_interval >= self.settings.interval:
+                    last_interval = now
+                    self.scheduler.trigger_all(self.dispatcher.stations())
+                await self.offsets.maybe_commit()
+            except Exception as exc:  # noqa: BLE001
+                handle_error(exc, context="service housekeeping")
+
+    def forget_station(self, station: str) -> None:
+        self.tracker.forget(station)
+        self.scheduler.remove(station)
+        self.station_callbacks.pop(station, None)
+
+    # -- status ------------------------------------------------------------------------------------
+
+    def latency_percentiles(self) -> dict[str, float | None]:
+        samples = sorted(self.latencies_ms)
+        if not samples:
+            return {"p50": None, "p95": None, "p99": None}
+        pick = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]  # noqa: E731
+        return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
+
+    def status(self) -> dict[str, Any]:
+        age = None if self.last_message_at is None else time.monotonic() - self.last_message_at
+        return {
+            "main_loop_alive": self.loop_alive,
+            "consumer_alive": self.consumer.connected,
+            "producer_alive": None if self.producer is None else self.producer.connected,
+            "station_count": len(self.dispatcher.stations()),
+            "queue_depth": self.scheduler.queue.qsize(),
+            "running_callbacks": sum(s.running for s in self.scheduler.states.values()),
+            "held_messages": self.tracker.held_messages,
+            "seconds_since_last_message": age,
+            "open_batches": self.aggregator.open_batches,
+            "counters": dict(self.counters),
+            "messages_per_topic": dict(self.messages_per_topic),
+            "bad_input": self.dispatcher.bad_input.by_kind(),
+            "errors": error_counts(),
+            "latency_ms": self.latency_percentiles(),
+            "offsets_committed": self.offsets.commits,
+        }
+
+    def station_status(self) -> dict[str, dict[str, Any]]:
+        return {
+            station: {
+                "running": state.running,
+                "queued": state.queued,
+                "runs": state.runs,
+                "errors": state.errors,
+                "last_error": state.last_error,
+                "task": None,
+            }
+            for station, state in self.scheduler.states.items()
+        }

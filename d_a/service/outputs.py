@@ -1,0 +1,27 @@
+"""The standard output messages (DESIGN §6) a service uploads to `MODULE-OUTPUT-<MODULE>`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+__all__ = ["batch_output", "single_output"]
+
+
+def single_output(station_id: str, module: str, result: Any, module_input: Any = None) -> dict[str, Any]:
+    """`{station_id, module, output, timestamp[, input]}` for one station's result."""
+    message = {"station_id": station_id, "module": module, "output": result, "timestamp": time.time()}
+    if module_input is not None:
+        message["input"] = module_input
+    return message
+
+
+def batch_output(batch_id: str, module: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """`{batch_id, module, timestamp, stations, station_count}` for one batch of station results."""
+    return {
+        "batch_id": batch_id,
+        "module": module,
+        "timestamp": time.time(),
+        "stations": results,
+        "station_count": len(results),
+    }

@@ -1,0 +1,113 @@
+"""StationScheduler: when each station's callback runs.
+
+A station runs when its data triggers, at most once per `min_interval` (a burst of triggers
+coalesces into one run), never twice at once (a trigger during a run makes it run once more
+afterwards), and only when it is ready (its required topics hold data). Ready stations wait in
+one queue that a bounded number of workers drain, so thousands of stations need no thousands of
+threads or tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+__all__ = ["StationScheduler", "StationState"]
+
+
+@dataclass
+class StationState:
+    """One station's scheduling state and counters (reported by `get_station_status`)."""
+
+    running: bool = False
+    queued: bool = False
+    delayed: bool = False
+    rerun: bool = False
+    runs: int = 0
+    errors: int = 0
+    last_start: float = field(default=-1e18)
+    last_end: float | None = None
+    last_error: str | None = None
+
+
+class StationScheduler:
+    """Coalescing, rate-limited station triggers feeding one asyncio queue of ready stations."""
+
+    def __init__(
+        self,
+        min_interval: float,
+        is_ready: Callable[[str], bool],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.min_interval = min_interval
+        self.is_ready = is_ready
+        self.clock = clock
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.states: dict[str, StationState] = {}
+
+    def state(self, station: str) -> StationState:
+        state = self.states.get(station)
+        if state is None:
+            state = self.states[station] = StationState()
+        return state
+
+    def trigger(self, station: str, *, force: bool = False) -> bool:
+        """Ask for a run of `station`; False when it is not ready (unless `force`)."""
+        if not force and not self.is_ready(station):
+            return False
+        state = self.state(station)
+        if state.running:
+            state.rerun = True
+        elif not (state.queued or state.delayed):
+            wait = state.last_start + self.min_interval - self.clock()
+            if wait <= 0:
+                self._enqueue(station, state)
+            else:
+                state.delayed = True
+                asyncio.get_running_loop().call_later(wait, self._delayed, station)
+        return True
+
+    def trigger_all(self, stations: Iterable[str]) -> None:
+        for station in stations:
+            self.trigger(station)
+
+    def started(self, station: str) -> StationState:
+        state = self.state(station)
+        state.queued, state.running = False, True
+        state.last_start = self.clock()
+        state.runs += 1
+        return state
+
+    def finished(self, station: str, error: str | None = None) -> None:
+        state = self.state(station)
+        state.running = False
+        state.last_end = self.clock()
+        if error is not None:
+            state.errors += 1
+            state.last_error = error
+        if state.rerun:
+            state.rerun = False
+            self.trigger(station, force=True)
+
+    def remove(self, station: str) -> None:
+        """Forget a station (a queued run of it is skipped)."""
+        self.states.pop(station, None)
+
+    def is_queued(self, station: str) -> bool:
+        state = self.states.get(station)
+        return state is not None and state.queued
+
+    def _enqueue(self, station: str, state: StationState) -> None:
+        state.queued = True
+        self.queue.put_nowait(station)
+
+    def _delayed(self, station: str) -> None:
+        state = self.states.get(station)
+        if state is None:
+            return
+        state.delayed = False
+        if not (state.running or state.queued):
+            self._enqueue(station, state)
