@@ -210,14 +210,13 @@ def _check_topics(topics: Mapping[str, TopicConfig], path: str) -> list[str]:
 
 
 def _module_set(doc: _Document, used: Mapping[str, str]) -> tuple[list[str], list[str]]:
-    """All modules in first-mention order, and problems: unknown dependencies, likely typos."""
+    """All modules in first-mention order, and problems: unknown dependencies, likely typos.
+
+    Modules are declared by `module_output_topics`, `module_dependencies` keys and the topics'
+    `modules` lists; a topic's module name close to a declared one is taken for a typo.
+    """
     declared: dict[str, None] = dict.fromkeys([*doc.module_output_topics, *doc.module_dependencies])
     problems: list[str] = []
-    deps_path = used.get("module_dependencies", "module_dependencies")
-    for module, deps in doc.module_dependencies.items():
-        for i, dep in enumerate(deps):
-            if dep not in declared:
-                problems.append(f"{deps_path}.{module}[{i}]: unknown module {dep!r}{did_you_mean(dep, declared)}")
     modules = dict(declared)
     topics_path = used.get("topics", "topics")
     for name, topic in doc.topics.items():
@@ -229,6 +228,11 @@ def _module_set(doc: _Document, used: Mapping[str, str]) -> tuple[list[str], lis
                 problems.append(f"{topics_path}.{name}.modules[{i}]: unknown module {module!r}{hint}")
             else:
                 modules[module] = None
+    deps_path = used.get("module_dependencies", "module_dependencies")
+    for module, deps in doc.module_dependencies.items():
+        for i, dep in enumerate(deps):
+            if dep not in modules:
+                problems.append(f"{deps_path}.{module}[{i}]: unknown module {dep!r}{did_you_mean(dep, modules)}")
     return list(modules), problems
 
 

@@ -99,3 +99,5 @@ class ServiceConfig(_Section):
     padding_strategy: PaddingStrategy | None = None
     window_format: Literal["list", "numpy"] = "list"
     upload_input: StrictBool = False
+    max_held_messages: PositiveInt = 200_000
+    stop_timeout: PositiveFloat = 30.0

@@ -63,6 +63,7 @@ class AsyncDataAnalysisService:
         self.dispatcher = DataDispatcher(data_expire_seconds, self.config)
         self._source = config
         self.engine: ServiceEngine | None = None
+        self._final_status: dict[str, Any] | None = None
 
     @property
     def output_topic(self) -> str | None:
@@ -110,6 +111,7 @@ class AsyncDataAnalysisService:
         engine, self.engine = self.engine, None
         if engine is not None:
             await engine.stop()
+            self._final_status = engine.status()
 
     async def run(self, callback: Callable[..., Any] | None = None, **handlers: Any) -> None:
         """Start, then process until cancelled (e.g. by a signal handler), then stop cleanly."""
@@ -155,12 +157,8 @@ class AsyncDataAnalysisService:
     def get_service_status(self) -> dict[str, Any]:
         """Main loop, consumer and producer health, stations, queue depth, errors, latency."""
         if self.engine is None:
-            return {
-                "main_loop_alive": False,
-                "consumer_alive": False,
-                "producer_alive": False,
-                "station_count": len(self.dispatcher.stations()),
-            }
+            stopped = {"main_loop_alive": False, "consumer_alive": False, "producer_alive": False}
+            return {**(self._final_status or {}), **stopped, "station_count": len(self.dispatcher.stations())}
         return self.engine.status()
 
     async def reload_config(self, config: ConfigSource = None) -> None:
@@ -175,13 +173,8 @@ class AsyncDataAnalysisService:
                 await self._resubscribe(wanted)
 
     async def _resubscribe(self, topics: list[str]) -> None:
-        engine = self._engine()
-        await engine.offsets.close()
-        await engine.consumer.stop()
-        engine.consumer = self.transport.async_consumer(topics, group_id=self.options.group_id)
-        await engine.consumer.start()
-        engine.offsets = type(engine.offsets)(engine.consumer, self.config.offset_commit)
-        self.topics = engine.settings.topics = topics
+        await self._engine().replace_consumer(self.transport.async_consumer(topics, group_id=self.options.group_id))
+        self.topics = topics
         logger.info("now consuming %d topics after a config reload", len(topics))
 
     def _engine(self) -> ServiceEngine:

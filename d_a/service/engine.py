@@ -38,6 +38,7 @@ logger = logging.getLogger("d_a.service")
 FETCH_TIMEOUT_MS = 200
 CATCH_UP_SECONDS = 5.0  # data no trigger reached gets a run after this long
 BATCH_CLEANUP_INTERVAL = 1.0  # how often timed-out batches are looked for
+ERROR_PAUSE_SECONDS = 1.0  # after an unexpected error in the consume loop
 LATENCY_SAMPLES = 10_000
 
 
@@ -92,6 +93,7 @@ class ServiceEngine:
         self.batching = batch_upload_handler is not None or (settings.module_name is not None and producer is not None)
         self._batch_topics = {t for t in settings.topics if config.topics.get(t) and config.topics[t].defines_batch}
         self._tasks: list[asyncio.Task] = []
+        self._consumer_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self.counters: dict[str, int] = {
             "messages": 0,
@@ -155,20 +157,37 @@ class ServiceEngine:
     # -- consuming ---------------------------------------------------------------------------------
 
     async def _consume_loop(self) -> None:
+        """Fetch and apply until stopped; an error is reported and the loop goes on after a pause."""
         self.loop_alive = True
         try:
             while not self._stopping.is_set():
                 if self.tracker.held_messages >= self.settings.max_held_messages:
                     await asyncio.sleep(0.01)  # callbacks are behind: let them catch up first
                     continue
-                messages = await self.consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
-                if messages:
-                    self.apply(messages)
-                await self.offsets.maybe_commit()
-        except Exception as exc:  # noqa: BLE001 - reported, and the status shows the loop dead
-            handle_error(exc, context="consume loop")
+                try:
+                    async with self._consumer_lock:
+                        messages = await self.consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
+                        if messages:
+                            self.apply(messages)
+                        await self.offsets.maybe_commit()
+                except Exception as exc:  # noqa: BLE001 - never end the loop; the broker may come back
+                    handle_error(exc, context="consume loop")
+                    await asyncio.sleep(ERROR_PAUSE_SECONDS)
         finally:
             self.loop_alive = False
+
+    async def replace_consumer(self, consumer: AsyncConsumer) -> None:
+        """Switch to a consumer of other topics (after a config reload): commit, close, start anew."""
+        async with self._consumer_lock:
+            await self.offsets.close()
+            await self.consumer.stop()
+            await consumer.start()
+            self.consumer = consumer
+            self.offsets = OffsetManager(consumer, self.config.offset_commit)
+            self.settings.topics = list(consumer.topics)
+            self._batch_topics = {
+                t for t in consumer.topics if t in self.config.topics and self.config.topics[t].defines_batch
+            }
 
     def apply(self, messages: list[KafkaMessage]) -> None:
         """Apply one poll batch: windows, holds, batches, triggers."""

@@ -91,6 +91,8 @@ def resolve_options(
         cleanup_interval=service.cleanup_interval,
         batch_timeout=service.batch_timeout,
         upload_input=service.upload_input,
+        max_held_messages=service.max_held_messages,
+        stop_timeout=service.stop_timeout,
     )
     cfg = dataclasses.replace(cfg, service=service)
     return ServiceOptions(cfg, chosen, _transport(transport, cfg), base_group, engine)

@@ -437,8 +437,11 @@ def test_batch_ingest_equals_message_by_message_and_logs_positions(caplog) -> No
 def test_reload_with_a_new_window_kind_rebuilds_from_the_records() -> None:
     dispatcher = DataDispatcher()
     for minute in range(3):
-        dispatcher.update_topic_data("S", "SCHEDULE-DEVICE-ERROR", {"stationId": "S", "hostError": minute,
-                                                                   "sendTime": f"2025-11-01 08:0{minute}:00"})
+        dispatcher.update_topic_data(
+            "S",
+            "SCHEDULE-DEVICE-ERROR",
+            {"stationId": "S", "hostError": minute, "sendTime": f"2025-11-01 08:0{minute}:00"},
+        )
     topics = dispatcher.config.legacy()["TOPIC_DETAIL"]
     topics["SCHEDULE-DEVICE-ERROR"].update(kind="latest", window_size=1)
     dispatcher.reload_config({"topics": topics})

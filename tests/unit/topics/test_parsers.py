@@ -283,7 +283,8 @@ def test_seed_style_parser_returning_none_skips_and_a_crash_is_contained(router)
     assert issubclass(Picky, ParserBase)
     config = load_config({"topics": {"SITE-P": {"parser": "test_picky"}}})
     parser = build_parsers(config.topics, router)["SITE-P"]
-    result = parser.station_records([{"stationId": "A", "v": 1}, {"stationId": "A", "v": "skip"},
-                                     {"stationId": "B", "v": "crash"}], NOW)
+    result = parser.station_records(
+        [{"stationId": "A", "v": 1}, {"stationId": "A", "v": "skip"}, {"stationId": "B", "v": "crash"}], NOW
+    )
     assert [r.record for r in result.records] == [{"v": 1}]
     assert [(p.kind, p.station) for p in result.problems] == [("rejected", "A"), ("parser_error", "B")]

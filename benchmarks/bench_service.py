@@ -1,0 +1,465 @@
+"""Service benchmark: end-to-end messages/s and message-to-callback latency through
+AsyncDataAnalysisService (decode -> window -> module input -> callback -> upload), module
+operation_optimization, on the in-memory transport and on the embedded Kafka broker.
+
+    python benchmarks/bench_service.py [--quick] [--broker memory|embedded|both] [--profile]
+
+Throughput: simulator messages (1,000 stations) are loaded into the transport before the service
+starts; the rate runs from the first poll in which every loaded topic has been read (group joins
+are not timed) until every message is consumed and the scheduler is idle. Latency: a feeder task
+runs StationSimulator in real time, spreading each simulated second's messages over ten 0.1 s
+ticks, stamped with the wall clock; the engine's samples (message timestamp -> callback) are
+taken after a warm-up. `D_A_BOOTSTRAP` replaces the embedded broker by a Kafka cluster.
+`--profile` adds a cProfile of the in-memory throughput run (event-loop thread, top 15 by tottime).
+Prints figures only (no assertions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import os
+import pstats
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+
+from d_a.kafka import EmbeddedBroker, InMemoryBroker, MemoryTransport
+from d_a.service.aio import AsyncDataAnalysisService
+from d_a.simulator import TOPICS, SimMessage, StationSimulator
+
+MODULE = "operation_optimization"
+THROUGHPUT_STATIONS = 1_000
+LATENCY_STATIONS = (100, 1_000)
+TARGET_PER_CORE = 30_000.0  # messages per CPU-second, in memory
+TARGET_P95_MS = 50.0  # at 1,000 stations
+POLL_SECONDS = 0.01
+TICK_SECONDS = 0.1
+WARM_UP_SECONDS = 3.0
+JOIN_TIMEOUT_SECONDS = 60.0
+STALL_SECONDS = 30.0  # a throughput run with no progress for this long is reported as stalled
+KAFKA_GROUP = {"auto_offset_reset": "earliest", "session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
+
+T = TypeVar("T")
+
+
+def callback(station_id: str, module_input: Any) -> dict[str, Any]:
+    """The cheap model: a small dict per run."""
+    return {"stationId": station_id, "inputs": len(module_input or ())}
+
+
+# -- feeding -----------------------------------------------------------------------------------------
+
+
+class Feed(Protocol):
+    async def publish(self, messages: Sequence[SimMessage], *, now: bool) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MemoryFeed:
+    """Appends straight to the in-memory broker."""
+
+    def __init__(self, broker: InMemoryBroker) -> None:
+        self.broker = broker
+
+    async def publish(self, messages: Sequence[SimMessage], *, now: bool) -> None:
+        stamp = int(time.time() * 1000) if now else None
+        for m in messages:
+            self.broker.produce(m.topic, m.value, key=m.key, timestamp_ms=stamp or m.timestamp_ms)
+
+    async def close(self) -> None:
+        return None
+
+
+class KafkaFeed:
+    """A plain aiokafka producer (no compression); each publish waits for its acks."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024)
+
+    async def start(self) -> KafkaFeed:
+        await self.producer.start()
+        return self
+
+    async def publish(self, messages: Sequence[SimMessage], *, now: bool) -> None:
+        for first in range(0, len(messages), 5_000):
+            stamp = int(time.time() * 1000) if now else None
+            futures = [
+                await self.producer.send(m.topic, m.value, key=m.key, timestamp_ms=stamp or m.timestamp_ms)
+                for m in messages[first : first + 5_000]
+            ]
+            await asyncio.gather(*futures)
+
+    async def close(self) -> None:
+        await self.producer.stop()
+
+
+@dataclass
+class Env:
+    """Where a scenario runs: the in-memory transport or a Kafka bootstrap (embedded or external)."""
+
+    label: str
+    bootstrap: str | None = None
+    external: bool = False
+    memory: InMemoryBroker | None = None
+
+    def service(self, offset_reset: str = "earliest") -> AsyncDataAnalysisService:
+        group = f"bench-{uuid.uuid4().hex[:8]}"
+        if self.memory is not None:
+            transport = MemoryTransport(self.memory, auto_offset_reset="earliest")
+            return AsyncDataAnalysisService(MODULE, transport=transport, group_id=group)
+        config = {"bootstrap_servers": self.bootstrap, **KAFKA_GROUP, "auto_offset_reset": offset_reset}
+        return AsyncDataAnalysisService(MODULE, kafka_config=config, transport="kafka", group_id=group)
+
+    async def feed(self) -> Feed:
+        if self.memory is not None:
+            return MemoryFeed(self.memory)
+        assert self.bootstrap is not None
+        return await KafkaFeed(self.bootstrap).start()
+
+    async def backlog(self, topics: Sequence[str]) -> int:
+        """Messages in `topics` now (an external cluster may hold earlier data)."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+            ends = await consumer.end_offsets(partitions)
+            starts = await consumer.beginning_offsets(partitions)
+            return sum(ends[tp] - starts[tp] for tp in partitions)
+        finally:
+            await consumer.stop()
+
+
+def in_env(kind: str, scenario: Callable[[Env], Awaitable[T]]) -> T:
+    """Run `scenario` on a fresh in-memory broker, a fresh embedded broker, or D_A_BOOTSTRAP."""
+    if kind == "memory":
+        return asyncio.run(scenario(Env("memory", memory=InMemoryBroker())))
+    external = os.environ.get("D_A_BOOTSTRAP")
+    if external:
+        return asyncio.run(scenario(Env("kafka", bootstrap=external, external=True)))
+    with EmbeddedBroker() as broker:
+        return asyncio.run(scenario(Env("embedded", bootstrap=broker.bootstrap)))
+
+
+def sim_topics(service: AsyncDataAnalysisService) -> list[str]:
+    return [t for t in service.topics if t in TOPICS]
+
+
+def simulated_feed(count: int, topics: Sequence[str]) -> list[SimMessage]:
+    """The first `count` messages of a 1,000-station simulation of the service's input topics."""
+    sim = StationSimulator(stations=THROUGHPUT_STATIONS, history_hours=2, topics=topics)
+    out = sim.initial_messages()
+    while len(out) < count:
+        out += sim.advance(1.0)
+    return out[:count]
+
+
+# -- watching the service ----------------------------------------------------------------------------
+
+
+def status(service: AsyncDataAnalysisService) -> dict[str, Any]:
+    return service.get_service_status()
+
+
+async def wait_joined(service: AsyncDataAnalysisService, topics: Callable[[], set[str]]) -> float:
+    """Wait until every topic in `topics()` has been read (each group has joined); seconds waited."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < JOIN_TIMEOUT_SECONDS:
+        per_topic = status(service)["messages_per_topic"]
+        wanted = topics()
+        if wanted and all(per_topic.get(t, 0) > 0 for t in wanted):
+            break
+        await asyncio.sleep(POLL_SECONDS)
+    return time.perf_counter() - t0
+
+
+def drain(samples: deque[float]) -> list[float]:
+    out = list(samples)
+    samples.clear()
+    return out
+
+
+def percentile(sorted_samples: Sequence[float], q: float) -> float | None:
+    """The engine's rule (`ServiceEngine.latency_percentiles`), over all samples of a run."""
+    if not sorted_samples:
+        return None
+    return sorted_samples[min(len(sorted_samples) - 1, int(q * len(sorted_samples)))]
+
+
+# -- throughput --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Throughput:
+    label: str
+    messages: int
+    seconds: float
+    cpu_seconds: float
+    callbacks: int
+    uploads: int
+    join_seconds: float
+    expected: int
+    stalled: bool = False
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+    @property
+    def per_core(self) -> float:
+        return self.messages / self.cpu_seconds if self.cpu_seconds else 0.0
+
+
+def idle_after(service: AsyncDataAnalysisService, expected: int) -> bool:
+    s = status(service)
+    return s["counters"]["messages"] >= expected and s["queue_depth"] == 0 and s["running_callbacks"] == 0
+
+
+async def throughput(env: Env, count: int) -> Throughput:
+    service = env.service()
+    topics = sim_topics(service)
+    messages = simulated_feed(count, topics)
+    loaded = {m.topic for m in messages}
+    feed = await env.feed()
+    try:
+        await feed.publish(messages, now=False)
+        expected = await env.backlog(topics) if env.external else count
+    finally:
+        await feed.close()
+    await service.start(callback)
+    engine = service.engine
+    assert engine is not None
+    try:
+        join = await wait_joined(service, lambda: loaded)
+        first = status(service)["counters"]
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        seen, progress_at, stalled = first["messages"], t0, False
+        while not idle_after(service, expected):
+            engine.latencies_ms.clear()  # unused here; keeps status() from sorting 10,000 samples
+            await asyncio.sleep(POLL_SECONDS)
+            now_seen = status(service)["counters"]["messages"]
+            if now_seen != seen:
+                seen, progress_at = now_seen, time.perf_counter()
+            elif time.perf_counter() - progress_at > STALL_SECONDS:
+                stalled = True
+                break
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        last = status(service)["counters"]
+    finally:
+        await service.stop()
+    return Throughput(
+        env.label,
+        last["messages"] - first["messages"],
+        seconds,
+        cpu,
+        last["callbacks"] - first["callbacks"],
+        last["uploads"] - first["uploads"],
+        join,
+        expected,
+        stalled,
+    )
+
+
+# -- latency -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class RealTimeFeeder:
+    """Runs the simulator on the wall clock; a simulated second is published over the next ten ticks."""
+
+    sim: StationSimulator
+    feed: Feed
+    published: int = 0
+    topics: set[str] = field(default_factory=set)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self) -> None:
+        await self._send(self.sim.initial_messages())
+        ticks_per_second = round(1 / TICK_SECONDS)
+        slices: deque[list[SimMessage]] = deque()
+        next_tick = time.monotonic()
+        while not self.stop.is_set():
+            batch = self.sim.advance(TICK_SECONDS)
+            n = len(batch)
+            slices.extend(batch[i * n // ticks_per_second : (i + 1) * n // ticks_per_second] for i in range(ticks_per_second) if n)
+            if slices:
+                await self._send(slices.popleft())
+            next_tick += TICK_SECONDS
+            await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+
+    async def _send(self, messages: list[SimMessage]) -> None:
+        if messages:
+            await self.feed.publish(messages, now=True)
+            self.published += len(messages)
+            self.topics.update(m.topic for m in messages)
+
+
+@dataclass
+class Latency:
+    label: str
+    stations: int
+    seconds: float
+    fed: int
+    consumed: int
+    callbacks: int
+    samples: list[float]
+    max_held: int
+    max_queue: int
+    join_seconds: float
+
+    def p(self, q: float) -> float | None:
+        return percentile(self.samples, q)
+
+
+async def latency(env: Env, stations: int, measure_seconds: float) -> Latency:
+    service = env.service("latest" if env.external else "earliest")
+    sim = StationSimulator(stations=stations, history_hours=2, topics=sim_topics(service))
+    feed = await env.feed()
+    await service.start(callback)
+    engine = service.engine
+    assert engine is not None
+    feeder = RealTimeFeeder(sim, feed)
+    task = asyncio.create_task(feeder.run())
+    try:
+        await asyncio.sleep(1.2)  # the first simulated second, so the busy topics are among those awaited
+        join = 1.2 + await wait_joined(service, lambda: set(feeder.topics))
+        await asyncio.sleep(WARM_UP_SECONDS)
+        first, fed0 = status(service)["counters"], feeder.published
+        engine.latencies_ms.clear()
+        samples: list[float] = []
+        max_held = max_queue = 0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < measure_seconds:
+            await asyncio.sleep(POLL_SECONDS)
+            samples += drain(engine.latencies_ms)
+            s = status(service)
+            max_held, max_queue = max(max_held, s["held_messages"]), max(max_queue, s["queue_depth"])
+        seconds = time.perf_counter() - t0
+        samples += drain(engine.latencies_ms)
+        last, fed = status(service)["counters"], feeder.published - fed0
+    finally:
+        feeder.stop.set()
+        await task
+        await service.stop()
+        await feed.close()
+    return Latency(
+        env.label,
+        stations,
+        seconds,
+        fed,
+        last["messages"] - first["messages"],
+        last["callbacks"] - first["callbacks"],
+        sorted(samples),
+        max_held,
+        max_queue,
+        join,
+    )
+
+
+# -- reporting ---------------------------------------------------------------------------------------
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def print_throughput(r: Throughput) -> None:
+    state = " STALLED" if r.stalled else ""
+    print(
+        f"  {r.label:9s} {r.messages:>8,} msgs in {r.seconds:5.2f} s{state}: {r.rate:>8,.0f} msgs/s, "
+        f"{r.callbacks / r.seconds:>7,.0f} callbacks/s, {r.uploads:,} uploads; "
+        f"CPU {r.cpu_seconds:5.2f} s = {r.per_core:>7,.0f} msgs per CPU-second  (join {r.join_seconds:.1f} s untimed)"
+    )
+
+
+def print_latency(r: Latency) -> None:
+    print(
+        f"  {r.label:9s} {r.stations:>5,} stations: fed {r.fed / r.seconds:>6,.0f} msgs/s, "
+        f"consumed {r.consumed / r.seconds:>6,.0f}/s, {r.callbacks / r.seconds:>6,.0f} callbacks/s; "
+        f"p50 {ms(r.p(0.50))} / p95 {ms(r.p(0.95))} / p99 {ms(r.p(0.99))} ms ({len(r.samples):,} samples); "
+        f"max held {r.max_held:,}, max queue {r.max_queue:,}"
+    )
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def print_summary(throughputs: list[Throughput], latencies: list[Latency]) -> None:
+    print("\nsummary")
+    print(f"  {'figure':52s} {'measured':>16s}  {'target':22s}")
+    for r in throughputs:
+        rate = f"{r.per_core:,.0f}/s"
+        if r.label == "memory":
+            target = f">= {TARGET_PER_CORE:,.0f}/s per core  {verdict(r.per_core >= TARGET_PER_CORE and not r.stalled)}"
+        else:
+            target = "-"
+        print(f"  {'throughput, ' + r.label + ', msgs per CPU-second':52s} {rate:>16s}  {target}")
+        print(f"  {'throughput, ' + r.label + ', msgs/s wall clock':52s} {r.rate:>14,.0f}/s  -")
+    for r in latencies:
+        p95 = r.p(0.95)
+        if r.stations == 1_000:
+            target = f"<= {TARGET_P95_MS:.0f} ms  {verdict(p95 is not None and p95 <= TARGET_P95_MS)}"
+        else:
+            target = "-"
+        print(f"  {f'p95 latency, {r.label}, {r.stations:,} stations':52s} {ms(p95) + ' ms':>16s}  {target}")
+
+
+def print_profile(count: int) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    result = in_env("memory", lambda env: throughput(env, count))
+    profiler.disable()
+    print(f"\nprofile of the in-memory throughput run ({count:,} messages, event-loop thread, top 15 by tottime)")
+    print_throughput(result)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+    lines = out.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
+    print("\n".join(line.replace(os.getcwd() + "/", "") for line in lines[start:] if line.strip()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="50,000 messages, 8 s latency runs")
+    parser.add_argument("--broker", choices=("memory", "embedded", "both"), default="both")
+    parser.add_argument("--profile", action="store_true", help="cProfile the in-memory throughput run")
+    args = parser.parse_args()
+    count = 50_000 if args.quick else 200_000
+    measure = (8.0 if args.quick else 20.0) - WARM_UP_SECONDS
+    kinds = ["memory", "embedded"] if args.broker == "both" else [args.broker]
+    external = os.environ.get("D_A_BOOTSTRAP")
+
+    print(
+        f"d_a service benchmark ({'quick' if args.quick else 'full'}; module {MODULE}; {os.cpu_count()} cores"
+        f"{'; Kafka at ' + external if external else ''})"
+    )
+    print(f"\nthroughput: {count:,} pre-loaded simulator messages, {THROUGHPUT_STATIONS:,} stations, cheap sync callback")
+    throughputs = []
+    for kind in kinds:
+        throughputs.append(in_env(kind, lambda env: throughput(env, count)))
+        print_throughput(throughputs[-1])
+    print(
+        f"\nlatency: message timestamp -> callback, real-time feed, {WARM_UP_SECONDS:.0f} s warm-up, "
+        f"{measure:.0f} s measured (the feeder runs in the service's process)"
+    )
+    latencies = []
+    for kind in kinds:
+        for stations in LATENCY_STATIONS:
+            latencies.append(in_env(kind, lambda env, n=stations: latency(env, n, measure)))
+            print_latency(latencies[-1])
+    print_summary(throughputs, latencies)
+    if args.profile:
+        print_profile(count)
+
+
+if __name__ == "__main__":
+    main()

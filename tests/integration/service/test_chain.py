@@ -1,0 +1,73 @@
+"""Two services chained through a real broker: load_prediction feeds operation_optimization."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import orjson
+
+from d_a.kafka import AsyncKafkaProducerClient
+from d_a.service import AsyncDataAnalysisService
+
+
+def kafka_config(bootstrap: str) -> dict:
+    return {
+        "bootstrap_servers": bootstrap,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": 6000,
+        "heartbeat_interval_ms": 1000,
+        "max_retries": 3,
+        "retry_interval": 0.2,
+    }
+
+
+async def test_operation_optimization_sees_load_prediction_outputs(kafka_bootstrap: str) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    config = {"module_output_topic_prefix": f"OUT-{suffix}-", "module_output_topics": {}}
+    rows = [
+        {
+            "stationId": station,
+            "hostCode": "H1",
+            "sendTime": "2025-11-01 08:00:00",
+            "gunPower": {"gunNo": [1, 2], "outputPowerPerGunAvg": [10.0, 30.0], "outputPowerPerGunMax": [12.0, 35.0]},
+            "outputPowerPerStationAvg": 40.0,
+            "outputPowerPerStationMax": 47.0,
+        }
+        for station in ("ST0001", "ST0002")
+    ]
+    seen: dict[str, dict] = {}
+
+    def forecast(station_id, module_input):
+        return {"forecast": [module_input["outputPowerPerStationAvg"] * 1.1], "model_version": "v2.1"}
+
+    def optimise(station_id, module_input):
+        if module_input.get("load_prediction_forecast") is not None:
+            seen[station_id] = module_input
+
+    group = f"chain-{suffix}"
+    load = AsyncDataAnalysisService(
+        "load_prediction", kafka_config=kafka_config(kafka_bootstrap), config=config, group_id=f"{group}-load"
+    )
+    optimisation = AsyncDataAnalysisService(
+        "operation_optimization", kafka_config=kafka_config(kafka_bootstrap), config=config, group_id=f"{group}-opt"
+    )
+    assert load.output_topic == f"OUT-{suffix}-LOAD_PREDICTION"
+    assert load.output_topic in optimisation.topics
+    await asyncio.gather(load.start(forecast), optimisation.start(optimise))
+    try:
+        async with AsyncKafkaProducerClient(kafka_config(kafka_bootstrap)) as producer:
+            await producer.send("SCHEDULE-STATION-REALTIME-DATA", {"realTimeData": rows})
+        deadline = time.monotonic() + 45
+        while len(seen) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        await asyncio.gather(load.stop(), optimisation.stop())
+    assert set(seen) == {"ST0001", "ST0002"}
+    data = seen["ST0001"]
+    assert data["load_prediction_forecast"] == [44.0]
+    assert data["load_prediction_model_version"] == "v2.1"
+    assert data["load_prediction_output_window"]["forecast"] == [44.0]
+    assert data["outputPowerPerStationAvg"] == 40.0
+    assert orjson.dumps(data["_data_quality"])

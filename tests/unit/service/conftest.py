@@ -1,0 +1,17 @@
+"""Services on the in-memory transport: a broker, a feed, and waiting helpers."""
+
+from __future__ import annotations
+
+import pytest
+
+from d_a.kafka import InMemoryBroker, MemoryTransport
+
+
+@pytest.fixture
+def broker() -> InMemoryBroker:
+    return InMemoryBroker()
+
+
+@pytest.fixture
+def transport(broker: InMemoryBroker) -> MemoryTransport:
+    return MemoryTransport(broker)
