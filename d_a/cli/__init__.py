@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import check_config, demo
+from . import check_config, demo, run, simulate
 
 __all__ = ["main"]
 
-_COMMANDS = (check_config, demo)
+_COMMANDS = (run, demo, simulate, check_config)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ from rich.table import Table
 from ..kafka import AsyncKafkaProducerClient, EmbeddedBroker, InMemoryBroker, KafkaTransport, MemoryTransport
 from ..service import AsyncDataAnalysisService
 from ..simulator import StationSimulator
+from .simulate import publish_messages
 
 MODULE = "load_prediction"
 DEMO_KAFKA = {"auto_offset_reset": "earliest", "session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
@@ -110,11 +111,7 @@ async def _connect(args: argparse.Namespace, stack: contextlib.ExitStack):
     await producer.start()
 
     async def publish_kafka(messages) -> None:
-        by_topic: dict[str, list] = {}
-        for m in messages:
-            by_topic.setdefault(m.topic, []).append((m.key, m.value))
-        for topic, items in by_topic.items():
-            await producer.send_many(topic, items)
+        await publish_messages(producer, messages)
 
     return KafkaTransport(config), publish_kafka, producer.stop
 

@@ -33,6 +33,7 @@ SECTION_NAMES: dict[str, str] = {
     "module_dependencies": "MODULE_DEPENDENCIES",
     "module_output_topic_prefix": "MODULE_OUTPUT_TOPIC_PREFIX",
     "module_output_topics": "MODULE_OUTPUT_TOPICS",
+    "modules": "MODULES",
     "required_topics": "REQUIRED_TOPICS",
     "service": "SERVICE_CONFIG",
 }
@@ -52,6 +53,7 @@ class _Document(BaseModel):
     module_dependencies: dict[StrictStr, list[StrictStr]] = Field(default_factory=dict)
     module_output_topic_prefix: StrictStr = "MODULE-OUTPUT-"
     module_output_topics: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    modules: list[StrictStr] = Field(default_factory=list)
     required_topics: dict[StrictStr, list[StrictStr]] = Field(default_factory=dict)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
 
@@ -113,6 +115,7 @@ class Config:
             "TOPIC_TO_MODULES": {t: list(m) for t, m in self.topic_to_modules.items()},
             "MODULE_TO_TOPICS": {m: list(t) for m, t in self.module_to_topics.items()},
             "REQUIRED_TOPICS": {m: list(t) for m, t in self.required_topics.items()},
+            "MODULES": list(self.modules),
             "SERVICE_CONFIG": self.service.model_dump(),
         }
 
@@ -212,10 +215,11 @@ def _check_topics(topics: Mapping[str, TopicConfig], path: str) -> list[str]:
 def _module_set(doc: _Document, used: Mapping[str, str]) -> tuple[list[str], list[str]]:
     """All modules in first-mention order, and problems: unknown dependencies, likely typos.
 
-    Modules are declared by `module_output_topics`, `module_dependencies` keys and the topics'
-    `modules` lists; a topic's module name close to a declared one is taken for a typo.
+    Modules are declared by `modules`, `module_output_topics`, `module_dependencies` keys and the
+    topics' `modules` lists; a topic's module name close to a declared one is taken for a typo,
+    and a dependency must name a module declared somewhere.
     """
-    declared: dict[str, None] = dict.fromkeys([*doc.module_output_topics, *doc.module_dependencies])
+    declared: dict[str, None] = dict.fromkeys([*doc.modules, *doc.module_output_topics, *doc.module_dependencies])
     problems: list[str] = []
     modules = dict(declared)
     topics_path = used.get("topics", "topics")

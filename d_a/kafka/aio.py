@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -34,6 +35,8 @@ __all__ = ["AsyncKafkaConsumerClient", "AsyncKafkaProducerClient", "use_multi_co
 logger = logging.getLogger("d_a.kafka")
 
 START_TIMEOUT_S = 60.0  # one connection attempt (bootstrap + group coordinator); then it is retried
+PROBE_INTERVAL_S = 2.0  # how often an idle consumer checks that the cluster answers
+PROBE_TIMEOUT_S = 5.0
 
 
 def use_multi_consumer(settings: KafkaSettings, topics: Sequence[str]) -> bool:
@@ -79,6 +82,7 @@ class AsyncKafkaConsumerClient:
         self._committed: dict[TopicPartition, int] = {}
         self._outage = ConnectionState(f"consumer of {', '.join(self.topics)}")
         self._started = False
+        self._last_probe = 0.0
 
     @property
     def bootstrap_servers(self) -> list[str]:
@@ -145,26 +149,15 @@ class AsyncKafkaConsumerClient:
         """
         if not self._started:
             raise KafkaConnectionError("the consumer is not started")
-        for consumer in self._consumers:
-            if consumer not in self._fetches:
-                self._fetches[consumer] = asyncio.ensure_future(
-                    consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
-                )
-        done, _ = await asyncio.wait(
-            self._fetches.values(), timeout=timeout_ms / 1000, return_when=asyncio.FIRST_COMPLETED
-        )
+        if len(self._consumers) == 1:
+            fetched = [await self._fetch(self._consumers[0].getmany(timeout_ms=timeout_ms, max_records=max_records))]
+        else:
+            fetched = await self._fetch_first(timeout_ms, max_records)
+        if not any(fetched):
+            await self._probe()
         messages: list[KafkaMessage] = []
         counts: dict[str, int] = {}
-        for consumer, task in list(self._fetches.items()):
-            if task not in done:
-                continue
-            del self._fetches[consumer]
-            try:
-                batches = task.result()
-            except KafkaError as exc:
-                self._outage.down(exc)
-                continue
-            self._outage.up()
+        for batches in fetched:
             for tp, records in batches.items():
                 counts[tp.topic] = counts.get(tp.topic, 0) + len(records)
                 messages.extend(messages_from(records))
@@ -173,6 +166,44 @@ class AsyncKafkaConsumerClient:
         if self.multi_consumer_mode and logger.isEnabledFor(logging.DEBUG):
             logger.debug("multi-consumer fetch [%s]", ", ".join(f"{t}:{counts.get(t, 0)}" for t in self.topics))
         return messages
+
+    async def _fetch_first(self, timeout_ms: int, max_records: int | None) -> list[dict]:
+        """The results of whichever consumers' fetches finish first; the others keep running."""
+        for consumer in self._consumers:
+            if consumer not in self._fetches:
+                self._fetches[consumer] = asyncio.ensure_future(
+                    consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+                )
+        done, _ = await asyncio.wait(
+            self._fetches.values(), timeout=timeout_ms / 1000, return_when=asyncio.FIRST_COMPLETED
+        )
+        finished = [consumer for consumer, task in self._fetches.items() if task in done]
+        return [await self._fetch(self._fetches.pop(consumer)) for consumer in finished]
+
+    async def _probe(self) -> None:
+        """Between empty fetches, ask the cluster for metadata now and then: aiokafka reconnects
+        silently, so this is how an outage (and the recovery) becomes visible in `connected`."""
+        now = time.monotonic()
+        if now - self._last_probe < PROBE_INTERVAL_S or not self._consumers:
+            return
+        self._last_probe = now
+        try:
+            await asyncio.wait_for(self._consumers[0]._client.fetch_all_metadata(), PROBE_TIMEOUT_S)
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            self._outage.down(exc)
+        else:
+            self._outage.up()
+
+    async def _fetch(self, fetch: Any) -> dict:
+        """One consumer's fetch result; {} (and the outage noted once) when the broker is unreachable."""
+        try:
+            batches = await fetch
+        except KafkaError as exc:
+            self._outage.down(exc)
+            return {}
+        if batches:
+            self._outage.up()
+        return batches
 
     async def getone(self) -> KafkaMessage:
         """The next message (waiting for one); messages fetched with it wait in a buffer."""

@@ -34,7 +34,7 @@ class AsyncDataAnalysisService:
         module_name: str | None = None,
         topics: Sequence[str] | None = None,
         kafka_config: Mapping[str, Any] | None = None,
-        data_expire_seconds: float = 600,
+        data_expire_seconds: float | None = None,
         output_topic_prefix: str = DEFAULT_OUTPUT_PREFIX,
         result_handler: Callable[..., Any] | None = None,
         *,
@@ -60,7 +60,7 @@ class AsyncDataAnalysisService:
         self.config = self.options.config
         self.topics = self.options.topics
         self.transport = self.options.transport
-        self.dispatcher = DataDispatcher(data_expire_seconds, self.config)
+        self.dispatcher = DataDispatcher(self.config.service.data_expire_seconds, self.config)
         self._source = config
         self.engine: ServiceEngine | None = None
         self._final_status: dict[str, Any] | None = None

@@ -109,6 +109,7 @@ class ServiceEngine:
         self.latencies_ms: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.last_message_at: float | None = None
         self.loop_alive = False
+        self.observer: Any = None  # e.g. d_a.metrics.ServiceMetrics: observe_callback / observe_latency
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -256,10 +257,15 @@ class ServiceEngine:
         batches = self.aggregator.pending_for(station) if self.batching else []
         oldest = self.tracker.oldest_timestamp_ms(holds)
         error: str | None = None
+        began = time.perf_counter()
+        module_input = None
         try:
             module_input = self._module_input(station)
             if oldest is not None:
-                self.latencies_ms.append(max(0.0, time.time() * 1000 - oldest))
+                latency_ms = max(0.0, time.time() * 1000 - oldest)
+                self.latencies_ms.append(latency_ms)
+                if self.observer is not None:
+                    self.observer.observe_latency(latency_ms / 1000)
             result = await self._call(self.station_callbacks.get(station, self.callback), station, module_input)
         except Exception as exc:  # noqa: BLE001 - one station's failure never stops the others
             error = f"{type(exc).__name__}: {exc}"
@@ -268,6 +274,8 @@ class ServiceEngine:
             result, module_input = None, None
         self.counters["callbacks"] += 1
         uploaded = await self._deliver(station, module_input, result, batches, failed=error is not None)
+        if self.observer is not None:
+            self.observer.observe_callback(time.perf_counter() - began, module_input)
         if uploaded:
             self.tracker.seen(station, holds)
         else:
@@ -404,7 +412,14 @@ class ServiceEngine:
             "errors": error_counts(),
             "latency_ms": self.latency_percentiles(),
             "offsets_committed": self.offsets.commits,
+            "lag": self._lag(),
         }
+
+    def _lag(self) -> dict[str, Any]:
+        try:
+            return self.consumer.get_lag_info()
+        except Exception:  # noqa: BLE001 - a status read must not fail because a client is closing
+            return {}
 
     def station_status(self) -> dict[str, dict[str, Any]]:
         return {

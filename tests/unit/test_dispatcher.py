@@ -286,6 +286,8 @@ def test_clean_expired_empties_idle_windows_and_drops_empty_stations() -> None:
     dispatcher.update_topic_data("B", "SCHEDULE-DEVICE-METER", {"stationId": "B", "meterPower": 1.0})
     dispatcher.update_topic_data("B", "SCHEDULE-CAR-PRICE", {"fee": [{"stationId": "B", "FeeNo": 1, "gridPrice": 0.5}]})
     clock.now += 601
+    assert dispatcher.clean_expired() == []  # meters expire after their own 1,800 s
+    clock.now += 1200
     assert dispatcher.clean_expired() == ["A"]
     assert dispatcher.stations() == ["B"]  # the price (35-day expiry) keeps B
     assert dispatcher.get_topic_window("B", "SCHEDULE-DEVICE-METER") == []

@@ -233,3 +233,17 @@ def test_importing_d_a_reads_no_config_and_touches_no_logging(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_output_topic_prefix_alone_renames_every_output_topic() -> None:
+    config = load_config({"module_output_topic_prefix": "SITE7-OUT-"})
+    assert config.module_output_topics["load_prediction"] == "SITE7-OUT-LOAD_PREDICTION"
+    assert "SITE7-OUT-LOAD_PREDICTION" in config.module_to_topics["operation_optimization"]
+    assert not any(t.startswith("MODULE-OUTPUT-") for t in config.topics)
+
+
+def test_slow_topics_outlive_the_default_idle_expiry() -> None:
+    topics = load_config().topics
+    assert topics["SCHEDULE-STATION-REALTIME-DATA"].expire_seconds >= 3600
+    assert topics["SCHEDULE-STATION-PARAM"].expire_seconds >= 86400
+    assert topics["SCHEDULE-CAR-PRICE"].expire_seconds >= 31 * 86400

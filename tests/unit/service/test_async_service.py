@@ -345,3 +345,10 @@ async def test_a_simulated_fleet_is_served(transport, broker) -> None:
     finally:
         await service.stop()
     assert status["bad_input"] == {}
+
+
+def test_the_configured_expiry_is_used_unless_an_argument_overrides_it() -> None:
+    configured = AsyncDataAnalysisService(transport="memory", config={"service": {"data_expire_seconds": 7200}})
+    assert configured.dispatcher.data_expire_seconds == 7200
+    explicit = AsyncDataAnalysisService(transport="memory", data_expire_seconds=30)
+    assert explicit.dispatcher.data_expire_seconds == 30

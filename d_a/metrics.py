@@ -1,0 +1,176 @@
+"""Prometheus metrics and the /health endpoint of a running service (prometheus-client extra).
+
+Counters come from the service's own counts at scrape time (nothing on the hot path); the
+histograms (callback duration, end-to-end latency, data availability) are observed by the engine
+through `observe_*`. `MetricsServer` serves `/metrics` and `/health` on one port: /health answers
+200 with a JSON body while the main loop is alive and the broker was reachable recently, else 503.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["HealthCheck", "MetricsServer", "ServiceMetrics"]
+
+StatusFn = Callable[[], dict[str, Any]]
+
+
+class ServiceMetrics(Collector):
+    """The service's metrics, in a registry of their own."""
+
+    def __init__(self, status: StatusFn, registry: CollectorRegistry | None = None) -> None:
+        self.status = status
+        self.registry = registry or CollectorRegistry()
+        self.callback_seconds = Histogram(
+            "d_a_callback_duration_seconds",
+            "Time one station callback took (input, model, upload)",
+            registry=self.registry,
+        )
+        self.latency_seconds = Histogram(
+            "d_a_end_to_end_latency_seconds",
+            "From a message's timestamp to the callback that saw it",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.availability = Histogram(
+            "d_a_data_availability_ratio",
+            "_data_quality.availability_ratio of module inputs",
+            buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+            registry=self.registry,
+        )
+        self.registry.register(self)
+
+    def observe_callback(self, seconds: float, module_input: Any) -> None:
+        self.callback_seconds.observe(seconds)
+        quality = module_input.get("_data_quality") if isinstance(module_input, dict) else None
+        if isinstance(quality, dict) and isinstance(quality.get("availability_ratio"), (int, float)):
+            self.availability.observe(quality["availability_ratio"])
+
+    def observe_latency(self, seconds: float) -> None:
+        self.latency_seconds.observe(seconds)
+
+    def collect(self) -> Iterator[Any]:
+        status = self.status()
+        counters = status.get("counters", {})
+        consumed = CounterMetricFamily("d_a_messages_consumed", "Messages consumed per topic", labels=["topic"])
+        for topic, count in status.get("messages_per_topic", {}).items():
+            consumed.add_metric([topic], count)
+        yield consumed
+        bad = CounterMetricFamily("d_a_bad_input", "Bad input skipped, per kind", labels=["kind"])
+        for kind, count in status.get("bad_input", {}).items():
+            bad.add_metric([kind], count)
+        yield bad
+        errors = CounterMetricFamily("d_a_errors", "Errors handled, per exception type", labels=["type"])
+        for kind, count in status.get("errors", {}).items():
+            errors.add_metric([kind], count)
+        yield errors
+        for name, key, text in (
+            ("d_a_callbacks", "callbacks", "Station callbacks run"),
+            ("d_a_callback_errors", "callback_errors", "Station callbacks that raised"),
+            ("d_a_uploads", "uploads", "Results uploaded to the output topic"),
+            ("d_a_upload_errors", "upload_errors", "Uploads that failed after retries"),
+        ):
+            yield CounterMetricFamily(name, text, value=counters.get(key, 0))
+        batches = CounterMetricFamily("d_a_batches", "Result batches handed over", labels=["outcome"])
+        batches.add_metric(["completed"], counters.get("batches_completed", 0))
+        batches.add_metric(["timed_out"], counters.get("batches_timed_out", 0))
+        yield batches
+        yield CounterMetricFamily(
+            "d_a_offset_commits", "Successful offset commits", value=status.get("offsets_committed", 0)
+        )
+        yield GaugeMetricFamily("d_a_active_stations", "Stations holding data", value=status.get("station_count", 0))
+        yield GaugeMetricFamily("d_a_queue_depth", "Stations waiting for a worker", value=status.get("queue_depth", 0))
+        yield GaugeMetricFamily(
+            "d_a_held_messages", "Messages waiting for callbacks before commit", value=status.get("held_messages", 0)
+        )
+        lag = GaugeMetricFamily("d_a_consumer_lag", "Messages behind the end of each topic", labels=["topic"])
+        for topic, partitions in status.get("lag", {}).items():
+            lag.add_metric([topic], sum(p.get("lag") or 0 for p in partitions.values()))
+        yield lag
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class HealthCheck:
+    """Healthy while the main loop runs and the broker was unreachable for less than `grace` s."""
+
+    def __init__(self, status: StatusFn, grace: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.status = status
+        self.grace = grace
+        self.clock = clock
+        self._down_since: float | None = None
+
+    def __call__(self) -> tuple[bool, dict[str, Any]]:
+        status = self.status()
+        connected = bool(status.get("consumer_alive")) and status.get("producer_alive") is not False
+        now = self.clock()
+        if connected:
+            self._down_since = None
+        elif self._down_since is None:
+            self._down_since = now
+        down_for = 0.0 if self._down_since is None else now - self._down_since
+        healthy = bool(status.get("main_loop_alive", status.get("main_thread_alive"))) and down_for < self.grace
+        body = {
+            "healthy": healthy,
+            "main_loop_alive": status.get("main_loop_alive", status.get("main_thread_alive")),
+            "consumer_connected": status.get("consumer_alive"),
+            "producer_connected": status.get("producer_alive"),
+            "broker_unreachable_seconds": round(down_for, 1),
+            "stations": status.get("station_count"),
+            "seconds_since_last_message": status.get("seconds_since_last_message"),
+            "errors": status.get("errors", {}),
+            "bad_input": status.get("bad_input", {}),
+        }
+        return healthy, body
+
+
+class MetricsServer:
+    """Serves `/metrics` and `/health` on 127.0.0.1 or all interfaces, in a daemon thread."""
+
+    def __init__(self, metrics: ServiceMetrics, health: HealthCheck, port: int, host: str = "0.0.0.0") -> None:
+        handler = _handler(metrics, health)
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="d_a-metrics", daemon=True)
+
+    def start(self) -> MetricsServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _handler(metrics: ServiceMetrics, health: HealthCheck) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server interface
+            if self.path.startswith("/metrics"):
+                self._reply(200, CONTENT_TYPE_LATEST, metrics.exposition())
+            elif self.path.startswith("/health"):
+                healthy, body = health()
+                self._reply(200 if healthy else 503, "application/json", json.dumps(body).encode())
+            else:
+                self._reply(404, "text/plain", b"not found: use /metrics or /health\n")
+
+        def _reply(self, code: int, content_type: str, body: bytes) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request logs
+            return None
+
+    return Handler

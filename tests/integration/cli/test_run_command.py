@@ -1,0 +1,168 @@
+"""`d-a run` as operators use it: a callback by dotted path, /metrics, /health, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import yaml
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from d_a.kafka import AsyncKafkaProducerClient
+from d_a.kafka.broker import free_port
+from d_a.metrics import HealthCheck, MetricsServer, ServiceMetrics
+from d_a.service import AsyncDataAnalysisService
+
+METER = "SCHEDULE-DEVICE-METER"
+JOIN = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000, "auto_offset_reset": "earliest"}
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_for(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.1)
+
+
+async def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await consumer._client.fetch_all_metadata()
+        total = 0
+        for partition in partitions.partitions_for_topic(topic) or ():
+            total += await consumer.committed(TopicPartition(topic, partition)) or 0
+        return total
+    finally:
+        await consumer.stop()
+
+
+def test_run_processes_stations_serves_metrics_and_commits_on_sigterm(kafka_bootstrap: str, tmp_path) -> None:
+    group = f"run-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "site_model.py").write_text(
+        textwrap.dedent("""
+        import os
+        MODULE_NAME = "operation_optimization"
+
+        def predict(station_id, module_input):
+            with open(os.environ["D_A_TEST_OUT"], "a", encoding="utf-8") as out:
+                out.write(station_id + "\\n")
+            return {"plan": module_input["meterPower"]}
+    """),
+        encoding="utf-8",
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "kafka": {"bootstrap_servers": [kafka_bootstrap], "consumer": {"group_id": group, **JOIN}},
+                "offset_commit": {"commit_interval_seconds": 3600, "commit_batch_size": 100000},
+            }
+        ),
+        encoding="utf-8",
+    )
+    out, port = tmp_path / "calls.txt", free_port()
+
+    async def produce() -> None:
+        async with AsyncKafkaProducerClient({"bootstrap_servers": kafka_bootstrap}) as producer:
+            for i in range(5):
+                await producer.send(METER, {"stationId": f"RUN{group}-{i}", "meterPower": float(i)}, key=f"S{i}")
+
+    asyncio.run(produce())
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path),
+        "D_A_TEST_OUT": str(out),
+        "DATA_ANALYSIS_LOG": str(tmp_path / "d_a.log"),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "d_a.cli",
+            "run",
+            "--config",
+            str(config),
+            "--callback",
+            "site_model:predict",
+            "--metrics-port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: out.exists() and len(set(out.read_text().split())) >= 5, timeout=60)
+        status, body = get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200
+        families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+        callbacks = families["d_a_callbacks"].samples[0].value
+        consumed = {s.labels["topic"]: s.value for s in families["d_a_messages_consumed"].samples}
+        assert callbacks >= 5 and consumed[METER] >= 5
+        status, body = get(f"http://127.0.0.1:{port}/health")
+        assert status == 200 and json.loads(body)["healthy"] is True
+        assert asyncio.run(committed_total(kafka_bootstrap, f"{group}.operation_optimization-{METER}", METER)) < 5
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, process.stdout.read().decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    # the final commit on SIGTERM: a restart would not process these messages again
+    assert asyncio.run(committed_total(kafka_bootstrap, f"{group}.operation_optimization-{METER}", METER)) >= 5
+
+
+def test_health_turns_503_while_the_broker_is_down(embedded_broker) -> None:
+    async def scenario() -> list[int]:
+        service = AsyncDataAnalysisService(
+            "operation_optimization",
+            kafka_config={"bootstrap_servers": embedded_broker.bootstrap, **JOIN},
+            group_id=f"health-{uuid.uuid4().hex[:6]}",
+        )
+        await service.start(lambda s, d: None)
+        metrics = ServiceMetrics(service.get_service_status)
+        server = MetricsServer(
+            metrics, HealthCheck(service.get_service_status, grace=1.0), free_port(), host="127.0.0.1"
+        ).start()
+        url = f"http://127.0.0.1:{server.port}/health"
+        codes = []
+        try:
+            codes.append((await asyncio.to_thread(get, url))[0])
+            embedded_broker.stop()
+            codes.append(await poll_until(url, 503))
+            embedded_broker.start()
+            codes.append(await poll_until(url, 200))
+        finally:
+            server.stop()
+            await service.stop()
+        return codes
+
+    async def poll_until(url: str, code: int) -> int:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            status = (await asyncio.to_thread(get, url))[0]
+            if status == code:
+                return status
+            await asyncio.sleep(0.3)
+        return status
+
+    assert asyncio.run(scenario()) == [200, 503, 200]
