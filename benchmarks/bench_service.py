@@ -5,13 +5,14 @@ operation_optimization, on the in-memory transport and on the embedded Kafka bro
     python benchmarks/bench_service.py [--quick] [--broker memory|embedded|both] [--profile]
 
 Throughput: simulator messages (1,000 stations) are loaded into the transport before the service
-starts; the rate runs from the first poll in which every loaded topic has been read (group joins
-are not timed) until every message is consumed and the scheduler is idle. Latency: a feeder task
-runs StationSimulator in real time, spreading each simulated second's messages over ten 0.1 s
-ticks, stamped with the wall clock; the engine's samples (message timestamp -> callback) are
-taken after a warm-up. `D_A_BOOTSTRAP` replaces the embedded broker by a Kafka cluster.
-`--profile` adds a cProfile of the in-memory throughput run (event-loop thread, top 15 by tottime).
-Prints figures only (no assertions).
+starts; timed until every message is consumed and the scheduler is idle, from the start in memory,
+and on Kafka from the first poll in which every loaded topic has been read (the group joins and
+the messages read until then are left out). CPU seconds are this process's (the embedded broker
+is another process). Latency: a feeder task runs StationSimulator in real time, spreading each
+simulated second's messages over ten 0.1 s ticks, stamped with the wall clock; the engine's samples
+(message timestamp -> callback) are taken after a warm-up. `D_A_BOOTSTRAP` replaces the embedded
+broker by a Kafka cluster. `--profile` adds a cProfile of the in-memory throughput run (event-loop
+thread, top 15 by tottime). Prints figures only (no assertions).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import functools
 import io
 import os
 import pstats
@@ -153,7 +155,8 @@ def sim_topics(service: AsyncDataAnalysisService) -> list[str]:
     return [t for t in service.topics if t in TOPICS]
 
 
-def simulated_feed(count: int, topics: Sequence[str]) -> list[SimMessage]:
+@functools.cache
+def simulated_feed(count: int, topics: tuple[str, ...]) -> list[SimMessage]:
     """The first `count` messages of a 1,000-station simulation of the service's input topics."""
     sim = StationSimulator(stations=THROUGHPUT_STATIONS, history_hours=2, topics=topics)
     out = sim.initial_messages()
@@ -223,10 +226,12 @@ def idle_after(service: AsyncDataAnalysisService, expected: int) -> bool:
     return s["counters"]["messages"] >= expected and s["queue_depth"] == 0 and s["running_callbacks"] == 0
 
 
-async def throughput(env: Env, count: int) -> Throughput:
+async def throughput(env: Env, count: int, profiler: cProfile.Profile | None = None) -> Throughput:
+    """Load `count` messages, start the service, time until all are consumed and the scheduler is
+    idle; `profiler` (if any) runs over the timed part only."""
     service = env.service()
     topics = sim_topics(service)
-    messages = simulated_feed(count, topics)
+    messages = simulated_feed(count, tuple(topics))
     loaded = {m.topic for m in messages}
     feed = await env.feed()
     try:
@@ -234,26 +239,33 @@ async def throughput(env: Env, count: int) -> Throughput:
         expected = await env.backlog(topics) if env.external else count
     finally:
         await feed.close()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     await service.start(callback)
     engine = service.engine
     assert engine is not None
     try:
-        join = await wait_joined(service, lambda: loaded)
-        first = status(service)["counters"]
-        t0, cpu0 = time.perf_counter(), time.process_time()
-        seen, progress_at, stalled = first["messages"], t0, False
+        join, first = 0.0, dict.fromkeys(("messages", "callbacks", "uploads"), 0)
+        if env.memory is None:  # time from the last group join on (the in-memory "join" is instant)
+            join = await wait_joined(service, lambda: loaded)
+            first = status(service)["counters"]
+            t0, cpu0 = time.perf_counter(), time.process_time()
+        if profiler is not None:
+            profiler.enable()
+        seen, progress_at, stalled = (first["messages"], first["callbacks"]), t0, False
         while not idle_after(service, expected):
             engine.latencies_ms.clear()  # unused here; keeps status() from sorting 10,000 samples
             await asyncio.sleep(POLL_SECONDS)
-            now_seen = status(service)["counters"]["messages"]
-            if now_seen != seen:
-                seen, progress_at = now_seen, time.perf_counter()
+            counters = status(service)["counters"]
+            if (counters["messages"], counters["callbacks"]) != seen:
+                seen, progress_at = (counters["messages"], counters["callbacks"]), time.perf_counter()
             elif time.perf_counter() - progress_at > STALL_SECONDS:
                 stalled = True
                 break
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         last = status(service)["counters"]
     finally:
+        if profiler is not None:
+            profiler.disable()
         await service.stop()
     return Throughput(
         env.label,
@@ -273,7 +285,9 @@ async def throughput(env: Env, count: int) -> Throughput:
 
 @dataclass
 class RealTimeFeeder:
-    """Runs the simulator on the wall clock; a simulated second is published over the next ten ticks."""
+    """Runs the simulator on the wall clock: every tick it advances to now, and spreads each new
+    simulated second's messages over the next ten ticks (stations do not all send at once). A late
+    tick publishes everything due, so the feed rate stays real time when the event loop is busy."""
 
     sim: StationSimulator
     feed: Feed
@@ -283,17 +297,22 @@ class RealTimeFeeder:
 
     async def run(self) -> None:
         await self._send(self.sim.initial_messages())
-        ticks_per_second = round(1 / TICK_SECONDS)
-        slices: deque[list[SimMessage]] = deque()
-        next_tick = time.monotonic()
+        slices = round(1 / TICK_SECONDS)
+        due: deque[tuple[float, list[SimMessage]]] = deque()
+        start, simulated = time.monotonic(), 0.0
         while not self.stop.is_set():
-            batch = self.sim.advance(TICK_SECONDS)
+            now = time.monotonic() - start
+            batch, simulated = self.sim.advance(now - simulated), now
             n = len(batch)
-            slices.extend(batch[i * n // ticks_per_second : (i + 1) * n // ticks_per_second] for i in range(ticks_per_second) if n)
-            if slices:
-                await self._send(slices.popleft())
-            next_tick += TICK_SECONDS
-            await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+            if n:
+                due.extend(
+                    (now + i * TICK_SECONDS, batch[i * n // slices : (i + 1) * n // slices]) for i in range(slices)
+                )
+            ready: list[SimMessage] = []
+            while due and due[0][0] <= now:
+                ready += due.popleft()[1]
+            await self._send(ready)
+            await asyncio.sleep(TICK_SECONDS - (time.monotonic() - start) % TICK_SECONDS)
 
     async def _send(self, messages: list[SimMessage]) -> None:
         if messages:
@@ -313,25 +332,24 @@ class Latency:
     samples: list[float]
     max_held: int
     max_queue: int
-    join_seconds: float
 
     def p(self, q: float) -> float | None:
         return percentile(self.samples, q)
 
 
-async def latency(env: Env, stations: int, measure_seconds: float) -> Latency:
+async def latency(env: Env, stations: int, warm_up: float, measure_seconds: float) -> Latency:
+    """Feed `stations` in real time; the engine's samples after `warm_up` seconds of feeding (and
+    every fed topic read), for `measure_seconds`."""
     service = env.service("latest" if env.external else "earliest")
     sim = StationSimulator(stations=stations, history_hours=2, topics=sim_topics(service))
     feed = await env.feed()
-    await service.start(callback)
+    await service.start(callback)  # Kafka: returns once the groups have joined
     engine = service.engine
     assert engine is not None
     feeder = RealTimeFeeder(sim, feed)
     task = asyncio.create_task(feeder.run())
     try:
-        await asyncio.sleep(1.2)  # the first simulated second, so the busy topics are among those awaited
-        join = 1.2 + await wait_joined(service, lambda: set(feeder.topics))
-        await asyncio.sleep(WARM_UP_SECONDS)
+        await asyncio.gather(asyncio.sleep(warm_up), wait_joined(service, lambda: set(feeder.topics)))
         first, fed0 = status(service)["counters"], feeder.published
         engine.latencies_ms.clear()
         samples: list[float] = []
@@ -360,7 +378,6 @@ async def latency(env: Env, stations: int, measure_seconds: float) -> Latency:
         sorted(samples),
         max_held,
         max_queue,
-        join,
     )
 
 
@@ -372,11 +389,13 @@ def ms(value: float | None) -> str:
 
 
 def print_throughput(r: Throughput) -> None:
-    state = " STALLED" if r.stalled else ""
+    state = f" STALLED at {r.messages:,}" if r.stalled else ""
+    untimed = r.expected - r.messages if not r.stalled else 0
+    joined = f" (after the joins, {r.join_seconds:.1f} s and {untimed:,} msgs untimed)" if r.join_seconds else ""
     print(
-        f"  {r.label:9s} {r.messages:>8,} msgs in {r.seconds:5.2f} s{state}: {r.rate:>8,.0f} msgs/s, "
-        f"{r.callbacks / r.seconds:>7,.0f} callbacks/s, {r.uploads:,} uploads; "
-        f"CPU {r.cpu_seconds:5.2f} s = {r.per_core:>7,.0f} msgs per CPU-second  (join {r.join_seconds:.1f} s untimed)"
+        f"  {r.label:9s} {r.messages:>7,} msgs in {r.seconds:5.2f} s{state}: {r.rate:>6,.0f} msgs/s, "
+        f"{r.callbacks / r.seconds:>4,.0f} callbacks/s, {r.uploads:,} uploads; "
+        f"CPU {r.cpu_seconds:5.2f} s = {r.per_core:>6,.0f} msgs per CPU-second{joined}"
     )
 
 
@@ -413,15 +432,38 @@ def print_summary(throughputs: list[Throughput], latencies: list[Latency]) -> No
         print(f"  {f'p95 latency, {r.label}, {r.stations:,} stations':52s} {ms(p95) + ' ms':>16s}  {target}")
 
 
+PROFILE_PARTS = (
+    ("fetch + decode + windows", "engine.py", "_consume_loop"),
+    ("module input", "dispatcher.py", "get_module_input"),
+    ("upload", "engine.py", "_deliver"),
+)
+
+
+def cumulative(stats: pstats.Stats, file_suffix: str, name: str) -> float | None:
+    """Cumulative seconds of the function `name` defined in a file ending with `file_suffix`."""
+    found = [
+        timing[3]
+        for (file, _, function), timing in stats.stats.items()  # (calls, primitive calls, tottime, cumtime, callers)
+        if file.endswith(file_suffix) and function == name
+    ]
+    return sum(found) if found else None
+
+
 def print_profile(count: int) -> None:
     profiler = cProfile.Profile()
-    profiler.enable()
-    result = in_env("memory", lambda env: throughput(env, count))
-    profiler.disable()
+    result = in_env("memory", lambda env: throughput(env, count, profiler))
     print(f"\nprofile of the in-memory throughput run ({count:,} messages, event-loop thread, top 15 by tottime)")
     print_throughput(result)
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+    stats = pstats.Stats(profiler, stream=out)
+    total = stats.total_tt
+    parts = [(label, cumulative(stats, suffix, name)) for label, suffix, name in PROFILE_PARTS]
+    print(
+        "  cumulative: "
+        + ", ".join(f"{label} {'-' if t is None else f'{t:.2f} s ({100 * t / total:.0f}%)'}" for label, t in parts)
+        + f" of {total:.2f} s"
+    )
+    stats.sort_stats("tottime").print_stats(15)
     lines = out.getvalue().splitlines()
     start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
     print("\n".join(line.replace(os.getcwd() + "/", "") for line in lines[start:] if line.strip()))
@@ -442,7 +484,9 @@ def main() -> None:
         f"d_a service benchmark ({'quick' if args.quick else 'full'}; module {MODULE}; {os.cpu_count()} cores"
         f"{'; Kafka at ' + external if external else ''})"
     )
-    print(f"\nthroughput: {count:,} pre-loaded simulator messages, {THROUGHPUT_STATIONS:,} stations, cheap sync callback")
+    print(
+        f"\nthroughput: {count:,} pre-loaded simulator messages, {THROUGHPUT_STATIONS:,} stations, cheap sync callback"
+    )
     throughputs = []
     for kind in kinds:
         throughputs.append(in_env(kind, lambda env: throughput(env, count)))
@@ -454,7 +498,7 @@ def main() -> None:
     latencies = []
     for kind in kinds:
         for stations in LATENCY_STATIONS:
-            latencies.append(in_env(kind, lambda env, n=stations: latency(env, n, measure)))
+            latencies.append(in_env(kind, lambda env, n=stations: latency(env, n, WARM_UP_SECONDS, measure)))
             print_latency(latencies[-1])
     print_summary(throughputs, latencies)
     if args.profile:

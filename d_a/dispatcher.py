@@ -19,6 +19,7 @@ from typing import Any
 from .config import PADDING_STRATEGIES, Config, ConfigSource, TopicConfig, load_config
 from .errors import DispatcherError, handle_error
 from .modules import build_module_input, module_parser
+from .modules.topic_inputs import TopicInputCache
 from .topics import BadInput, BadInputLog, StationRecord, StationRouter, TopicParser, build_parsers
 from .windows import Window, WindowSpec, make_window
 
@@ -131,6 +132,7 @@ class DataDispatcher:
                     self.padding_for,
                     self.window_format,
                     self.clock(),
+                    self._input_cache,
                 )
                 return module_parser(module).parse(data)
             except Exception as exc:  # noqa: BLE001 - only this module's input is lost
@@ -281,6 +283,7 @@ class DataDispatcher:
 
     def _apply_config(self, config: Config) -> None:
         self.config = config
+        self._input_cache = TopicInputCache()
         self._parsers: dict[str, TopicParser] = build_parsers(config.topics, self.router)
         self._specs = {name: window_spec(topic) for name, topic in config.topics.items()}
 

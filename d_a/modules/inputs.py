@@ -9,7 +9,7 @@ from typing import Any
 from ..config import Config
 from ..errors import DispatcherError, handle_error
 from ..windows import Window
-from .topic_inputs import empty_inputs, topic_inputs
+from .topic_inputs import TopicInputCache, empty_inputs, topic_inputs
 
 __all__ = ["build_module_input", "data_quality", "dependency_inputs"]
 
@@ -24,6 +24,7 @@ def build_module_input(
     padding_of: Callable[[str], str | None],
     fmt: str,
     now: float,
+    cache: TopicInputCache | None = None,
 ) -> dict[str, Any]:
     """`module`'s input for one station (before its ModuleParser adds derived keys).
 
@@ -42,7 +43,8 @@ def build_module_input(
             continue
         topic_config = config.topics[topic]
         try:
-            values = topic_inputs(topic, topic_config, window, padding=padding_of(topic), fmt=fmt, now=now)
+            build = cache.get if cache is not None else topic_inputs
+            values = build(topic, topic_config, window, padding=padding_of(topic), fmt=fmt, now=now)
         except Exception as exc:  # noqa: BLE001 - one topic's failure must not cost the others
             handle_error(
                 DispatcherError(f"building inputs of {topic} failed: {exc!r}"),

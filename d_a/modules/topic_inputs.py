@@ -17,7 +17,9 @@ from ..config.schema import TopicConfig
 from ..topics.routing import STATION_ID_KEYS
 from ..windows import Window, align_by_key
 
-__all__ = ["default_records_key", "empty_inputs", "topic_inputs"]
+__all__ = ["TopicInputCache", "default_records_key", "empty_inputs", "topic_inputs"]
+
+CACHE_SLOT = "module_inputs"
 
 
 def default_records_key(topic: str) -> str:
@@ -132,3 +134,42 @@ def _as_format(matrix: list[list[Any]], fmt: str) -> list[list[Any]] | np.ndarra
         return np.array(matrix, dtype=np.float64)
     except (TypeError, ValueError):
         return np.array(matrix, dtype=object)
+
+
+class TopicInputCache:
+    """Reuses a topic's inputs while its window is unchanged.
+
+    Most topics change far less often than a station runs (parameters, prices, hourly history,
+    5-minute meters), so a station's run rebuilds only what changed. Callers get fresh top-level
+    lists and dicts each time and numpy arrays marked read-only: module inputs are to be read,
+    not changed in place. The entry lives on the window (`Window.derived`), so it goes with it.
+    """
+
+    def get(
+        self, topic: str, config: TopicConfig, window: Window | None, *, padding: str | None, fmt: str, now: float
+    ) -> dict[str, Any]:
+        if window is None or not len(window):
+            return empty_inputs(topic, config)
+        key = (self, window.version, padding, fmt, _current_position(config, window, now))
+        entry = window.derived.get(CACHE_SLOT)
+        if entry is None or entry[0] != key:
+            values = topic_inputs(topic, config, window, padding=padding, fmt=fmt, now=now)
+            for value in values.values():
+                if isinstance(value, np.ndarray):
+                    value.flags.writeable = False
+            entry = window.derived[CACHE_SLOT] = (key, values)
+        return {name: _fresh(value) for name, value in entry[1].items()}
+
+
+def _current_position(config: TopicConfig, window: Window, now: float) -> int | None:
+    if config.current == "newest":
+        return None
+    return int(np.searchsorted(window.times(), now, side="right"))
+
+
+def _fresh(value: Any) -> Any:
+    if type(value) is list:
+        return list(value)
+    if type(value) is dict:
+        return dict(value)
+    return value

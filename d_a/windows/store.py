@@ -8,6 +8,7 @@ write per column; late records are merged in by moving only the rows after them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from itertools import compress
 from typing import Any
@@ -23,6 +24,9 @@ DOUBLING_UP_TO = 1 << 16  # beyond this, grow by half to bound the slack in larg
 MAX_REMEMBERED_NEWEST = 1024  # records of the newest time kept as dicts for duplicate checks
 
 
+_VERSIONS = itertools.count(1)
+
+
 class ColumnStore:
     """At most `max_rows` rows (time + record), oldest first, in growable ring buffers."""
 
@@ -34,6 +38,7 @@ class ColumnStore:
         self.ts = np.zeros(self.capacity)
         self.layout = Layout(fields, self.capacity)
         self._newest: list[dict] | None = []  # the records stored with the newest time, None if unknown
+        self.version = next(_VERSIONS)  # changes with every change of content (cache keys)
 
     def __len__(self) -> int:
         return self.size
@@ -113,6 +118,7 @@ class ColumnStore:
         """Store a batch sorted by time; returns how many records were kept."""
         if not records:
             return 0
+        self.version = next(_VERSIONS)
         newest = self.newest_ts
         if newest is None or ts[0] >= newest:
             return self._append(records, ts)
@@ -123,12 +129,15 @@ class ColumnStore:
     def evict_front(self, count: int) -> None:
         """Drop the `count` oldest rows."""
         count = max(0, min(count, self.size))
+        if count:
+            self.version = next(_VERSIONS)
         self.size -= count
         self.head = (self.head + count) % self.capacity if self.size else 0
         self._forget_newest_if_evicted()
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where `mask` is true (compacting the buffers)."""
+        self.version = next(_VERSIONS)
         self._reallocate(self.capacity, self.positions(0, self.size)[mask])
         self._newest = None
 

@@ -36,6 +36,7 @@ class Window:
 
     def __init__(self, spec: WindowSpec) -> None:
         self.spec = spec
+        self.derived: dict[str, object] = {}  # values readers derive from the content, keyed by `version`
         self.clear()
 
     def add(self, record: dict, ts: float, now: float | None = None) -> bool:
@@ -105,6 +106,12 @@ class Window:
         """Time of the newest record (epoch s), None when empty."""
         self.flush()
         return self._store.newest_ts
+
+    @property
+    def version(self) -> int:
+        """Changes whenever the content changes (and only then): a key for caching derived values."""
+        self.flush()
+        return self._store.version
 
     def times(self) -> np.ndarray:
         """The records' times (epoch s), oldest first, aligned with `records()`."""
