@@ -27,21 +27,17 @@ from ..config import KafkaSettings
 from ..errors import KafkaConnectionError
 from .client_config import aiokafka_consumer_kwargs, aiokafka_producer_kwargs, resolve_settings
 from .connection import ConnectionState
+from .consumer_plan import plan_consumers
 from .message import KafkaMessage, TopicPartition, encode_value, key_bytes, messages_from
 from .retry import retry_async
 
-__all__ = ["AsyncKafkaConsumerClient", "AsyncKafkaProducerClient", "use_multi_consumer"]
+__all__ = ["AsyncKafkaConsumerClient", "AsyncKafkaProducerClient"]
 
 logger = logging.getLogger("d_a.kafka")
 
 START_TIMEOUT_S = 60.0  # one connection attempt (bootstrap + group coordinator); then it is retried
 PROBE_INTERVAL_S = 2.0  # how often an idle consumer checks that the cluster answers
 PROBE_TIMEOUT_S = 5.0
-
-
-def use_multi_consumer(settings: KafkaSettings, topics: Sequence[str]) -> bool:
-    """Multi-consumer mode: on by default for more than one topic, off when configured so."""
-    return len(topics) > 1 and settings.multi_consumer_mode is not False
 
 
 class AsyncKafkaConsumerClient:
@@ -58,22 +54,19 @@ class AsyncKafkaConsumerClient:
         max_retries: int | None = None,
         retry_interval: float | None = None,
     ) -> None:
-        if not topics:
-            raise ValueError("AsyncKafkaConsumerClient needs at least one topic")
-        self.topics = list(dict.fromkeys(topics))
-        self.settings = resolve_settings(config)
-        self.max_retries = max_retries or self.settings.max_retries
-        self.retry_interval = self.settings.retry_interval if retry_interval is None else retry_interval
-        base = dict(self.settings.consumer)
-        self.group_id: str = group_id or base.get("group_id") or "data_analysis_group"
-        multi = use_multi_consumer(self.settings, self.topics) if multi_consumer_mode is None else multi_consumer_mode
-        self.multi_consumer_mode = bool(multi and len(self.topics) > 1)
-        groups = (
-            {(topic,): f"{self.group_id}-{topic}" for topic in self.topics}
-            if self.multi_consumer_mode
-            else {tuple(self.topics): self.group_id}
+        plan = plan_consumers(
+            "AsyncKafkaConsumerClient",
+            topics,
+            config,
+            group_id=group_id,
+            multi_consumer_mode=multi_consumer_mode,
+            max_retries=max_retries,
+            retry_interval=retry_interval,
         )
-        self._specs = [(list(topics_), {**base, "group_id": group}) for topics_, group in groups.items()]
+        self.topics, self.settings, self.group_id = plan.topics, plan.settings, plan.group_id
+        self.multi_consumer_mode = plan.multi_consumer_mode
+        self.max_retries, self.retry_interval = plan.max_retries, plan.retry_interval
+        self._specs = plan.members
         self._consumers: list[AIOKafkaConsumer] = []
         self._by_topic: dict[str, AIOKafkaConsumer] = {}
         self._fetches: dict[AIOKafkaConsumer, asyncio.Task] = {}

@@ -22,9 +22,9 @@ from kafka.structs import OffsetAndMetadata
 
 from ..config import KafkaSettings
 from ..errors import KafkaConnectionError
-from .aio import use_multi_consumer
 from .client_config import kafka_python_consumer_kwargs, kafka_python_producer_kwargs, resolve_settings
 from .connection import ConnectionState
+from .consumer_plan import plan_consumers
 from .message import KafkaMessage, TopicPartition, encode_value, key_bytes, messages_from
 from .retry import retry_sync
 
@@ -116,30 +116,27 @@ class KafkaConsumerClient:
         group_id: str | None = None,
         multi_consumer_mode: bool | None = None,
     ) -> None:
-        if not topics:
-            raise ValueError("KafkaConsumerClient needs at least one topic")
-        self.topics = list(dict.fromkeys(topics))
-        self.settings = resolve_settings(config)
-        self.max_retries = max_retries or self.settings.max_retries
-        self.retry_interval = self.settings.retry_interval if retry_interval is None else retry_interval
-        values = dict(self.settings.consumer)
-        self.group_id: str = group_id or values.get("group_id") or "data_analysis_group"
-        multi = use_multi_consumer(self.settings, self.topics) if multi_consumer_mode is None else multi_consumer_mode
-        self.multi_consumer_mode = bool(multi and len(self.topics) > 1)
+        plan = plan_consumers(
+            "KafkaConsumerClient",
+            topics,
+            config,
+            group_id=group_id,
+            multi_consumer_mode=multi_consumer_mode,
+            max_retries=max_retries,
+            retry_interval=retry_interval,
+        )
+        self.topics, self.settings, self.group_id = plan.topics, plan.settings, plan.group_id
+        self.multi_consumer_mode = plan.multi_consumer_mode
+        self.max_retries, self.retry_interval = plan.max_retries, plan.retry_interval
         self._state = ConnectionState(f"consumer of {', '.join(self.topics)}")
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_BATCHES)
         self._pending: deque[tuple[TopicPartition, list[KafkaMessage]]] = deque()
         self._fetchers: dict[str, _Fetcher] = {}
         self._positions: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
-        groups = (
-            [([topic], f"{self.group_id}-{topic}") for topic in self.topics]
-            if self.multi_consumer_mode
-            else [(self.topics, self.group_id)]
-        )
         try:
-            for topics_, group in groups:
-                consumer = self._connect(topics_, {**values, "group_id": group})
+            for topics_, values in plan.members:
+                consumer = self._connect(topics_, values)
                 fetcher = _Fetcher(consumer, self._queue, self._state, f"d_a-fetch-{'+'.join(topics_)}")
                 for topic in topics_:
                     self._fetchers[topic] = fetcher

@@ -4,70 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from ..batching import BatchResultAggregator
 from ..config import ConfigSource
-from ..dispatcher import DataDispatcher
 from ..errors import DataAnalysisError
-from ..kafka.transport import Transport
+from .base import ServiceBase
 from .engine import ServiceEngine
-from .options import DEFAULT_OUTPUT_PREFIX, resolve_options
 
 __all__ = ["AsyncDataAnalysisService"]
 
 logger = logging.getLogger("d_a.service")
 
 
-class AsyncDataAnalysisService:
+class AsyncDataAnalysisService(ServiceBase):
     """Consumes the module's topics, keeps per-station windows, and calls `callback(station_id,
     module_input)` per station when its data changes; results go to `MODULE-OUTPUT-<MODULE>`.
 
-    Beyond the seeds' arguments: `config` (path, dict or module), `transport` ("kafka" default,
-    "memory", or a Transport), and the scheduling knobs of the config's `service` section
-    (`max_concurrency`, `min_interval`, `interval`, `batch_timeout`, ...), `required_topics`.
+    Constructor: see ServiceBase (the seeds' arguments plus `config`, `transport`, ...).
     """
-
-    def __init__(
-        self,
-        module_name: str | None = None,
-        topics: Sequence[str] | None = None,
-        kafka_config: Mapping[str, Any] | None = None,
-        data_expire_seconds: float | None = None,
-        output_topic_prefix: str = DEFAULT_OUTPUT_PREFIX,
-        result_handler: Callable[..., Any] | None = None,
-        *,
-        config: ConfigSource = None,
-        transport: Transport | str | None = None,
-        group_id: str | None = None,
-        required_topics: Sequence[str] | None = None,
-        **service_settings: Any,
-    ) -> None:
-        self.module_name = module_name
-        self.result_handler = result_handler
-        self.options = resolve_options(
-            module_name=module_name,
-            topics=topics,
-            kafka_config=kafka_config,
-            output_topic_prefix=output_topic_prefix,
-            config=config,
-            transport=transport,
-            group_id=group_id,
-            required_topics=required_topics,
-            overrides={"data_expire_seconds": data_expire_seconds, **service_settings},
-        )
-        self.config = self.options.config
-        self.topics = self.options.topics
-        self.transport = self.options.transport
-        self.dispatcher = DataDispatcher(self.config.service.data_expire_seconds, self.config)
-        self._source = config
-        self.engine: ServiceEngine | None = None
-        self._final_status: dict[str, Any] | None = None
-
-    @property
-    def output_topic(self) -> str | None:
-        return self.options.engine.output_topic
 
     @property
     def batch_aggregator(self) -> BatchResultAggregator:
@@ -127,10 +83,7 @@ class AsyncDataAnalysisService:
 
     async def get_inputs(self, station_id: str, module: str | None = None) -> Any:
         """This service's module input for a station (all modules' inputs without a module)."""
-        module = module or self.module_name
-        if module is None:
-            return self.dispatcher.get_all_inputs(station_id)
-        return self.dispatcher.get_module_input(station_id, module)
+        return self._inputs(station_id, module)
 
     async def get_outputs(self, station_id: str) -> dict[str, Any]:
         """The seeds' name for `get_all_inputs`."""
@@ -150,17 +103,6 @@ class AsyncDataAnalysisService:
         with self.dispatcher.lock:
             self.dispatcher.data_cache.pop(station_id, None)
 
-    def get_station_status(self) -> dict[str, dict[str, Any]]:
-        """Per station: running, queued, runs, errors, last error."""
-        return self.engine.station_status() if self.engine else {}
-
-    def get_service_status(self) -> dict[str, Any]:
-        """Main loop, consumer and producer health, stations, queue depth, errors, latency."""
-        if self.engine is None:
-            stopped = {"main_loop_alive": False, "consumer_alive": False, "producer_alive": False}
-            return {**(self._final_status or {}), **stopped, "station_count": len(self.dispatcher.stations())}
-        return self.engine.status()
-
     async def reload_config(self, config: ConfigSource = None) -> None:
         """Re-read the configuration: windows keep their data; topics new to the service are
         consumed after the consumer restarts (uncommitted messages are delivered again)."""
@@ -176,8 +118,3 @@ class AsyncDataAnalysisService:
         await self._engine().replace_consumer(self.transport.async_consumer(topics, group_id=self.options.group_id))
         self.topics = topics
         logger.info("now consuming %d topics after a config reload", len(topics))
-
-    def _engine(self) -> ServiceEngine:
-        if self.engine is None:
-            raise DataAnalysisError("the service is not started")
-        return self.engine

@@ -11,16 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..config import ConfigSource
-from ..dispatcher import DataDispatcher
 from ..errors import DataAnalysisError
-from ..kafka.transport import Transport
+from .base import ServiceBase
 from .engine import ServiceEngine
-from .options import DEFAULT_OUTPUT_PREFIX, resolve_options
 from .threaded import ThreadedConsumer, ThreadedProducer
 
 __all__ = ["DataAnalysisService"]
@@ -30,53 +28,18 @@ logger = logging.getLogger("d_a.service")
 DEFAULT_MAX_WORKERS = 32
 
 
-class DataAnalysisService:
-    """Thread-based service: `start(callback, background=True)`; the callback is a plain function."""
+class DataAnalysisService(ServiceBase):
+    """Thread-based service: `start(callback, background=True)`; the callback is a plain function.
 
-    def __init__(
-        self,
-        module_name: str | None = None,
-        topics: Sequence[str] | None = None,
-        kafka_config: Mapping[str, Any] | None = None,
-        data_expire_seconds: float | None = None,
-        output_topic_prefix: str = DEFAULT_OUTPUT_PREFIX,
-        result_handler: Callable[..., Any] | None = None,
-        *,
-        config: ConfigSource = None,
-        transport: Transport | str | None = None,
-        group_id: str | None = None,
-        required_topics: Sequence[str] | None = None,
-        max_workers: int | None = None,
-        **service_settings: Any,
-    ) -> None:
-        self.module_name = module_name
-        self.result_handler = result_handler
-        self.options = resolve_options(
-            module_name=module_name,
-            topics=topics,
-            kafka_config=kafka_config,
-            output_topic_prefix=output_topic_prefix,
-            config=config,
-            transport=transport,
-            group_id=group_id,
-            required_topics=required_topics,
-            overrides={"data_expire_seconds": data_expire_seconds, **service_settings},
-        )
-        self.max_workers = max_workers or self.options.config.service.max_workers or DEFAULT_MAX_WORKERS
+    Constructor: see ServiceBase, plus `max_workers` (callback threads, default 32)."""
+
+    def __init__(self, *args: Any, max_workers: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_workers = max_workers or self.config.service.max_workers or DEFAULT_MAX_WORKERS
         self.options.engine.max_concurrency = self.max_workers
-        self.config = self.options.config
-        self.topics = self.options.topics
-        self.transport = self.options.transport
-        self.dispatcher = DataDispatcher(self.config.service.data_expire_seconds, self.config)
-        self._source = config
-        self.engine: ServiceEngine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
-
-    @property
-    def output_topic(self) -> str | None:
-        return self.options.engine.output_topic
 
     def start(self, callback: Callable[..., Any] | None = None, background: bool = True) -> None:
         """Connect (KafkaConnectionError after the configured retries) and process; with
@@ -135,6 +98,7 @@ class DataAnalysisService:
             return
         if engine is not None:
             asyncio.run_coroutine_threadsafe(engine.stop(), loop).result()
+            self._final_status = engine.status()
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         self._thread = self._loop = self.engine = None
@@ -148,10 +112,7 @@ class DataAnalysisService:
         return self.dispatcher.get_all_inputs(station_id)
 
     def get_inputs(self, station_id: str, module: str | None = None) -> Any:
-        module = module or self.module_name
-        if module is None:
-            return self.dispatcher.get_all_inputs(station_id)
-        return self.dispatcher.get_module_input(station_id, module)
+        return self._inputs(station_id, module)
 
     def add_station(self, station_id: str, callback: Callable[..., Any] | None = None) -> None:
         """Serve a station now (with its own callback if given)."""
@@ -167,20 +128,12 @@ class DataAnalysisService:
         with self.dispatcher.lock:
             self.dispatcher.data_cache.pop(station_id, None)
 
-    def get_station_status(self) -> dict[str, dict[str, Any]]:
-        return self.engine.station_status() if self.engine else {}
-
     def get_service_status(self) -> dict[str, Any]:
         """The seeds' fields (main_thread_alive, consumer_alive, producer_alive, station_count) and more."""
-        if self.engine is None:
-            return {
-                "main_thread_alive": False,
-                "consumer_alive": False,
-                "producer_alive": False,
-                "station_count": len(self.dispatcher.stations()),
-            }
-        status = self.engine.status()
-        status["main_thread_alive"] = self._thread is not None and self._thread.is_alive() and status["main_loop_alive"]
+        status = super().get_service_status()
+        status["main_thread_alive"] = (
+            self._thread is not None and self._thread.is_alive() and bool(status["main_loop_alive"])
+        )
         return status
 
     def reload_config(self, config: ConfigSource = None) -> None:

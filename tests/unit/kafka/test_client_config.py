@@ -10,7 +10,6 @@ import pytest
 
 from d_a.config import normalize_kafka_config
 from d_a.errors import KafkaConnectionError
-from d_a.kafka.aio import use_multi_consumer
 from d_a.kafka.client_config import (
     aiokafka_consumer_kwargs,
     aiokafka_producer_kwargs,
@@ -18,6 +17,7 @@ from d_a.kafka.client_config import (
     kafka_python_producer_kwargs,
     resolve_settings,
 )
+from d_a.kafka.consumer_plan import use_multi_consumer
 from d_a.kafka.retry import retry_async, retry_sync
 
 SETTINGS = normalize_kafka_config(

@@ -1,0 +1,70 @@
+"""ConsumerPlan: which underlying consumers a client opens, shared by the async and sync clients.
+
+Multi-consumer mode (on by default for more than one topic) gives every topic a consumer of its
+own in group `{group_id}-{topic}`, with its own `max_poll_records` quota; otherwise one consumer
+in `group_id` reads every topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import KafkaSettings
+from .client_config import resolve_settings
+
+__all__ = ["ConsumerPlan", "plan_consumers", "use_multi_consumer"]
+
+DEFAULT_GROUP = "data_analysis_group"
+
+
+def use_multi_consumer(settings: KafkaSettings, topics: Sequence[str]) -> bool:
+    """Multi-consumer mode: on by default for more than one topic, off when configured so."""
+    return len(topics) > 1 and settings.multi_consumer_mode is not False
+
+
+@dataclass(frozen=True)
+class ConsumerPlan:
+    topics: list[str]
+    settings: KafkaSettings
+    group_id: str
+    multi_consumer_mode: bool
+    max_retries: int
+    retry_interval: float
+    members: list[tuple[list[str], dict[str, Any]]]  # (topics, consumer settings with its group_id)
+
+
+def plan_consumers(
+    client: str,
+    topics: Sequence[str],
+    config: KafkaSettings | Mapping[str, Any] | None,
+    *,
+    group_id: str | None,
+    multi_consumer_mode: bool | None,
+    max_retries: int | None,
+    retry_interval: float | None,
+) -> ConsumerPlan:
+    """Resolve a consumer client's arguments; ValueError naming the client without topics."""
+    if not topics:
+        raise ValueError(f"{client} needs at least one topic")
+    unique = list(dict.fromkeys(topics))
+    settings = resolve_settings(config)
+    values = dict(settings.consumer)
+    group = group_id or values.get("group_id") or DEFAULT_GROUP
+    multi = use_multi_consumer(settings, unique) if multi_consumer_mode is None else multi_consumer_mode
+    multi = bool(multi and len(unique) > 1)
+    members = (
+        [([topic], {**values, "group_id": f"{group}-{topic}"}) for topic in unique]
+        if multi
+        else [(unique, {**values, "group_id": group})]
+    )
+    return ConsumerPlan(
+        topics=unique,
+        settings=settings,
+        group_id=group,
+        multi_consumer_mode=multi,
+        max_retries=max_retries or settings.max_retries,
+        retry_interval=settings.retry_interval if retry_interval is None else retry_interval,
+        members=members,
+    )

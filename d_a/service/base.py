@@ -1,0 +1,86 @@
+"""ServiceBase: what the async and the thread-based service share — their construction from the
+seeds' arguments, the dispatcher, inputs for a station, and status reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..config import ConfigSource
+from ..dispatcher import DataDispatcher
+from ..errors import DataAnalysisError
+from ..kafka.transport import Transport
+from .engine import ServiceEngine
+from .options import DEFAULT_OUTPUT_PREFIX, resolve_options
+
+__all__ = ["ServiceBase"]
+
+
+class ServiceBase:
+    """Beyond the seeds' arguments: `config` (path, dict or module), `transport` ("kafka" default,
+    "memory", or a Transport), `group_id`, `required_topics`, and the config's `service` settings
+    as keywords (`max_concurrency`, `min_interval`, `interval`, `batch_timeout`, ...)."""
+
+    def __init__(
+        self,
+        module_name: str | None = None,
+        topics: Sequence[str] | None = None,
+        kafka_config: Mapping[str, Any] | None = None,
+        data_expire_seconds: float | None = None,
+        output_topic_prefix: str = DEFAULT_OUTPUT_PREFIX,
+        result_handler: Callable[..., Any] | None = None,
+        *,
+        config: ConfigSource = None,
+        transport: Transport | str | None = None,
+        group_id: str | None = None,
+        required_topics: Sequence[str] | None = None,
+        **service_settings: Any,
+    ) -> None:
+        self.module_name = module_name
+        self.result_handler = result_handler
+        self.options = resolve_options(
+            module_name=module_name,
+            topics=topics,
+            kafka_config=kafka_config,
+            output_topic_prefix=output_topic_prefix,
+            config=config,
+            transport=transport,
+            group_id=group_id,
+            required_topics=required_topics,
+            overrides={"data_expire_seconds": data_expire_seconds, **service_settings},
+        )
+        self.config = self.options.config
+        self.topics = self.options.topics
+        self.transport = self.options.transport
+        self.dispatcher = DataDispatcher(self.config.service.data_expire_seconds, self.config)
+        self._source = config
+        self.engine: ServiceEngine | None = None
+        self._final_status: dict[str, Any] | None = None
+
+    @property
+    def output_topic(self) -> str | None:
+        return self.options.engine.output_topic
+
+    def _inputs(self, station_id: str, module: str | None = None) -> Any:
+        """The module's input for a station (every module's input without a module)."""
+        module = module or self.module_name
+        if module is None:
+            return self.dispatcher.get_all_inputs(station_id)
+        return self.dispatcher.get_module_input(station_id, module)
+
+    def get_station_status(self) -> dict[str, dict[str, Any]]:
+        """Per station: running, queued, runs, errors, last error."""
+        return self.engine.station_status() if self.engine else {}
+
+    def get_service_status(self) -> dict[str, Any]:
+        """Main loop, consumer and producer health, stations, queue depth, errors, latency (the
+        last figures once stopped)."""
+        if self.engine is None:
+            stopped = {"main_loop_alive": False, "consumer_alive": False, "producer_alive": False}
+            return {**(self._final_status or {}), **stopped, "station_count": len(self.dispatcher.stations())}
+        return self.engine.status()
+
+    def _engine(self) -> ServiceEngine:
+        if self.engine is None:
+            raise DataAnalysisError("the service is not started")
+        return self.engine
