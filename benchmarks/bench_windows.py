@@ -18,28 +18,14 @@ from functools import partial
 
 import numpy as np
 
+from d_a.config import load_config
 from d_a.windows import WINDOW_KINDS, WindowSpec, make_window
 from d_a.windows.window import Window
 
 T0 = 1_700_000_000  # a whole hour, UTC
 GUNS = 8
 STORAGE_UNITS = 2
-CAR_ORDER_FIELDS = (
-    "stationId",
-    "transactionSerialNo",
-    "hostCode",
-    "gunNo",
-    "terminalMaxOutElectric",
-    "startChargeTime",
-    "endChargeTime",
-    "beginSOC",
-    "soc",
-    "terminalRequireVoltage",
-    "terminalRequireElectric",
-    "outputPower",
-    "carProducerCode",
-    "batteryNominalTotalCapacity",
-)
+CAR_ORDER_FIELDS = tuple(load_config().topics["SCHEDULE-CAR-ORDER"].fields)
 STORAGE_FIELDS = (
     "hostId",
     "storageId",

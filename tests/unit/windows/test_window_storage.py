@@ -5,24 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from d_a.config import load_config
 from d_a.windows import WindowSpec, make_window
 
-CAR_ORDER_FIELDS = (
-    "stationId",
-    "transactionSerialNo",
-    "hostCode",
-    "gunNo",
-    "terminalMaxOutElectric",
-    "startChargeTime",
-    "endChargeTime",
-    "beginSOC",
-    "soc",
-    "terminalRequireVoltage",
-    "terminalRequireElectric",
-    "outputPower",
-    "carProducerCode",
-    "batteryNominalTotalCapacity",
-)
+CAR_ORDER_FIELDS = tuple(load_config().topics["SCHEDULE-CAR-ORDER"].fields)
 
 
 BATCHINGS = pytest.mark.parametrize("chunk", [None, 1, 3], ids=["one batch", "add", "batches of 3"])
