@@ -121,6 +121,7 @@ class ServiceEngine:
             except BaseException:
                 await self.consumer.stop()
                 raise
+        self.loop_alive = True  # from now on; the loop task clears it if it ever ends
         self._tasks = [asyncio.create_task(self._consume_loop(), name="d_a-consume")]
         self._tasks += [
             asyncio.create_task(self._worker(), name=f"d_a-worker-{i}") for i in range(self.settings.max_concurrency)
@@ -159,7 +160,6 @@ class ServiceEngine:
 
     async def _consume_loop(self) -> None:
         """Fetch and apply until stopped; an error is reported and the loop goes on after a pause."""
-        self.loop_alive = True
         try:
             while not self._stopping.is_set():
                 if self.tracker.held_messages >= self.settings.max_held_messages:
