@@ -1,5 +1,6 @@
-"""Dispatcher benchmark: record updates per second per window kind, full-window module input time,
-and resident memory per station with the appendix-B window sizes.
+"""Dispatcher benchmark: record updates per second per window kind, full-window module input time
+(unchanged, and after a new second of car orders as in a service's run), and resident memory per
+station with the appendix-B window sizes.
 
     python benchmarks/bench_dispatcher.py [--quick]
 
@@ -194,6 +195,17 @@ def main() -> None:
         dispatcher.window_format = fmt
         median, worst = timed(lambda: dispatcher.get_module_input("ST0000", "operation_optimization"), 5)
         print(f"  get_module_input(operation_optimization), {fmt:5s}: median {median:.1f} ms, max {worst:.1f} ms")
+    next_second = iter(range(dispatcher.config.topics["SCHEDULE-CAR-ORDER"].window_size // scale, 10**9))
+
+    def run_after_a_new_second() -> None:
+        dispatcher.ingest("SCHEDULE-CAR-ORDER", car_order("ST0000", START + next(next_second)))
+        dispatcher.get_module_input("ST0000", "operation_optimization")
+
+    for fmt in ("numpy", "list"):
+        dispatcher.window_format = fmt
+        dispatcher.get_module_input("ST0000", "operation_optimization")
+        median, worst = timed(run_after_a_new_second, 20)
+        print(f"  the same after a new second of car orders (a service's run), {fmt:5s}: median {median:.2f} ms")
     data = dispatcher.get_module_input("ST0000", "operation_optimization")
     orders, guns = len(data["outputPower_window"]), len(data["status_window"])
     print(f"  car-order window: {orders:,} entries; gun-status rows: {guns:,}")

@@ -8,10 +8,13 @@ Throughput: simulator messages (1,000 stations) are loaded into the transport be
 starts; timed until every message is consumed and the scheduler is idle, from the start in memory,
 and on Kafka from the first poll in which every loaded topic has been read (the group joins and
 the messages read until then are left out). CPU seconds are this process's (the embedded broker
-is another process). Latency: a feeder task runs StationSimulator in real time, spreading each
-simulated second's messages over ten 0.1 s ticks, stamped with the wall clock; the engine's samples
-(message timestamp -> callback) are taken after a warm-up. `D_A_BOOTSTRAP` replaces the embedded
-broker by a Kafka cluster. `--profile` adds a cProfile of the in-memory throughput run (event-loop
+is another process). Latency: a feeder task publishes a StationSimulator run in real time (generated
+beforehand), spreading each simulated second's messages over ten 0.1 s ticks, stamped with the wall
+clock; the engine's samples
+are taken after a warm-up: latency (timestamp of the message that triggered a run -> its callback)
+and staleness (oldest message no callback had seen -> the callback that saw it; it includes data that
+waits for its trigger by design, such as a car order of a second still in progress). `D_A_BOOTSTRAP`
+replaces the embedded broker by a Kafka cluster. `--profile` adds a cProfile of the in-memory throughput run (event-loop
 thread, top 15 by tottime). Prints figures only (no assertions).
 """
 
@@ -22,6 +25,7 @@ import asyncio
 import cProfile
 import functools
 import io
+import math
 import os
 import pstats
 import time
@@ -47,8 +51,16 @@ POLL_SECONDS = 0.01
 TICK_SECONDS = 0.1
 WARM_UP_SECONDS = 3.0
 JOIN_TIMEOUT_SECONDS = 60.0
+FEED_MARGIN_SECONDS = 10.0  # simulated beyond warm-up + measurement, for slow group joins
 STALL_SECONDS = 30.0  # a throughput run with no progress for this long is reported as stalled
-KAFKA_GROUP = {"auto_offset_reset": "earliest", "session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
+# fetch_max_wait_ms: the embedded broker (Tansu) holds each fetch that long even when data is waiting
+# (p95 at 100 stations: 450 ms with the packaged 100 ms, 33 ms with 10 ms).
+KAFKA_GROUP = {
+    "auto_offset_reset": "earliest",
+    "session_timeout_ms": 6000,
+    "heartbeat_interval_ms": 1000,
+    "fetch_max_wait_ms": 10,
+}
 
 T = TypeVar("T")
 
@@ -254,6 +266,7 @@ async def throughput(env: Env, count: int, profiler: cProfile.Profile | None = N
         seen, progress_at, stalled = (first["messages"], first["callbacks"]), t0, False
         while not idle_after(service, expected):
             engine.latencies_ms.clear()  # unused here; keeps status() from sorting 10,000 samples
+            engine.staleness_ms.clear()
             await asyncio.sleep(POLL_SECONDS)
             counters = status(service)["counters"]
             if (counters["messages"], counters["callbacks"]) != seen:
@@ -285,32 +298,34 @@ async def throughput(env: Env, count: int, profiler: cProfile.Profile | None = N
 
 @dataclass
 class RealTimeFeeder:
-    """Runs the simulator on the wall clock: every tick it advances to now, and spreads each new
-    simulated second's messages over the next ten ticks (stations do not all send at once). A late
-    tick publishes everything due, so the feed rate stays real time when the event loop is busy."""
+    """Publishes a simulation on the wall clock: the messages of each simulated second, generated
+    beforehand (so the simulator's own work does not load the service's event loop), spread over
+    that second's ten ticks (stations do not all send at once). A late tick publishes everything
+    due, so the feed rate stays real time when the event loop is busy."""
 
-    sim: StationSimulator
+    initial: list[SimMessage]
+    seconds: list[list[SimMessage]]
     feed: Feed
     published: int = 0
     topics: set[str] = field(default_factory=set)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @classmethod
+    def simulate(cls, sim: StationSimulator, seconds: float, feed: Feed) -> RealTimeFeeder:
+        return cls(sim.initial_messages(), [sim.advance(1.0) for _ in range(math.ceil(seconds))], feed)
+
     async def run(self) -> None:
-        await self._send(self.sim.initial_messages())
+        await self._send(self.initial)
         slices = round(1 / TICK_SECONDS)
-        due: deque[tuple[float, list[SimMessage]]] = deque()
-        start, simulated = time.monotonic(), 0.0
-        while not self.stop.is_set():
-            now = time.monotonic() - start
-            batch, simulated = self.sim.advance(now - simulated), now
-            n = len(batch)
-            if n:
-                due.extend(
-                    (now + i * TICK_SECONDS, batch[i * n // slices : (i + 1) * n // slices]) for i in range(slices)
-                )
+        start, tick = time.monotonic(), 0
+        while not self.stop.is_set() and tick < slices * len(self.seconds):
+            due = min(slices * len(self.seconds), int((time.monotonic() - start) / TICK_SECONDS) + 1)
             ready: list[SimMessage] = []
-            while due and due[0][0] <= now:
-                ready += due.popleft()[1]
+            for index in range(tick, due):
+                second = self.seconds[index // slices]
+                part = index % slices
+                ready += second[part * len(second) // slices : (part + 1) * len(second) // slices]
+            tick = due
             await self._send(ready)
             await asyncio.sleep(TICK_SECONDS - (time.monotonic() - start) % TICK_SECONDS)
 
@@ -330,11 +345,15 @@ class Latency:
     consumed: int
     callbacks: int
     samples: list[float]
+    staleness: list[float]
     max_held: int
     max_queue: int
 
     def p(self, q: float) -> float | None:
         return percentile(self.samples, q)
+
+    def stale(self, q: float) -> float | None:
+        return percentile(self.staleness, q)
 
 
 async def latency(env: Env, stations: int, warm_up: float, measure_seconds: float) -> Latency:
@@ -343,25 +362,29 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
     service = env.service("latest" if env.external else "earliest")
     sim = StationSimulator(stations=stations, history_hours=2, topics=sim_topics(service))
     feed = await env.feed()
+    feeder = RealTimeFeeder.simulate(sim, warm_up + measure_seconds + FEED_MARGIN_SECONDS, feed)
     await service.start(callback)  # Kafka: returns once the groups have joined
     engine = service.engine
     assert engine is not None
-    feeder = RealTimeFeeder(sim, feed)
     task = asyncio.create_task(feeder.run())
     try:
         await asyncio.gather(asyncio.sleep(warm_up), wait_joined(service, lambda: set(feeder.topics)))
         first, fed0 = status(service)["counters"], feeder.published
         engine.latencies_ms.clear()
+        engine.staleness_ms.clear()
         samples: list[float] = []
+        staleness: list[float] = []
         max_held = max_queue = 0
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < measure_seconds:
             await asyncio.sleep(POLL_SECONDS)
             samples += drain(engine.latencies_ms)
+            staleness += drain(engine.staleness_ms)
             s = status(service)
             max_held, max_queue = max(max_held, s["held_messages"]), max(max_queue, s["queue_depth"])
         seconds = time.perf_counter() - t0
         samples += drain(engine.latencies_ms)
+        staleness += drain(engine.staleness_ms)
         last, fed = status(service)["counters"], feeder.published - fed0
     finally:
         feeder.stop.set()
@@ -376,6 +399,7 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
         last["messages"] - first["messages"],
         last["callbacks"] - first["callbacks"],
         sorted(samples),
+        sorted(staleness),
         max_held,
         max_queue,
     )
@@ -403,7 +427,8 @@ def print_latency(r: Latency) -> None:
     print(
         f"  {r.label:9s} {r.stations:>5,} stations: fed {r.fed / r.seconds:>6,.0f} msgs/s, "
         f"consumed {r.consumed / r.seconds:>6,.0f}/s, {r.callbacks / r.seconds:>6,.0f} callbacks/s; "
-        f"p50 {ms(r.p(0.50))} / p95 {ms(r.p(0.95))} / p99 {ms(r.p(0.99))} ms ({len(r.samples):,} samples); "
+        f"latency p50 {ms(r.p(0.50))} / p95 {ms(r.p(0.95))} / p99 {ms(r.p(0.99))} ms ({len(r.samples):,} samples); "
+        f"staleness p50 {ms(r.stale(0.50))} / p95 {ms(r.stale(0.95))} / p99 {ms(r.stale(0.99))} ms; "
         f"max held {r.max_held:,}, max queue {r.max_queue:,}"
     )
 
@@ -430,6 +455,7 @@ def print_summary(throughputs: list[Throughput], latencies: list[Latency]) -> No
         else:
             target = "-"
         print(f"  {f'p95 latency, {r.label}, {r.stations:,} stations':52s} {ms(p95) + ' ms':>16s}  {target}")
+        print(f"  {f'p95 staleness, {r.label}, {r.stations:,} stations':52s} {ms(r.stale(0.95)) + ' ms':>16s}  -")
 
 
 PROFILE_PARTS = (
@@ -492,8 +518,9 @@ def main() -> None:
         throughputs.append(in_env(kind, lambda env: throughput(env, count)))
         print_throughput(throughputs[-1])
     print(
-        f"\nlatency: message timestamp -> callback, real-time feed, {WARM_UP_SECONDS:.0f} s warm-up, "
-        f"{measure:.0f} s measured (the feeder runs in the service's process)"
+        "\nlatency (triggering message -> callback) and staleness (oldest unseen message -> callback), "
+        f"real-time feed, {WARM_UP_SECONDS:.0f} s warm-up, "
+        f"{measure:.0f} s measured (the feeder publishes from the service's process)"
     )
     latencies = []
     for kind in kinds:

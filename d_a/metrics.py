@@ -1,7 +1,7 @@
 """Prometheus metrics and the /health endpoint of a running service (prometheus-client extra).
 
 Counters come from the service's own counts at scrape time (nothing on the hot path); the
-histograms (callback duration, end-to-end latency, data availability) are observed by the engine
+histograms (callback duration, end-to-end latency, data staleness, data availability) are observed by the engine
 through `observe_*`. `MetricsServer` serves `/metrics` and `/health` on one port: /health answers
 200 with a JSON body while the main loop is alive and the broker was reachable recently, else 503.
 """
@@ -24,6 +24,9 @@ __all__ = ["HealthCheck", "MetricsServer", "ServiceMetrics"]
 StatusFn = Callable[[], dict[str, Any]]
 
 
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
 class ServiceMetrics(Collector):
     """The service's metrics, in a registry of their own."""
 
@@ -37,8 +40,14 @@ class ServiceMetrics(Collector):
         )
         self.latency_seconds = Histogram(
             "d_a_end_to_end_latency_seconds",
-            "From a message's timestamp to the callback that saw it",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            "From the timestamp of the message that triggered a station's run to its callback",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.staleness_seconds = Histogram(
+            "d_a_data_staleness_seconds",
+            "From the oldest message no callback had seen yet to the callback that saw it",
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.availability = Histogram(
@@ -57,6 +66,9 @@ class ServiceMetrics(Collector):
 
     def observe_latency(self, seconds: float) -> None:
         self.latency_seconds.observe(seconds)
+
+    def observe_staleness(self, seconds: float) -> None:
+        self.staleness_seconds.observe(seconds)
 
     def collect(self) -> Iterator[Any]:
         status = self.status()

@@ -9,6 +9,7 @@ from typing import Any
 from ..config import Config
 from ..errors import DispatcherError, handle_error
 from ..windows import Window
+from .module_input import ModuleInput
 from .topic_inputs import TopicInputCache, empty_inputs, topic_inputs
 
 __all__ = ["build_module_input", "data_quality", "dependency_inputs"]
@@ -26,13 +27,15 @@ def build_module_input(
     now: float,
     cache: TopicInputCache | None = None,
 ) -> dict[str, Any]:
-    """`module`'s input for one station (before its ModuleParser adds derived keys).
+    """`module`'s input for one station (before its ModuleParser adds derived keys); windows from
+    `cache` are shared with it and copied when read (see ModuleInput).
 
     Two topics sharing a field name: the first in the module's topic order owns the flat name.
     A topic whose inputs fail to build leaves its fields None (DispatcherError via handle_error).
     """
     outputs = {config.module_output_topics[d]: d for d in config.module_dependencies.get(module, [])}
-    data: dict[str, Any] = {"stationId": station_id}
+    data = ModuleInput({"stationId": station_id})
+    shared: list[str] = []
     topics = config.module_to_topics[module]
     available: list[str] = []
     for topic in topics:
@@ -43,20 +46,28 @@ def build_module_input(
             continue
         topic_config = config.topics[topic]
         try:
-            build = cache.get if cache is not None else topic_inputs
-            values = build(topic, topic_config, window, padding=padding_of(topic), fmt=fmt, now=now)
+            padding = padding_of(topic)
+            if cache is not None:
+                values = cache.get(topic, topic_config, window, padding=padding, fmt=fmt, now=now, borrower=data)
+            else:
+                values = topic_inputs(topic, topic_config, window, padding=padding, fmt=fmt, now=now)
+            cached = cache is not None
         except Exception as exc:  # noqa: BLE001 - one topic's failure must not cost the others
             handle_error(
                 DispatcherError(f"building inputs of {topic} failed: {exc!r}"),
                 context=f"station={station_id} module={module} topic={topic}",
             )
-            values = empty_inputs(topic, topic_config)
-        for key, value in values.items():
-            data.setdefault(key, value)
+            values, cached = empty_inputs(topic, topic_config), False
+        if not values.keys().isdisjoint(data):
+            values = {key: value for key, value in values.items() if key not in data}
+        dict.update(data, values)
+        if cached:
+            shared.extend(values)
     for topic, dependency in outputs.items():
         window = window_of(topic)
         data.update(dependency_inputs(dependency, window.latest() if window is not None else None))
     data["_data_quality"] = data_quality(topics, available)
+    data.share(shared)
     return data
 
 

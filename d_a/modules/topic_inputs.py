@@ -9,6 +9,8 @@ whole window (e.g. `gunNo`) and its `aligned_fields` as rows aligned to that ord
 
 from __future__ import annotations
 
+import dataclasses
+import weakref
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ import numpy as np
 from ..config.schema import TopicConfig
 from ..topics.routing import STATION_ID_KEYS
 from ..windows import Window, align_by_key
+from .module_input import ModuleInput
 
 __all__ = ["TopicInputCache", "default_records_key", "empty_inputs", "topic_inputs"]
 
@@ -70,22 +73,31 @@ def topic_inputs(
     """The module-input keys of one topic's window (see module docstring)."""
     if window is None or not len(window):
         return empty_inputs(topic, config)
-    aligned = set(config.aligned_fields)
-    if config.align_by:
-        aligned.add(config.align_by)
     current = _current_record(config, window, now)
     inputs: dict[str, Any] = {}
-    for field in _fields(config, window):
-        if field in aligned:
-            continue
+    for field in _plain_fields(config, window):
         inputs[field] = current.get(field) if current else None
         inputs[f"{field}_window"] = window.column(field, padding, fmt)
     if config.align_by:
         inputs.update(_aligned_inputs(config, window, padding, fmt))
-    key = _records_key(topic, config)
-    if key:
-        inputs[key] = window.completed_second() if config.kind == "per_second" else window.devices()
+    inputs.update(_records_input(topic, config, window))
     return inputs
+
+
+def _plain_fields(config: TopicConfig, window: Window | None) -> list[str]:
+    """The fields given as `f` and `f_window` (the aligned ones come as tables instead)."""
+    aligned = set(config.aligned_fields)
+    if config.align_by:
+        aligned.add(config.align_by)
+    return [field for field in _fields(config, window) if field not in aligned]
+
+
+def _records_input(topic: str, config: TopicConfig, window: Window) -> dict[str, list[dict]]:
+    """The kind's records (per_second: the completed second; per_device: each device's latest)."""
+    key = _records_key(topic, config)
+    if not key:
+        return {}
+    return {key: window.completed_second() if config.kind == "per_second" else window.devices()}
 
 
 def _current_record(config: TopicConfig, window: Window, now: float) -> dict | None:
@@ -136,40 +148,115 @@ def _as_format(matrix: list[list[Any]], fmt: str) -> list[list[Any]] | np.ndarra
         return np.array(matrix, dtype=object)
 
 
+@dataclasses.dataclass(eq=False)
+class _Entry:
+    """A topic's inputs as of one window version (and the rows they were built from)."""
+
+    key: tuple
+    version: int
+    mark: tuple[int, int, int]
+    size: int
+    values: dict[str, Any]
+    extendable: bool
+    borrowers: list[weakref.ref] = dataclasses.field(default_factory=list)  # inputs that may still read `values`
+
+
 class TopicInputCache:
-    """Reuses a topic's inputs while its window is unchanged.
+    """Reuses a topic's inputs while its window is unchanged, and extends them while it only grows.
 
     Most topics change far less often than a station runs (parameters, prices, hourly history,
-    5-minute meters), so a station's run rebuilds only what changed. Callers get fresh top-level
-    lists and dicts each time and numpy arrays marked read-only: module inputs are to be read,
-    not changed in place. The entry lives on the window (`Window.derived`), so it goes with it.
+    5-minute meters), so a station's run rebuilds only what changed; a window that only gained
+    records at its end and lost its oldest ones (car orders, meters, unpadded lists) has its lists
+    extended by the new records instead of rebuilt. `get` returns the cached values themselves:
+    callers must not change them, and pass the ModuleInput that hands them out (it copies a list or
+    dict when it is read); before lists are extended in place, the inputs still alive that have not
+    read them get their copies, so an input keeps what it held when it was built. numpy arrays are
+    marked read-only. The entry lives on the window (`Window.derived`), so it goes with it.
     """
 
     def get(
-        self, topic: str, config: TopicConfig, window: Window | None, *, padding: str | None, fmt: str, now: float
+        self,
+        topic: str,
+        config: TopicConfig,
+        window: Window | None,
+        *,
+        padding: str | None,
+        fmt: str,
+        now: float,
+        borrower: ModuleInput | None = None,
     ) -> dict[str, Any]:
         if window is None or not len(window):
             return empty_inputs(topic, config)
-        key = (self, window.version, padding, fmt, _current_position(config, window, now))
+        key = (self, padding, fmt, _current_position(config, window, now))
         entry = window.derived.get(CACHE_SLOT)
-        if entry is None or entry[0] != key:
-            values = topic_inputs(topic, config, window, padding=padding, fmt=fmt, now=now)
-            for value in values.values():
-                if isinstance(value, np.ndarray):
-                    value.flags.writeable = False
-            entry = window.derived[CACHE_SLOT] = (key, values)
-        return {name: _fresh(value) for name, value in entry[1].items()}
+        usable = isinstance(entry, _Entry) and entry.key == key
+        if not usable or (entry.version != window.version and not self._extend(entry, topic, config, window)):
+            entry = self._build(key, topic, config, window, padding, fmt, now)
+        if borrower is not None and entry.extendable:
+            _lend(entry, borrower)
+        return entry.values
+
+    @staticmethod
+    def _build(
+        key: tuple, topic: str, config: TopicConfig, window: Window, padding: str | None, fmt: str, now: float
+    ) -> _Entry:
+        values = topic_inputs(topic, config, window, padding=padding, fmt=fmt, now=now)
+        for value in values.values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        extendable = padding is None and fmt == "list" and _extendable(config)
+        entry = _Entry(key, window.version, window.mark(), len(window), values, extendable)
+        window.derived[CACHE_SLOT] = entry
+        return entry
+
+    @staticmethod
+    def _extend(entry: _Entry, topic: str, config: TopicConfig, window: Window) -> bool:
+        """Bring plain (unpadded list) inputs up to date with the records appended since; False
+        when the inputs are of another shape or the window changed otherwise."""
+        changes = window.changes_since(entry.mark) if entry.extendable else None
+        if changes is None:
+            return False
+        dropped, _ = changes
+        size = len(window)
+        kept = max(0, entry.size - dropped)
+        fields = _plain_fields(config, window)
+        tails = window.tail_columns(fields, size - kept)
+        values = entry.values
+        _settle_borrowers(entry, [values[f"{name}_window"] for name in fields])
+        for name in fields:
+            series = values[f"{name}_window"]
+            del series[: len(series) - kept]
+            series.extend(tails[name])
+            values[name] = series[-1] if series else None
+        values.update(_records_input(topic, config, window))
+        entry.version, entry.mark, entry.size = window.version, window.mark(), size
+        return True
+
+
+def _extendable(config: TopicConfig) -> bool:
+    """Whether a topic's inputs are plain lists of its configured fields (no tables, no padding)."""
+    return not config.align_by and bool(config.fields) and config.current == "newest"
+
+
+MAX_BORROWERS = 16  # dead references are pruned when an entry has lent to this many inputs
+
+
+def _lend(entry: _Entry, borrower: ModuleInput) -> None:
+    if len(entry.borrowers) >= MAX_BORROWERS:
+        entry.borrowers = [ref for ref in entry.borrowers if ref() is not None]
+    entry.borrowers.append(weakref.ref(borrower))
+
+
+def _settle_borrowers(entry: _Entry, changing: list[list]) -> None:
+    """Give the inputs still alive their own copies of the lists about to be changed in place."""
+    for ref in entry.borrowers:
+        borrower = ref()
+        if borrower is not None:
+            borrower.own_values(changing)
+    entry.borrowers.clear()
 
 
 def _current_position(config: TopicConfig, window: Window, now: float) -> int | None:
     if config.current == "newest":
         return None
     return int(np.searchsorted(window.times(), now, side="right"))
-
-
-def _fresh(value: Any) -> Any:
-    if type(value) is list:
-        return list(value)
-    if type(value) is dict:
-        return dict(value)
-    return value

@@ -35,14 +35,14 @@ class DeliveryTracker:
         self._unseen: dict[str, list[Hold]] = {}
         self.held_messages = 0
 
-    def hold(self, messages: list[KafkaMessage], stations: Iterable[str]) -> None:
-        """Hold `messages` until every one of `stations` has run over them (none: release now)."""
+    def hold(self, messages: list[KafkaMessage], stations: Iterable[str], oldest_ms: int | None = None) -> None:
+        """Hold `messages` (`oldest_ms`: their oldest timestamp) until every one of `stations` has run
+        over them (none: release now)."""
         waiting = set(stations)
         if not waiting:
             self._release(messages)
             return
-        stamps = [m.timestamp_ms for m in messages if m.timestamp_ms is not None]
-        hold = Hold(messages, waiting, oldest_ms=min(stamps) if stamps else None)
+        hold = Hold(messages, waiting, oldest_ms=oldest_ms)
         self.held_messages += len(messages)
         for station in waiting:
             self._unseen.setdefault(station, []).append(hold)

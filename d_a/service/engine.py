@@ -11,12 +11,12 @@ When callbacks fall behind, consumption pauses instead of memory growing without
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from ..errors import error_counts, handle_error
 from ..kafka import KafkaMessage, OffsetManager
 from ..kafka.transport import AsyncConsumer, AsyncProducer
 from ..topics import BadInput
+from .callbacks import CallbackPool
 from .delivery import DeliveryTracker
 from .outputs import batch_output, single_output
 from .scheduler import StationScheduler
@@ -58,6 +59,35 @@ class EngineSettings:
     max_held_messages: int = 200_000
     stop_timeout: float = 30.0
     upload_input: bool = False
+    gc_threshold: int | None = None  # Python's generation-0 GC threshold while the engine runs
+
+
+def young_gc_threshold(threshold: int | None) -> int | None:
+    """Set the garbage collector's generation-0 threshold (None: leave it); returns the previous one.
+
+    Each poll batch allocates thousands of short-lived records; at Python's default (700) the
+    collector runs so often that its passes over every station's long-lived data cost about as much
+    as decoding the messages (bench_service.py).
+    """
+    if threshold is None:
+        return None
+    previous, *older = gc.get_threshold()
+    gc.set_threshold(threshold, *older)
+    return previous
+
+
+def oldest_timestamp_ms(messages: list[KafkaMessage]) -> int | None:
+    stamps = [m.timestamp_ms for m in messages if m.timestamp_ms is not None]
+    return min(stamps) if stamps else None
+
+
+def percentiles(samples: Iterable[float]) -> dict[str, float | None]:
+    """p50/p95/p99 of `samples` (the sample at rank q * n), None when there are none."""
+    ordered = sorted(samples)
+    if not ordered:
+        return {"p50": None, "p95": None, "p99": None}
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
 
 
 class ServiceEngine:
@@ -74,7 +104,7 @@ class ServiceEngine:
         callback: Callable[..., Any] | None,
         result_handler: Callable[..., Any] | None = None,
         batch_upload_handler: Callable[..., Any] | None = None,
-        executor: ThreadPoolExecutor | None = None,
+        callback_pool: CallbackPool | None = None,
     ) -> None:
         self.config = config
         self.settings = settings
@@ -85,7 +115,7 @@ class ServiceEngine:
         self.result_handler = result_handler
         self.batch_upload_handler = batch_upload_handler
         self.station_callbacks: dict[str, Callable[..., Any]] = {}
-        self.executor = executor or ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="d_a-callback")
+        self.callback_pool = callback_pool or CallbackPool(settings.max_concurrency, thread_name_prefix="d_a-callback")
         self.offsets = OffsetManager(consumer, config.offset_commit)
         self.tracker = DeliveryTracker(self._release)
         self.scheduler = StationScheduler(settings.min_interval, self.is_ready)
@@ -107,6 +137,8 @@ class ServiceEngine:
         }
         self.messages_per_topic: dict[str, int] = dict.fromkeys(settings.topics, 0)
         self.latencies_ms: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.staleness_ms: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._due_since_ms: dict[str, int] = {}  # per queued station: the oldest message that triggered it
         self.last_message_at: float | None = None
         self.loop_alive = False
         self.observer: Any = None  # e.g. d_a.metrics.ServiceMetrics: observe_callback / observe_latency
@@ -122,6 +154,7 @@ class ServiceEngine:
                 await self.consumer.stop()
                 raise
         self.loop_alive = True  # from now on; the loop task clears it if it ever ends
+        self._gc_threshold = young_gc_threshold(self.settings.gc_threshold)
         self._tasks = [asyncio.create_task(self._consume_loop(), name="d_a-consume")]
         self._tasks += [
             asyncio.create_task(self._worker(), name=f"d_a-worker-{i}") for i in range(self.settings.max_concurrency)
@@ -152,8 +185,9 @@ class ServiceEngine:
         await self.consumer.stop()
         if self.producer is not None:
             await self.producer.stop()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.callback_pool.shutdown(wait=False)
         self.loop_alive = False
+        young_gc_threshold(self._gc_threshold)
         logger.info("service stopped: %d callbacks, %d messages", self.counters["callbacks"], self.counters["messages"])
 
     # -- consuming ---------------------------------------------------------------------------------
@@ -225,9 +259,11 @@ class ServiceEngine:
                 self._after_ingest(batch, report)
 
     def _after_ingest(self, messages: list[KafkaMessage], report: IngestReport) -> None:
-        self.tracker.hold(messages, [s for s in report.touched if self.is_ready(s)])
+        oldest = oldest_timestamp_ms(messages)
+        self.tracker.hold(messages, [s for s in report.touched if self.is_ready(s)], oldest_ms=oldest)
         for station in report.triggered:
-            self.scheduler.trigger(station)
+            if self.scheduler.trigger(station) and oldest is not None:
+                self._due_since_ms.setdefault(station, oldest)
 
     def _open_batch(self, topic: str, report: IngestReport) -> None:
         if self.batching and report.newest_ts is not None and report.touched:
@@ -255,17 +291,13 @@ class ServiceEngine:
         self.scheduler.started(station)
         holds = self.tracker.take(station)
         batches = self.aggregator.pending_for(station) if self.batching else []
-        oldest = self.tracker.oldest_timestamp_ms(holds)
+        due_since = self._due_since_ms.pop(station, None)
         error: str | None = None
         began = time.perf_counter()
         module_input = None
         try:
             module_input = self._module_input(station)
-            if oldest is not None:
-                latency_ms = max(0.0, time.time() * 1000 - oldest)
-                self.latencies_ms.append(latency_ms)
-                if self.observer is not None:
-                    self.observer.observe_latency(latency_ms / 1000)
+            self._observe_delays(due_since, self.tracker.oldest_timestamp_ms(holds))
             result = await self._call(self.station_callbacks.get(station, self.callback), station, module_input)
         except Exception as exc:  # noqa: BLE001 - one station's failure never stops the others
             error = f"{type(exc).__name__}: {exc}"
@@ -282,6 +314,22 @@ class ServiceEngine:
             self.tracker.give_back(station, holds)
         self.scheduler.finished(station, error)
 
+    def _observe_delays(self, due_since_ms: int | None, oldest_unseen_ms: int | None) -> None:
+        """Latency: from the oldest message that triggered this run to the callback. Staleness: from
+        the oldest message no callback had seen (it also counts data waiting for its trigger by design,
+        e.g. car orders of a second still in progress)."""
+        now_ms = time.time() * 1000
+        if due_since_ms is not None:
+            latency_ms = max(0.0, now_ms - due_since_ms)
+            self.latencies_ms.append(latency_ms)
+            if self.observer is not None:
+                self.observer.observe_latency(latency_ms / 1000)
+        if oldest_unseen_ms is not None:
+            staleness_ms = max(0.0, now_ms - oldest_unseen_ms)
+            self.staleness_ms.append(staleness_ms)
+            if self.observer is not None:
+                self.observer.observe_staleness(staleness_ms / 1000)
+
     def _module_input(self, station: str) -> Any:
         if self.settings.module_name is None:
             return self.dispatcher.get_all_inputs(station)
@@ -292,7 +340,7 @@ class ServiceEngine:
             return None
         if inspect.iscoroutinefunction(function):
             return await function(*args)
-        result = await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+        result = await self.callback_pool.run(function, *args)
         return await result if inspect.isawaitable(result) else result
 
     async def _deliver(self, station: str, module_input: Any, result: Any, batches: list[str], *, failed: bool) -> bool:
@@ -382,17 +430,19 @@ class ServiceEngine:
 
     def forget_station(self, station: str) -> None:
         self.tracker.forget(station)
+        self._due_since_ms.pop(station, None)
         self.scheduler.remove(station)
         self.station_callbacks.pop(station, None)
 
     # -- status ------------------------------------------------------------------------------------
 
     def latency_percentiles(self) -> dict[str, float | None]:
-        samples = sorted(self.latencies_ms)
-        if not samples:
-            return {"p50": None, "p95": None, "p99": None}
-        pick = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]  # noqa: E731
-        return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
+        """p50/p95/p99 of the latest latency samples (ms, from triggering message to callback)."""
+        return percentiles(self.latencies_ms)
+
+    def staleness_percentiles(self) -> dict[str, float | None]:
+        """p50/p95/p99 of the latest staleness samples (ms, from oldest unseen message to callback)."""
+        return percentiles(self.staleness_ms)
 
     def status(self) -> dict[str, Any]:
         age = None if self.last_message_at is None else time.monotonic() - self.last_message_at
@@ -411,6 +461,7 @@ class ServiceEngine:
             "bad_input": self.dispatcher.bad_input.by_kind(),
             "errors": error_counts(),
             "latency_ms": self.latency_percentiles(),
+            "staleness_ms": self.staleness_percentiles(),
             "offsets_committed": self.offsets.commits,
             "lag": self._lag(),
         }

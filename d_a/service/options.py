@@ -93,6 +93,7 @@ def resolve_options(
         upload_input=service.upload_input,
         max_held_messages=service.max_held_messages,
         stop_timeout=service.stop_timeout,
+        gc_threshold=service.gc_threshold,
     )
     cfg = dataclasses.replace(cfg, service=service)
     return ServiceOptions(cfg, chosen, _transport(transport, cfg), base_group, engine)

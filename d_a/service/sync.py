@@ -12,12 +12,12 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..config import ConfigSource
 from ..errors import DataAnalysisError
 from .base import ServiceBase
+from .callbacks import CallbackPool
 from .engine import ServiceEngine
 from .threaded import ThreadedConsumer, ThreadedProducer
 
@@ -86,7 +86,7 @@ class DataAnalysisService(ServiceBase):
             producer,
             callback=callback,
             result_handler=self.result_handler,
-            executor=ThreadPoolExecutor(self.max_workers, thread_name_prefix="d_a-station"),
+            callback_pool=CallbackPool(self.max_workers, thread_name_prefix="d_a-station"),
         )
         await engine.start()
         self.engine = engine

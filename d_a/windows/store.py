@@ -4,6 +4,12 @@ Every key a record carries has a column (see layout), so records come back exact
 added while costing a few bytes per value. Buffers grow with content up to `max_rows`
 instead of being allocated for the maximum. In-order batches are appended with one slice
 write per column; late records are merged in by moving only the rows after them.
+
+Encoding costs about the same for one row as for dozens, and a service appends a few rows per
+station per second, so the newest rows wait as records (at most PENDING_ROWS) and are encoded
+together; reads of the newest rows (the latest record, what was appended since a `mark`) come
+straight from those records. `changes_since` tells readers whether rows were only appended and
+evicted since a mark, so what they derived can be extended instead of rebuilt.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from .layout import Layout
 from .slots import Where, put, ring_run, size_of, take
 
 INITIAL_CAPACITY = 16
+PENDING_ROWS = 32  # the newest rows wait as records until this many, then are encoded in one write
 DOUBLING_UP_TO = 1 << 16  # beyond this, grow by half to bound the slack in large windows
 MAX_REMEMBERED_NEWEST = 1024  # records of the newest time kept as dicts for duplicate checks
 
@@ -38,7 +45,9 @@ class ColumnStore:
         self.ts = np.zeros(self.capacity)
         self.layout = Layout(fields, self.capacity)
         self._newest: list[dict] | None = []  # the records stored with the newest time, None if unknown
+        self._pending: list[dict] = []  # records of the newest rows, whose columns are not written yet
         self.version = next(_VERSIONS)  # changes with every change of content (cache keys)
+        self._new_lineage()
 
     def __len__(self) -> int:
         return self.size
@@ -76,6 +85,13 @@ class ColumnStore:
     def rows(self, lo: int = 0, hi: int | None = None) -> list[dict]:
         """The records of rows lo..hi-1, oldest first, as they were added."""
         hi = self.size if hi is None else hi
+        written = self.size - len(self._pending)
+        if hi > written:
+            pending = [dict(record) for record in self._pending[max(0, lo - written) : hi - written]]
+            return (self._written_rows(lo, written) if lo < written else []) + pending
+        return self._written_rows(lo, hi)
+
+    def _written_rows(self, lo: int, hi: int) -> list[dict]:
         where = self.run(lo, hi)
         named = [(name, column) for name, column in self.layout.columns.items() if column.has_values(where)]
         names = [name for name, _ in named]
@@ -92,7 +108,33 @@ class ColumnStore:
         return records
 
     def column(self, name: Any) -> Column | None:
+        self._write_pending()
         return self.layout.columns.get(name)
+
+    def tail_lists(self, names: Sequence[Any], count: int) -> dict[Any, list]:
+        """Each named column's values in the newest `count` rows, None where there is no value."""
+        if count <= len(self._pending):
+            records = self._pending[len(self._pending) - count :]
+            return {name: [record.get(name) for record in records] for name in names}
+        where = self.run(self.size - count, self.size)
+        columns = [self.column(name) for name in names]
+        return {
+            name: [None] * count if column is None else column.to_list(where)
+            for name, column in zip(names, columns, strict=True)
+        }
+
+    def mark(self) -> tuple[int, int, int]:
+        """The state `changes_since` compares with."""
+        return self._lineage, self._evicted, self._appended
+
+    def changes_since(self, mark: tuple[int, int, int]) -> tuple[int, int] | None:
+        """(oldest rows dropped, rows appended) since `mark`; None when rows changed in another way
+        (late records merged in, rows removed from the middle), so readers can extend what they
+        derived from the rows at `mark` instead of rebuilding it."""
+        lineage, evicted, appended = mark
+        if lineage != self._lineage:
+            return None
+        return self._evicted - evicted, self._appended - appended
 
     def unseen(self, records: list[dict], ts: np.ndarray) -> np.ndarray | None:
         """Mask of the (time-sorted) records not already stored with the same time (None: all unseen)."""
@@ -129,8 +171,12 @@ class ColumnStore:
     def evict_front(self, count: int) -> None:
         """Drop the `count` oldest rows."""
         count = max(0, min(count, self.size))
+        pending_evicted = count - (self.size - len(self._pending))
+        if pending_evicted > 0:
+            del self._pending[:pending_evicted]
         if count:
             self.version = next(_VERSIONS)
+            self._evicted += count
         self.size -= count
         self.head = (self.head + count) % self.capacity if self.size else 0
         self._forget_newest_if_evicted()
@@ -138,12 +184,15 @@ class ColumnStore:
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where `mask` is true (compacting the buffers)."""
         self.version = next(_VERSIONS)
+        self._write_pending()
         self._reallocate(self.capacity, self.positions(0, self.size)[mask])
         self._newest = None
+        self._new_lineage()
 
     def set_max_rows(self, max_rows: int) -> None:
         """Bound the store to `max_rows` rows: a shrink drops the oldest and frees the slack."""
         self.max_rows = max_rows
+        self._write_pending()
         self.evict_front(self.size - max_rows)
         if self.capacity > max_rows:
             self._reallocate(max_rows, self.run(0, self.size))
@@ -154,13 +203,15 @@ class ColumnStore:
         count = len(records)
         if not count:
             return 0
-        encoded = self._encode(records)
         total, newest = self.size + count, self.newest_ts
         self._reserve(min(total, self.max_rows))
         self.evict_front(total - self.max_rows)
-        where = self.run(self.size, self.size + count)
-        self._write(where, ts, encoded)
+        put(self.ts, self.run(self.size, self.size + count), ts)
         self.size += count
+        self._appended += count
+        self._pending.extend(records)
+        if len(self._pending) >= PENDING_ROWS:
+            self._write_pending()
         if ts[-1] != newest:
             self._newest = records[int(np.searchsorted(ts, ts[-1], "left")) :]
         elif self._newest is not None:
@@ -172,6 +223,7 @@ class ColumnStore:
     def _merge(self, records: list[dict], ts: np.ndarray) -> int:
         """Insert late records (older than the newest row) at their time; evict the oldest rows."""
         count = len(records)
+        self._write_pending()
         slots = self.searchsorted(ts, "right")
         late_rows = slots + np.arange(count)
         total = self.size + count
@@ -193,7 +245,13 @@ class ColumnStore:
         self.head = (self.head + evicted) % self.capacity
         self.size = total - evicted
         self._forget_newest_if_evicted()
+        self._new_lineage()
         return int(kept.sum())
+
+    def _new_lineage(self) -> None:
+        """Rows changed other than at the ends: what was derived from them must be rebuilt."""
+        self._lineage = next(_VERSIONS)
+        self._evicted, self._appended = 0, self.size
 
     def _newest_rows(self) -> list[dict]:
         """The stored records having the newest time (remembered, or rebuilt from the columns)."""
@@ -217,12 +275,24 @@ class ColumnStore:
         for column, values in encoded:
             column.put(where, values)
 
-    def _encode(self, records: list[dict]) -> list[tuple[Column, Encoded]]:
-        """Each column's values of `records`, encoded (adding columns for new keys)."""
-        values = self.layout.split(records, self.capacity, self.size > 0)
+    def _write_pending(self) -> None:
+        """Encode the pending records into the columns (their times are stored already)."""
+        if not self._pending:
+            return
+        records, self._pending = self._pending, []
+        first = self.size - len(records)
+        where = self.run(first, self.size)
+        for column, values in self._encode(records, first):
+            column.put(where, values)
+
+    def _encode(self, records: list[dict], written: int | None = None) -> list[tuple[Column, Encoded]]:
+        """Each column's values of `records`, encoded (adding columns for new keys); `written` is
+        how many rows hold column values (default: all)."""
+        written = self.size if written is None else written
+        values = self.layout.split(records, self.capacity, written > 0)
 
         def live() -> np.ndarray:
-            return self.positions(0, self.size)
+            return self.positions(0, written)
 
         return [
             (column, column.absent(len(records)) if name not in values else column.encode(values[name], live))

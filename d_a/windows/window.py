@@ -113,6 +113,22 @@ class Window:
         self.flush()
         return self._store.version
 
+    def mark(self) -> tuple[int, int, int]:
+        """A mark of the current rows, for `changes_since`."""
+        self.flush()
+        return self._store.mark()
+
+    def changes_since(self, mark: tuple[int, int, int]) -> tuple[int, int] | None:
+        """(oldest records dropped, records appended) since `mark`, or None when records changed
+        in another way (a late record placed among the others, a window replaced or cleared)."""
+        self.flush()
+        return self._store.changes_since(mark)
+
+    def tail_columns(self, fields: Sequence[str], count: int) -> dict[str, list]:
+        """The newest `count` records' values of each field, oldest first (None for no value)."""
+        self.flush()
+        return self._store.tail_lists(fields, min(count, len(self._store)))
+
     def times(self) -> np.ndarray:
         """The records' times (epoch s), oldest first, aligned with `records()`."""
         self.flush()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
+import time
 
+import orjson
 import pytest
 from service_helpers import output_messages, publish, until
 
@@ -14,6 +17,7 @@ from d_a.service import AsyncDataAnalysisService
 from d_a.simulator import StationSimulator
 
 REALTIME = "SCHEDULE-STATION-REALTIME-DATA"
+ORDERS = "SCHEDULE-CAR-ORDER"
 
 
 def realtime(stations: list[str], hour: str = "2025-11-01 08:00:00") -> dict:
@@ -352,3 +356,50 @@ def test_the_configured_expiry_is_used_unless_an_argument_overrides_it() -> None
     assert configured.dispatcher.data_expire_seconds == 7200
     explicit = AsyncDataAnalysisService(transport="memory", data_expire_seconds=30)
     assert explicit.dispatcher.data_expire_seconds == 30
+
+
+def car_order(second: int, gun: int = 1) -> dict:
+    return {
+        "stationId": "S1",
+        "transactionSerialNo": f"TX{gun}",
+        "gunNo": str(gun),
+        "soc": 40.0 + second,
+        "outputPower": 60.0,
+        "sendTime": f"2025-11-01 08:00:{second:02d}",
+    }
+
+
+async def test_latency_counts_from_the_trigger_and_staleness_from_the_oldest_unseen_data(transport, broker) -> None:
+    seen = []
+    service = AsyncDataAnalysisService("operation_optimization", transport=transport)
+    await service.start(lambda s, data: seen.append(data["soc_window"]))
+    try:
+        now_ms = int(time.time() * 1000)
+        # The first second of car orders is in progress: it triggers nothing and waits (sent 3 s ago).
+        broker.produce(ORDERS, orjson.dumps(car_order(10)), key=b"S1", timestamp_ms=now_ms - 3000)
+        await asyncio.sleep(0.2)
+        assert seen == []
+        broker.produce(ORDERS, orjson.dumps(car_order(11)), key=b"S1")  # a new second: 10 is complete
+        await until(lambda: seen == [[50.0, 51.0]])
+        engine = service.engine
+        assert engine is not None
+        assert len(engine.latencies_ms) == 1 and engine.latencies_ms[0] < 2000
+        assert len(engine.staleness_ms) == 1 and engine.staleness_ms[0] >= 3000
+        status = service.get_service_status()
+        assert status["latency_ms"]["p95"] == engine.latencies_ms[0]
+        assert status["staleness_ms"]["p95"] == engine.staleness_ms[0]
+    finally:
+        await service.stop()
+
+
+async def test_the_gc_threshold_is_set_while_the_service_runs(transport, broker) -> None:
+    before = gc.get_threshold()
+    service = AsyncDataAnalysisService(
+        "operation_optimization", transport=transport, config={"service": {"gc_threshold": 12345}}
+    )
+    await service.start(lambda s, data: None)
+    try:
+        assert gc.get_threshold() == (12345, *before[1:])
+    finally:
+        await service.stop()
+    assert gc.get_threshold() == before

@@ -7,6 +7,7 @@ import pytest
 
 from d_a.config import load_config
 from d_a.windows import WindowSpec, make_window
+from d_a.windows.store import PENDING_ROWS
 
 CAR_ORDER_FIELDS = tuple(load_config().topics["SCHEDULE-CAR-ORDER"].fields)
 
@@ -147,3 +148,34 @@ def test_strings_that_left_the_window_do_not_accumulate(car_order, strictly_equa
     assert sizes[-1] <= sizes[len(sizes) // 2] * 1.1
     newest = [car_order(float(i), transactionSerialNo=f"TX-{i // 50}") for i in range(58_000, 60_000)]
     assert strictly_equal(window.records(), newest)
+
+
+def test_records_read_before_and_after_they_are_encoded_are_the_same(t0, car_order, strictly_equal):
+    """The newest rows wait as records until PENDING_ROWS of them are encoded at once; no read may tell."""
+    window = make_window(WindowSpec("append", 50, CAR_ORDER_FIELDS))
+    added = []
+    for second in range(3 * PENDING_ROWS):  # past the window's 50 rows: the oldest are evicted as it goes
+        record = car_order(t0 + second, gun=second % 3, soc=None if second % 7 == 0 else 30.5 + second)
+        added.append(record)
+        window.stage([record], [t0 + second])
+        assert strictly_equal(window.latest(), record)
+        assert strictly_equal(
+            window.tail_columns(["soc", "gunNo"], 2),
+            {"soc": [r.get("soc") for r in added[-2:]], "gunNo": [r["gunNo"] for r in added[-2:]]},
+        )
+    assert strictly_equal(window.records(), added[-50:])
+    assert window.column("soc") == [r["soc"] for r in added[-50:]]
+
+
+def test_changes_since_tells_appends_from_other_changes(t0, meter):
+    window = make_window(WindowSpec("append", 4, ("meterPower",)))
+    window.add_many([meter(t0), meter(t0 + 300)], [t0, t0 + 300])
+    mark = window.mark()
+    window.add_many([meter(t0 + 600), meter(t0 + 900), meter(t0 + 1200)], [t0 + 600, t0 + 900, t0 + 1200])
+    assert window.changes_since(mark) == (1, 3)  # one evicted at the front, three appended
+    mark = window.mark()
+    window.add(meter(t0 + 450, power=1.0), t0 + 450)  # late: placed among the others
+    assert window.changes_since(mark) is None
+    mark = window.mark()
+    window.replace([meter(t0)], [t0])
+    assert window.changes_since(mark) is None

@@ -1,0 +1,155 @@
+"""TopicInputCache: reused while a window is unchanged, extended while it only grows, and always
+equal to inputs built from scratch."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from d_a.config import TopicConfig
+from d_a.dispatcher import window_spec
+from d_a.modules import ModuleInput
+from d_a.modules import topic_inputs as topic_inputs_module
+from d_a.modules.topic_inputs import TopicInputCache, topic_inputs
+from d_a.windows import make_window
+
+T0 = 1_762_000_000.0
+
+ORDERS = TopicConfig(
+    kind="per_second",
+    records_key="car_orders",
+    fields=["stationId", "transactionSerialNo", "gunNo", "soc", "outputPower", "endChargeTime"],
+    types={"transactionSerialNo": "id", "gunNo": "id", "soc": "number", "outputPower": "number"},
+    interval_seconds=1,
+    window_size=6,
+    max_records_per_second=3,
+)
+METER = TopicConfig(kind="append", fields=["stationId", "meterId", "meterPower"], interval_seconds=300, window_size=5)
+
+
+def car_order(t: float, gun: int) -> dict:
+    """A SCHEDULE-CAR-ORDER record as the parser stores it (endChargeTime "" until the last second)."""
+    return {
+        "stationId": "ST0001",
+        "transactionSerialNo": f"TX{gun}{int(t) // 60}",
+        "gunNo": str(gun),
+        "soc": round(20 + (t - T0) / 10, 2),
+        "outputPower": 60.0 + gun,
+        "endChargeTime": "" if gun != 3 else None,
+        "sendTime": f"{int(t)}",
+    }
+
+
+def meter(t: float, gun: int) -> dict:
+    record = {"stationId": "ST0001", "meterId": "M-01", "meterPower": round(100 + t - T0, 1)}
+    if gun == 2:
+        del record["meterId"]  # a record lacking a key reads as None in the lists
+    return record
+
+
+def both(cache: TopicInputCache, topic: str, config: TopicConfig, window) -> tuple[dict, dict]:
+    cached = cache.get(topic, config, window, padding=None, fmt="list", now=T0)
+    fresh = topic_inputs(topic, config, window, padding=None, fmt="list", now=T0)
+    return cached, fresh
+
+
+def same(a: object, b: object) -> bool:
+    """Equal in value and in type, recursively (1 == 1.0 is not enough for a model input)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(["stage", "stage", "stage", "late", "duplicate", "replace"]),
+        st.integers(1, 3),  # how many records
+        st.integers(0, 2),  # seconds forward
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(ops=operations, which=st.sampled_from(["orders", "meter"]))
+def test_cached_inputs_equal_inputs_built_from_scratch(ops, which) -> None:
+    config, build = (ORDERS, car_order) if which == "orders" else (METER, meter)
+    window = make_window(window_spec(config))
+    cache = TopicInputCache()
+    now, last = T0, []
+    for op, count, step in ops:
+        now += step
+        if op == "stage":
+            last = [build(now, gun) for gun in range(1, count + 1)]
+            window.stage(last, [now] * count, now=now)
+        elif op == "late":
+            window.stage([build(now - 3, 9)], [now - 3], now=now)
+        elif op == "duplicate" and last:
+            window.stage(last, [now - step] * len(last), now=now)
+        elif op == "replace":
+            window.replace([build(now, 1)], [now], now=now)
+        cached, fresh = both(cache, "T", config, window)
+        assert same(cached, fresh), (op, cached, fresh)
+
+
+def test_a_growing_window_is_extended_not_rebuilt(monkeypatch) -> None:
+    built: list[str] = []
+    real = topic_inputs_module.topic_inputs
+    monkeypatch.setattr(
+        topic_inputs_module, "topic_inputs", lambda topic, *a, **k: built.append(topic) or real(topic, *a, **k)
+    )
+    window = make_window(window_spec(ORDERS))
+    cache = TopicInputCache()
+    for second in range(20):  # far beyond window_size: the oldest seconds are evicted as it goes
+        window.stage([car_order(T0 + second, gun) for gun in (1, 2)], [T0 + second] * 2, now=T0 + second)
+        cached, fresh = both(cache, "CAR", ORDERS, window)
+        assert same(cached, fresh)
+    assert built == ["CAR"]  # the first read only
+    assert cached["gunNo_window"] == ["1", "2"] * 6
+    assert cached["car_orders"] == [car_order(T0 + 18, 1), car_order(T0 + 18, 2)]
+
+
+def test_a_late_record_rebuilds_the_inputs() -> None:
+    window = make_window(window_spec(ORDERS))
+    cache = TopicInputCache()
+    for second in range(3):
+        window.stage([car_order(T0 + second, 1)], [T0 + second], now=T0 + second)
+        both(cache, "CAR", ORDERS, window)
+    window.stage([car_order(T0 + 0.5, 2)], [T0 + 0.5], now=T0 + 3)  # late: lands between the others
+    cached, fresh = both(cache, "CAR", ORDERS, window)
+    assert same(cached, fresh)
+    assert cached["gunNo_window"] == ["1", "2", "1", "1"]
+
+
+def test_an_input_kept_by_its_caller_keeps_what_it_held_when_built() -> None:
+    """Lists extended in place for the next runs must not change an input a model still holds."""
+    window = make_window(window_spec(ORDERS))
+    cache = TopicInputCache()
+    station_inputs = []
+    for second in range(10):  # beyond window_size: the oldest second is dropped from the lists too
+        window.stage([car_order(T0 + second, 1)], [T0 + second], now=T0 + second)
+        data = ModuleInput()
+        data.update(cache.get("CAR", ORDERS, window, padding=None, fmt="list", now=T0, borrower=data))
+        data.share(list(data))
+        station_inputs.append((data, topic_inputs("CAR", ORDERS, window, padding=None, fmt="list", now=T0)))
+    for data, when_built in station_inputs:
+        assert same(dict(data), when_built)
+
+
+def test_inputs_no_longer_referenced_are_not_copied(monkeypatch) -> None:
+    copies = []
+    real = ModuleInput.own_values
+    monkeypatch.setattr(ModuleInput, "own_values", lambda self, values: copies.append(1) or real(self, values))
+    window = make_window(window_spec(ORDERS))
+    cache = TopicInputCache()
+    for second in range(10):
+        window.stage([car_order(T0 + second, 1)], [T0 + second], now=T0 + second)
+        data = ModuleInput()
+        data.update(cache.get("CAR", ORDERS, window, padding=None, fmt="list", now=T0, borrower=data))
+        del data  # a service drops each run's input once the callback returned
+    assert copies == []
