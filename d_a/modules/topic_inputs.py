@@ -18,6 +18,7 @@ import numpy as np
 from ..config.schema import TopicConfig
 from ..topics.routing import STATION_ID_KEYS
 from ..windows import Window, align_by_key
+from .aligned_table import AlignedTable
 from .module_input import ModuleInput
 
 __all__ = ["TopicInputCache", "default_records_key", "empty_inputs", "topic_inputs"]
@@ -158,6 +159,7 @@ class _Entry:
     size: int
     values: dict[str, Any]
     extendable: bool
+    table: AlignedTable | None = None  # what extending an `align_by` topic's tables needs
     borrowers: list[weakref.ref] = dataclasses.field(default_factory=list)  # inputs that may still read `values`
 
 
@@ -205,7 +207,12 @@ class TopicInputCache:
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
         extendable = padding is None and fmt == "list" and _extendable(config)
-        entry = _Entry(key, window.version, window.mark(), len(window), values, extendable)
+        table = None
+        if extendable and config.align_by:
+            key_name, aligned = config.align_by, list(config.aligned_fields)
+            table = AlignedTable.of(window, key_name, aligned, window.spec.interval_seconds, values[key_name])
+            extendable = table is not None
+        entry = _Entry(key, window.version, window.mark(), len(window), values, extendable, table)
         window.derived[CACHE_SLOT] = entry
         return entry
 
@@ -222,7 +229,10 @@ class TopicInputCache:
         fields = _plain_fields(config, window)
         tails = window.tail_columns(fields, size - kept)
         values = entry.values
-        _settle_borrowers(entry, [values[f"{name}_window"] for name in fields])
+        tables = [values[f"{name}_window"] for name in config.aligned_fields] if entry.table is not None else []
+        _settle_borrowers(entry, [values[f"{name}_window"] for name in fields] + tables)
+        if entry.table is not None and not entry.table.extend(window, entry.size - kept, size - kept, values):
+            return False
         for name in fields:
             series = values[f"{name}_window"]
             del series[: len(series) - kept]
@@ -234,8 +244,8 @@ class TopicInputCache:
 
 
 def _extendable(config: TopicConfig) -> bool:
-    """Whether a topic's inputs are plain lists of its configured fields (no tables, no padding)."""
-    return not config.align_by and bool(config.fields) and config.current == "newest"
+    """Whether a topic's inputs can follow appends: configured fields, the newest record current."""
+    return bool(config.fields) and config.current == "newest"
 
 
 MAX_BORROWERS = 16  # dead references are pruned when an entry has lent to this many inputs

@@ -129,6 +129,17 @@ class Window:
         self.flush()
         return self._store.tail_lists(fields, min(count, len(self._store)))
 
+    def tail_times(self, count: int) -> np.ndarray:
+        """The times of the newest `count` records, oldest first."""
+        self.flush()
+        size = len(self._store)
+        return self._store.times(size - min(count, size), size)
+
+    def oldest(self, count: int) -> list[dict]:
+        """The oldest `count` records, as added."""
+        self.flush()
+        return self._store.rows(0, min(count, len(self._store)))
+
     def times(self) -> np.ndarray:
         """The records' times (epoch s), oldest first, aligned with `records()`."""
         self.flush()

@@ -25,6 +25,14 @@ ORDERS = TopicConfig(
     max_records_per_second=3,
 )
 METER = TopicConfig(kind="append", fields=["stationId", "meterId", "meterPower"], interval_seconds=300, window_size=5)
+GUNS = TopicConfig(
+    kind="append",
+    fields=["hostCode", "gunNo", "status"],
+    align_by="gunNo",
+    aligned_fields=["status"],
+    interval_seconds=15,
+    window_size=7,
+)
 
 
 def car_order(t: float, gun: int) -> dict:
@@ -38,6 +46,16 @@ def car_order(t: float, gun: int) -> dict:
         "endChargeTime": "" if gun != 3 else None,
         "sendTime": f"{int(t)}",
     }
+
+
+def gun_status(t: float, gun: int) -> dict:
+    """A SCHEDULE-DEVICE-GUN report; gun 3 sometimes reports no status, gun 4 no gun number."""
+    record = {"stationId": "ST0001", "hostCode": "H1", "gunNo": gun, "status": int(t) % 3, "sendTime": f"{int(t)}"}
+    if gun == 3 and int(t) % 2:
+        record["status"] = None
+    if gun == 4:
+        del record["gunNo"]
+    return record
 
 
 def meter(t: float, gun: int) -> dict:
@@ -67,18 +85,18 @@ def same(a: object, b: object) -> bool:
 operations = st.lists(
     st.tuples(
         st.sampled_from(["stage", "stage", "stage", "late", "duplicate", "replace"]),
-        st.integers(1, 3),  # how many records
-        st.integers(0, 2),  # seconds forward
+        st.integers(1, 4),  # how many records
+        st.integers(0, 20),  # seconds forward
     ),
     min_size=1,
     max_size=40,
 )
 
 
-@settings(max_examples=80, deadline=None)
-@given(ops=operations, which=st.sampled_from(["orders", "meter"]))
+@settings(max_examples=150, deadline=None)
+@given(ops=operations, which=st.sampled_from(["orders", "meter", "guns"]))
 def test_cached_inputs_equal_inputs_built_from_scratch(ops, which) -> None:
-    config, build = (ORDERS, car_order) if which == "orders" else (METER, meter)
+    config, build = {"orders": (ORDERS, car_order), "meter": (METER, meter), "guns": (GUNS, gun_status)}[which]
     window = make_window(window_spec(config))
     cache = TopicInputCache()
     now, last = T0, []
@@ -153,3 +171,22 @@ def test_inputs_no_longer_referenced_are_not_copied(monkeypatch) -> None:
         data.update(cache.get("CAR", ORDERS, window, padding=None, fmt="list", now=T0, borrower=data))
         del data  # a service drops each run's input once the callback returned
     assert copies == []
+
+
+def test_a_gun_table_is_extended_as_reports_arrive_and_age_out(monkeypatch) -> None:
+    built: list[str] = []
+    real = topic_inputs_module.topic_inputs
+    monkeypatch.setattr(
+        topic_inputs_module, "topic_inputs", lambda topic, *a, **k: built.append(topic) or real(topic, *a, **k)
+    )
+    config = GUNS.model_copy(update={"window_size": 8})
+    window = make_window(window_spec(config))
+    cache = TopicInputCache()
+    for tick in range(12):  # guns 1 and 2 report every 15 s; the window keeps the newest 8 reports
+        t = T0 + 15 * tick
+        window.stage([gun_status(t, 1), gun_status(t + 1, 2)], [t, t + 1], now=t)
+        cached, fresh = both(cache, "GUN", config, window)
+        assert same(cached, fresh)
+    assert built == ["GUN"]
+    assert cached["gunNo"] == [1, 2]
+    assert cached["status_window"][-1] == [(int(T0) + 165) % 3, (int(T0) + 166) % 3]
