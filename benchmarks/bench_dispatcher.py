@@ -162,6 +162,12 @@ def updates_per_second(kind_topic: str, make: Callable[[int], dict], n: int, bat
     return batched, len(single) / (time.perf_counter() - t0)
 
 
+def run_after(dispatcher: DataDispatcher, topic: str, value: dict) -> None:
+    """What a service does when `value` arrives: apply it, then build the station's input."""
+    dispatcher.ingest(topic, value)
+    dispatcher.get_module_input("ST0000", "operation_optimization")
+
+
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     runs = []
     for _ in range(repeat):
@@ -195,17 +201,19 @@ def main() -> None:
         dispatcher.window_format = fmt
         median, worst = timed(lambda: dispatcher.get_module_input("ST0000", "operation_optimization"), 5)
         print(f"  get_module_input(operation_optimization), {fmt:5s}: median {median:.1f} ms, max {worst:.1f} ms")
-    next_second = iter(range(dispatcher.config.topics["SCHEDULE-CAR-ORDER"].window_size // scale, 10**9))
-
-    def run_after_a_new_second() -> None:
-        dispatcher.ingest("SCHEDULE-CAR-ORDER", car_order("ST0000", START + next(next_second)))
-        dispatcher.get_module_input("ST0000", "operation_optimization")
-
-    for fmt in ("numpy", "list"):
-        dispatcher.window_format = fmt
-        dispatcher.get_module_input("ST0000", "operation_optimization")
-        median, worst = timed(run_after_a_new_second, 20)
-        print(f"  the same after a new second of car orders (a service's run), {fmt:5s}: median {median:.2f} ms")
+    topics = dispatcher.config.topics
+    next_second = iter(range(topics["SCHEDULE-CAR-ORDER"].window_size // scale, 10**9))
+    next_report = iter(range(topics["SCHEDULE-DEVICE-GUN"].window_size // scale // 4 + 1, 10**9))  # 15-s slots
+    news = {
+        "a new second of car orders": lambda: ("SCHEDULE-CAR-ORDER", car_order("ST0000", START + next(next_second))),
+        "a new gun report": lambda: ("SCHEDULE-DEVICE-GUN", gun_status("ST0000", START + 15 * next(next_report), 1)),
+    }
+    for what, make in news.items():
+        for fmt in ("numpy", "list"):
+            dispatcher.window_format = fmt
+            dispatcher.get_module_input("ST0000", "operation_optimization")
+            median, _ = timed(lambda make=make: run_after(dispatcher, *make()), 20)
+            print(f"  the same after {what} (a service's run), {fmt:5s}: median {median:.2f} ms")
     data = dispatcher.get_module_input("ST0000", "operation_optimization")
     orders, guns = len(data["outputPower_window"]), len(data["status_window"])
     print(f"  car-order window: {orders:,} entries; gun-status rows: {guns:,}")
