@@ -58,7 +58,7 @@ def build_module_input(
                 context=f"station={station_id} module={module} topic={topic}",
             )
             values, cached = empty_inputs(topic, topic_config), False
-        if not values.keys().isdisjoint(data):
+        if not values.keys().isdisjoint(data.keys()):
             values = {key: value for key, value in values.items() if key not in data}
         dict.update(data, values)
         if cached:
