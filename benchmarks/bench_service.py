@@ -40,6 +40,7 @@ from aiokafka.structs import TopicPartition
 
 from d_a.kafka import EmbeddedBroker, InMemoryBroker, MemoryTransport
 from d_a.service.aio import AsyncDataAnalysisService
+from d_a.service.engine import percentiles
 from d_a.simulator import TOPICS, SimMessage, StationSimulator
 
 MODULE = "operation_optimization"
@@ -204,11 +205,9 @@ def drain(samples: deque[float]) -> list[float]:
     return out
 
 
-def percentile(sorted_samples: Sequence[float], q: float) -> float | None:
-    """The engine's rule (`ServiceEngine.latency_percentiles`), over all samples of a run."""
-    if not sorted_samples:
-        return None
-    return sorted_samples[min(len(sorted_samples) - 1, int(q * len(sorted_samples)))]
+def percentile(samples: Sequence[float], q: float) -> float | None:
+    """p50 / p95 / p99 (q = 0.5 / 0.95 / 0.99) over all samples of a run, by the engine's rule."""
+    return percentiles(samples)[f"p{round(q * 100)}"]
 
 
 # -- throughput --------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from .module_input import ModuleInput
 __all__ = ["TopicInputCache", "default_records_key", "empty_inputs", "topic_inputs"]
 
 CACHE_SLOT = "module_inputs"
+MAX_BORROWERS = 16  # dead references are pruned when an entry has lent to this many inputs
 
 
 def default_records_key(topic: str) -> str:
@@ -218,8 +219,8 @@ class TopicInputCache:
 
     @staticmethod
     def _extend(entry: _Entry, topic: str, config: TopicConfig, window: Window) -> bool:
-        """Bring plain (unpadded list) inputs up to date with the records appended since; False
-        when the inputs are of another shape or the window changed otherwise."""
+        """Bring unpadded list inputs (field lists, keyed tables) up to date with the records
+        appended and evicted since; False when the window changed otherwise or a table's keys did."""
         changes = window.changes_since(entry.mark) if entry.extendable else None
         if changes is None:
             return False
@@ -246,9 +247,6 @@ class TopicInputCache:
 def _extendable(config: TopicConfig) -> bool:
     """Whether a topic's inputs can follow appends: configured fields, the newest record current."""
     return bool(config.fields) and config.current == "newest"
-
-
-MAX_BORROWERS = 16  # dead references are pruned when an entry has lent to this many inputs
 
 
 def _lend(entry: _Entry, borrower: ModuleInput) -> None:

@@ -319,16 +319,17 @@ class ServiceEngine:
         the oldest message no callback had seen (it also counts data waiting for its trigger by design,
         e.g. car orders of a second still in progress)."""
         now_ms = time.time() * 1000
-        if due_since_ms is not None:
-            latency_ms = max(0.0, now_ms - due_since_ms)
-            self.latencies_ms.append(latency_ms)
-            if self.observer is not None:
-                self.observer.observe_latency(latency_ms / 1000)
-        if oldest_unseen_ms is not None:
-            staleness_ms = max(0.0, now_ms - oldest_unseen_ms)
-            self.staleness_ms.append(staleness_ms)
-            if self.observer is not None:
-                self.observer.observe_staleness(staleness_ms / 1000)
+        observer = self.observer
+        delays = (
+            (due_since_ms, self.latencies_ms, observer and observer.observe_latency),
+            (oldest_unseen_ms, self.staleness_ms, observer and observer.observe_staleness),
+        )
+        for since_ms, samples, observe in delays:
+            if since_ms is not None:
+                delay_ms = max(0.0, now_ms - since_ms)
+                samples.append(delay_ms)
+                if observe:
+                    observe(delay_ms / 1000)
 
     def _module_input(self, station: str) -> Any:
         if self.settings.module_name is None:

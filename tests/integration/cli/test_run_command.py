@@ -118,6 +118,9 @@ def test_run_processes_stations_serves_metrics_and_commits_on_sigterm(kafka_boot
         callbacks = families["d_a_callbacks"].samples[0].value
         consumed = {s.labels["topic"]: s.value for s in families["d_a_messages_consumed"].samples}
         assert callbacks >= 5 and consumed[METER] >= 5
+        for delay in ("d_a_end_to_end_latency_seconds", "d_a_data_staleness_seconds"):
+            observed = {s.name: s.value for s in families[delay].samples}
+            assert observed[f"{delay}_count"] >= 1, delay
         status, body = get(f"http://127.0.0.1:{port}/health")
         assert status == 200 and json.loads(body)["healthy"] is True
         assert asyncio.run(committed_total(kafka_bootstrap, f"{group}.operation_optimization-{METER}", METER)) < 5
