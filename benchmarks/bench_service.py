@@ -30,6 +30,7 @@ import os
 import pstats
 import time
 import uuid
+import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -301,11 +302,12 @@ async def throughput(env: Env, count: int, profiler: cProfile.Profile | None = N
 class RealTimeFeeder:
     """Publishes a simulation on the wall clock: the messages of each simulated second, generated
     beforehand (so the simulator's own work does not load the service's event loop), spread over
-    that second's ten ticks (stations do not all send at once). A late tick publishes everything
-    due, so the feed rate stays real time when the event loop is busy."""
+    that second's ten ticks by station: a station sends all of its second's messages in one tick,
+    its phase, and the stations' phases are spread evenly (stations do not all send at once). A
+    late tick publishes everything due, so the feed rate stays real time when the event loop is busy."""
 
     initial: list[SimMessage]
-    seconds: list[list[SimMessage]]
+    seconds: list[list[list[SimMessage]]]  # per simulated second, per tick
     feed: Feed
     published: int = 0
     topics: set[str] = field(default_factory=set)
@@ -313,7 +315,7 @@ class RealTimeFeeder:
 
     @classmethod
     def simulate(cls, sim: StationSimulator, seconds: float, feed: Feed) -> RealTimeFeeder:
-        return cls(sim.initial_messages(), [sim.advance(1.0) for _ in range(math.ceil(seconds))], feed)
+        return cls(sim.initial_messages(), [phased(sim.advance(1.0)) for _ in range(math.ceil(seconds))], feed)
 
     async def run(self) -> None:
         await self._send(self.initial)
@@ -323,9 +325,7 @@ class RealTimeFeeder:
             due = min(slices * len(self.seconds), int((time.monotonic() - start) / TICK_SECONDS) + 1)
             ready: list[SimMessage] = []
             for index in range(tick, due):
-                second = self.seconds[index // slices]
-                part = index % slices
-                ready += second[part * len(second) // slices : (part + 1) * len(second) // slices]
+                ready += self.seconds[index // slices][index % slices]
             tick = due
             await self._send(ready)
             await asyncio.sleep(TICK_SECONDS - (time.monotonic() - start) % TICK_SECONDS)
@@ -335,6 +335,15 @@ class RealTimeFeeder:
             await self.feed.publish(messages, now=True)
             self.published += len(messages)
             self.topics.update(m.topic for m in messages)
+
+
+def phased(messages: list[SimMessage]) -> list[list[SimMessage]]:
+    """One simulated second's messages per tick: each station's in the tick of its phase (a hash of
+    the message key, so a station keeps its phase from second to second)."""
+    ticks: list[list[SimMessage]] = [[] for _ in range(round(1 / TICK_SECONDS))]
+    for message in messages:
+        ticks[zlib.crc32(message.key or b"") % len(ticks)].append(message)
+    return ticks
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 from .config import PADDING_STRATEGIES, Config, ConfigSource, TopicConfig, load_config
 from .errors import DispatcherError, handle_error
-from .modules import build_module_input, module_parser
+from .modules import InputAssembly, module_parser
 from .modules.topic_inputs import TopicInputCache
 from .topics import BadInput, BadInputLog, StationRecord, StationRouter, TopicParser, build_parsers
 from .windows import Window, WindowSpec, make_window
@@ -124,13 +124,10 @@ class DataDispatcher:
             if module not in self.config.module_to_topics:
                 raise DispatcherError(f"unknown module {module!r}; configured: {', '.join(self.config.modules)}")
             try:
-                data = build_module_input(
-                    self.config,
-                    module,
+                data = self._assembly(station_id, module).build(
                     station_id,
                     lambda topic: self._window(station_id, topic),
                     self.padding_for,
-                    self.window_format,
                     self.clock(),
                     self._input_cache,
                 )
@@ -162,8 +159,9 @@ class DataDispatcher:
                 for topic, window in windows.items():
                     window.expire(now, self._expiry(topic))
                 if not any(len(w) for w in windows.values()):
-                    del self.data_cache[station_id]
                     removed.append(station_id)
+            for station_id in removed:
+                self.remove_station(station_id)
         if removed:
             logger.info("expired %d stations with no data left (e.g. %s)", len(removed), removed[0])
         return removed
@@ -257,6 +255,12 @@ class DataDispatcher:
             self._store(topic, pending, whole=False, arrival=arrival, report=report)
         return report
 
+    def remove_station(self, station_id: str) -> None:
+        """Drop a station's windows and what was derived from them."""
+        with self.lock:
+            self.data_cache.pop(station_id, None)
+            self._assemblies.pop(station_id, None)
+
     def padding_for(self, topic: str) -> str | None:
         """The padding strategy in force for a topic (its override, its config, or the global one)."""
         if topic in self._topic_padding:
@@ -284,6 +288,7 @@ class DataDispatcher:
     def _apply_config(self, config: Config) -> None:
         self.config = config
         self._input_cache = TopicInputCache()
+        self._assemblies: dict[str, dict[str, InputAssembly]] = {}  # station -> module -> its last input
         self._parsers: dict[str, TopicParser] = build_parsers(config.topics, self.router)
         self._specs = {name: window_spec(topic) for name, topic in config.topics.items()}
 
@@ -292,6 +297,16 @@ class DataDispatcher:
         if parser is None:
             self.bad_input.record(BadInput("unknown_topic", f"{topic!r} is not configured"), topic, **where)
         return parser
+
+    def _assembly(self, station_id: str, module: str) -> InputAssembly:
+        """The station's kept input of `module` (a new one for a station without windows, not kept)."""
+        if station_id not in self.data_cache:
+            return InputAssembly(self.config, module, self.window_format)
+        assemblies = self._assemblies.setdefault(station_id, {})
+        assembly = assemblies.get(module)
+        if assembly is None or assembly.fmt != self.window_format:
+            assembly = assemblies[module] = InputAssembly(self.config, module, self.window_format)
+        return assembly
 
     def _window(self, station_id: str, topic: str) -> Window | None:
         if topic in self._global:

@@ -12,10 +12,11 @@ from . import (  # noqa: F401 - register the built-in module parsers
     thermal_management,
 )
 from .base import ModuleParser, module_parser, register_module_parser, registered_module_parsers
-from .inputs import build_module_input, data_quality, dependency_inputs
+from .inputs import InputAssembly, build_module_input, data_quality, dependency_inputs
 from .module_input import ModuleInput
 
 __all__ = [
+    "InputAssembly",
     "ModuleInput",
     "ModuleParser",
     "build_module_input",

@@ -1,8 +1,17 @@
-"""The generic module input: topic fields and windows, dependency outputs, `_data_quality`."""
+"""The generic module input: topic fields and windows, dependency outputs, `_data_quality`.
+
+A station runs whenever one of its topics changes (a new second of car orders, a gun report), but
+a module reads up to a dozen topics and most of them did not change since its last run. An
+InputAssembly keeps a station's input between runs: it remembers which window version each
+topic's keys came from, asks the input cache again only for the topics whose window, version,
+padding or current record moved, and writes just their keys into the flat input it keeps. Every
+run gets a ModuleInput over a copy of that input; the windows in it are shared with the assembly
+and the cache, and copied when a callback reads them.
+"""
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -10,11 +19,9 @@ from ..config import Config
 from ..errors import DispatcherError, handle_error
 from ..windows import Window
 from .module_input import ModuleInput
-from .topic_inputs import TopicInputCache, empty_inputs, topic_inputs
+from .topic_inputs import TopicInputCache, current_position, empty_inputs, lend, topic_inputs
 
-__all__ = ["build_module_input", "data_quality", "dependency_inputs"]
-
-logger = logging.getLogger("d_a.modules")
+__all__ = ["InputAssembly", "build_module_input", "data_quality", "dependency_inputs"]
 
 
 def build_module_input(
@@ -26,49 +33,156 @@ def build_module_input(
     fmt: str,
     now: float,
     cache: TopicInputCache | None = None,
-) -> dict[str, Any]:
-    """`module`'s input for one station (before its ModuleParser adds derived keys); windows from
-    `cache` are shared with it and copied when read (see ModuleInput).
+) -> ModuleInput:
+    """`module`'s input for one station (before its ModuleParser adds derived keys), built once;
+    a service keeps an InputAssembly per station instead, to build only what changed.
 
     Two topics sharing a field name: the first in the module's topic order owns the flat name.
     A topic whose inputs fail to build leaves its fields None (DispatcherError via handle_error).
     """
-    outputs = {config.module_output_topics[d]: d for d in config.module_dependencies.get(module, [])}
-    data = ModuleInput({"stationId": station_id})
-    shared: list[str] = []
-    topics = config.module_to_topics[module]
-    available: list[str] = []
-    for topic in topics:
-        window = window_of(topic)
-        if window is not None and len(window):
-            available.append(topic)
-        if topic in outputs:
-            continue
-        topic_config = config.topics[topic]
+    return InputAssembly(config, module, fmt).build(station_id, window_of, padding_of, now, cache)
+
+
+_NEVER = object()  # the stamp of a part that must be built again on the next run
+
+
+@dataclasses.dataclass(eq=False)
+class _Part:
+    """What one topic contributes, and the state of its window it was built from."""
+
+    stamp: tuple
+    values: dict[str, Any]
+    keys: tuple[str, ...]
+    available: bool
+    lender: Any = None  # the cache entry whose lists are extended in place (callers borrow them)
+
+
+class InputAssembly:
+    """`module`'s input for one station as of its last build (see the module docstring).
+
+    The flat names follow `build_module_input`: `stationId`, then each topic's keys in the
+    module's topic order (the first topic with a name owns it), then the dependency outputs
+    (they override topic keys), then `_data_quality`.
+    """
+
+    def __init__(self, config: Config, module: str, fmt: str) -> None:
+        self.config = config
+        self.module = module
+        self.fmt = fmt
+        dependencies = config.module_dependencies.get(module, [])
+        self.outputs = {config.module_output_topics[d]: d for d in dependencies}
+        self.topics = list(config.module_to_topics[module])
+        self._parts: dict[str, _Part] = {}
+        self._values: dict[str, Any] = {}
+        self._layout: dict[str, tuple[str, ...]] = {}  # each part's keys when the input was assembled
+        self._owned: dict[str, tuple[str, ...] | None] = {}  # the names a topic owns (None: all of its keys)
+        self._shared: frozenset[str] = frozenset()
+        self._available: list[str] = []
+        self._lenders: list[Any] = []
+
+    def build(
+        self,
+        station_id: str,
+        window_of: Callable[[str], Window | None],
+        padding_of: Callable[[str], str | None],
+        now: float,
+        cache: TopicInputCache | None,
+    ) -> ModuleInput:
+        """The station's input now; only the topics that changed since the last build are built."""
+        changed = []
+        for topic in self.topics:
+            window = window_of(topic)
+            padding = None if window is None or topic in self.outputs else padding_of(topic)
+            stamp = self._stamp(topic, window, padding, now)
+            part = self._parts.get(topic)
+            if part is None or part.stamp != stamp:
+                self._parts[topic] = self._part(station_id, topic, window, padding, now, cache, stamp)
+                changed.append(topic)
+        if changed:
+            self._update(station_id, changed)
+        data = ModuleInput(self._values, self._shared)
+        data["_data_quality"] = data_quality(self.topics, self._available)
+        if self._lenders:
+            lend(self._lenders, data)
+        return data
+
+    def _stamp(self, topic: str, window: Window | None, padding: str | None, now: float) -> tuple:
+        """What a topic's part was built from, besides the configuration: the window (which one,
+        and its content), the padding, and which record is current."""
+        if window is None:
+            return (None,)
+        if topic in self.outputs:
+            return (window, window.version)
+        return (window, window.version, padding, current_position(self.config.topics[topic], window, now))
+
+    def _part(
+        self,
+        station_id: str,
+        topic: str,
+        window: Window | None,
+        padding: str | None,
+        now: float,
+        cache: TopicInputCache | None,
+        stamp: tuple,
+    ) -> _Part:
+        available = window is not None and len(window) > 0
+        if topic in self.outputs:
+            values = dependency_inputs(self.outputs[topic], window.latest() if window is not None else None)
+            return _Part(stamp, values, tuple(values), available)
+        topic_config = self.config.topics[topic]
+        lender = None
         try:
-            padding = padding_of(topic)
             if cache is not None:
-                values = cache.get(topic, topic_config, window, padding=padding, fmt=fmt, now=now, borrower=data)
+                entry = cache.entry(topic, topic_config, window, padding=padding, fmt=self.fmt, now=now)
+                values, lender = entry.values, entry if entry.extendable else None
             else:
-                values = topic_inputs(topic, topic_config, window, padding=padding, fmt=fmt, now=now)
-            cached = cache is not None
+                values = topic_inputs(topic, topic_config, window, padding=padding, fmt=self.fmt, now=now)
         except Exception as exc:  # noqa: BLE001 - one topic's failure must not cost the others
             handle_error(
                 DispatcherError(f"building inputs of {topic} failed: {exc!r}"),
-                context=f"station={station_id} module={module} topic={topic}",
+                context=f"station={station_id} module={self.module} topic={topic}",
             )
-            values, cached = empty_inputs(topic, topic_config), False
-        if not values.keys().isdisjoint(data.keys()):
-            values = {key: value for key, value in values.items() if key not in data}
-        dict.update(data, values)
-        if cached:
-            shared.extend(values)
-    for topic, dependency in outputs.items():
-        window = window_of(topic)
-        data.update(dependency_inputs(dependency, window.latest() if window is not None else None))
-    data["_data_quality"] = data_quality(topics, available)
-    data.share(shared)
-    return data
+            values, stamp = empty_inputs(topic, topic_config), (_NEVER,)
+        return _Part(stamp, values, tuple(values), available, lender)
+
+    def _update(self, station_id: str, changed: list[str]) -> None:
+        """Write the changed parts into the flat input (all of it when names moved between parts)."""
+        if any(topic in self.outputs or self._parts[topic].keys != self._layout.get(topic) for topic in changed):
+            self._assemble(station_id)
+        else:
+            for topic in changed:
+                part, owned = self._parts[topic], self._owned[topic]
+                if owned is None:
+                    dict.update(self._values, part.values)
+                else:
+                    self._values.update({name: part.values[name] for name in owned})
+        parts = [self._parts[topic] for topic in self.topics]
+        self._available = [topic for topic, part in zip(self.topics, parts, strict=True) if part.available]
+        self._lenders = [part.lender for part in parts if part.lender is not None]
+
+    def _assemble(self, station_id: str) -> None:
+        values: dict[str, Any] = {"stationId": station_id}
+        owner: dict[str, str] = {}
+        for topic in self.topics:
+            if topic in self.outputs:
+                continue
+            part = self._parts[topic]
+            fresh = [name for name in part.keys if name not in values]
+            for name in fresh:
+                values[name] = part.values[name]
+                owner[name] = topic
+        for topic in self.outputs:
+            part = self._parts[topic]
+            values.update(part.values)
+            owner.update(dict.fromkeys(part.keys, topic))
+        self._owned, self._layout = {}, {}
+        for topic in self.topics:
+            part = self._parts[topic]
+            owned = tuple(name for name in part.keys if owner.get(name) == topic)
+            self._owned[topic] = None if len(owned) == len(part.keys) else owned
+            self._layout[topic] = part.keys
+        self._values = values
+        self._shared = frozenset(owner)
 
 
 def dependency_inputs(dependency: str, output: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from ..windows import Window, align_by_key
 from .aligned_table import AlignedTable
 from .module_input import ModuleInput
 
-__all__ = ["TopicInputCache", "default_records_key", "empty_inputs", "topic_inputs"]
+__all__ = ["TopicInputCache", "current_position", "default_records_key", "empty_inputs", "lend", "topic_inputs"]
 
 CACHE_SLOT = "module_inputs"
 MAX_BORROWERS = 16  # dead references are pruned when an entry has lent to this many inputs
@@ -188,16 +188,25 @@ class TopicInputCache:
         now: float,
         borrower: ModuleInput | None = None,
     ) -> dict[str, Any]:
+        entry = self.entry(topic, config, window, padding=padding, fmt=fmt, now=now)
+        if borrower is not None and entry.extendable:
+            lend([entry], borrower)
+        return entry.values
+
+    def entry(
+        self, topic: str, config: TopicConfig, window: Window | None, *, padding: str | None, fmt: str, now: float
+    ) -> _Entry:
+        """The cache entry `get` takes its values from (an uncached one for an empty window); its
+        lists are extended in place only when `extendable`, and then only after `lend` borrowers
+        got their copies."""
         if window is None or not len(window):
-            return empty_inputs(topic, config)
-        key = (self, padding, fmt, _current_position(config, window, now))
+            return _Entry((), 0, (0, 0, 0), 0, empty_inputs(topic, config), extendable=False)
+        key = (self, padding, fmt, current_position(config, window, now))
         entry = window.derived.get(CACHE_SLOT)
         usable = isinstance(entry, _Entry) and entry.key == key
         if not usable or (entry.version != window.version and not self._extend(entry, topic, config, window)):
             entry = self._build(key, topic, config, window, padding, fmt, now)
-        if borrower is not None and entry.extendable:
-            _lend(entry, borrower)
-        return entry.values
+        return entry
 
     @staticmethod
     def _build(
@@ -249,10 +258,13 @@ def _extendable(config: TopicConfig) -> bool:
     return bool(config.fields) and config.current == "newest"
 
 
-def _lend(entry: _Entry, borrower: ModuleInput) -> None:
-    if len(entry.borrowers) >= MAX_BORROWERS:
-        entry.borrowers = [ref for ref in entry.borrowers if ref() is not None]
-    entry.borrowers.append(weakref.ref(borrower))
+def lend(entries: list[_Entry], borrower: ModuleInput) -> None:
+    """Note that `borrower` holds the entries' values: it gets its own copies before they change."""
+    ref = weakref.ref(borrower)
+    for entry in entries:
+        if len(entry.borrowers) >= MAX_BORROWERS:
+            entry.borrowers = [alive for alive in entry.borrowers if alive() is not None]
+        entry.borrowers.append(ref)
 
 
 def _settle_borrowers(entry: _Entry, changing: list[list]) -> None:
@@ -264,7 +276,8 @@ def _settle_borrowers(entry: _Entry, changing: list[list]) -> None:
     entry.borrowers.clear()
 
 
-def _current_position(config: TopicConfig, window: Window, now: float) -> int | None:
+def current_position(config: TopicConfig, window: Window, now: float) -> int | None:
+    """Which record is current at `now` (None: always the newest); part of the cache key."""
     if config.current == "newest":
         return None
     return int(np.searchsorted(window.times(), now, side="right"))

@@ -100,8 +100,7 @@ class AsyncDataAnalysisService(ServiceBase):
         """Stop serving a station and drop its windows."""
         engine = self._engine()
         engine.forget_station(station_id)
-        with self.dispatcher.lock:
-            self.dispatcher.data_cache.pop(station_id, None)
+        self.dispatcher.remove_station(station_id)
 
     async def reload_config(self, config: ConfigSource = None) -> None:
         """Re-read the configuration: windows keep their data; topics new to the service are

@@ -125,8 +125,7 @@ class DataAnalysisService(ServiceBase):
         """Stop serving a station and drop its windows."""
         engine, loop = self._running()
         loop.call_soon_threadsafe(engine.forget_station, station_id)
-        with self.dispatcher.lock:
-            self.dispatcher.data_cache.pop(station_id, None)
+        self.dispatcher.remove_station(station_id)
 
     def get_service_status(self) -> dict[str, Any]:
         """The seeds' fields (main_thread_alive, consumer_alive, producer_alive, station_count) and more."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress
 
 import numpy as np
+
+SMALL = 64  # batches up to this size are checked in Python (see _small)
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,10 @@ class Batch:
     @classmethod
     def of(cls, records: Sequence[dict], ts: Sequence[float] | np.ndarray) -> Batch:
         """Validate and sort; ValueError on mismatched lengths or a time that is not finite."""
+        if len(records) <= SMALL and len(ts) == len(records) and not isinstance(ts, np.ndarray):
+            small = _small(records, ts)
+            if small is not None:
+                return small
         times = np.asarray(ts, dtype=np.float64).reshape(-1)
         if len(times) != len(records):
             raise ValueError(f"got {len(records)} records but {len(times)} times")
@@ -49,6 +56,31 @@ class Batch:
             return self
         arrival = None if self.arrival is None else self.arrival[mask]
         return Batch(list(compress(self.records, mask)), self.ts[mask], arrival)
+
+
+def _small(records: Sequence[dict], ts: Sequence[float]) -> Batch | None:
+    """`Batch.of` for a few records already in time order (a service's usual poll), checked in
+    Python: numpy's per-call cost exceeds the work at this size. None when the general path is needed."""
+    try:
+        times = [float(t) for t in ts]
+    except (TypeError, ValueError):
+        return None
+    kept: list[dict] = []
+    kept_times: list[float] = []
+    same_time: list[dict] = []  # the records kept so far at the current time
+    previous = -math.inf
+    for record, t in zip(records, times, strict=True):
+        if not math.isfinite(t) or t < previous:
+            return None
+        if t != previous:
+            same_time = []
+        elif record in same_time:
+            continue
+        same_time.append(record)
+        kept.append(record)
+        kept_times.append(t)
+        previous = t
+    return Batch(kept, np.array(kept_times, dtype=np.float64))
 
 
 def _first_occurrences(records: list[dict], ts: np.ndarray) -> np.ndarray | None:

@@ -79,9 +79,9 @@ class PerSecondWindow(Window):
         if not len(batch):
             return False
         if newest is None or batch.ts[0] >= newest:
-            seconds = np.floor(batch.ts)
+            seconds = [math.floor(t) for t in batch.ts.tolist()]
             continuing = newest is not None and seconds[0] == math.floor(newest)
-            self._seconds += 1 + int(np.count_nonzero(seconds[1:] != seconds[:-1])) - continuing
+            self._seconds += 1 + sum(a != b for a, b in zip(seconds, seconds[1:], strict=False)) - continuing
             store.insert(batch.records, batch.ts)
         else:
             store.insert(batch.records, batch.ts)
@@ -95,12 +95,15 @@ class PerSecondWindow(Window):
         arrivals, counted in `dropped`), nor seconds older than its newest `window_size` ones."""
         if not len(batch):
             return batch
+        newest = self._store.newest_ts
+        first_new = newest is None or math.floor(batch.ts[0]) > math.floor(newest)
+        if first_new and len(batch) <= min(self.spec.max_records_per_second, self.spec.window_size):
+            return batch  # every second is new to the window, and none can be over its limit
         seconds = np.floor(batch.ts)
         new_second = np.concatenate(([True], seconds[1:] != seconds[:-1]))
         starts = np.flatnonzero(new_second)
         run = np.cumsum(new_second) - 1
         held = np.zeros(len(starts), dtype=np.int64)
-        newest = self._store.newest_ts
         if newest is not None and seconds[0] <= newest:
             held = self._store.searchsorted(seconds[starts] + 1) - self._store.searchsorted(seconds[starts])
         by_arrival = np.arange(len(batch)) if batch.arrival is None else np.lexsort((batch.arrival, run))
@@ -134,14 +137,22 @@ class PerSecondWindow(Window):
         store.evict_front(count)
 
     def _last_second_starts(self) -> list[int]:
-        """Row indices where the last two seconds start (fewer when the window holds fewer)."""
-        store = self._store
-        size = len(store)
-        if not size:
-            return []
-        first = max(0, size - 2 * self.spec.max_records_per_second - 1)
-        starts = [first] + (np.flatnonzero(np.diff(np.floor(store.times(first, size)))) + 1 + first).tolist()
-        return starts[-2:]
+        """Row indices where the last two seconds start (fewer when the window holds fewer).
+
+        Scans back from the newest rows, a few at first: a second holds a handful of records.
+        """
+        size = len(self._store)
+        lowest = max(0, size - 2 * self.spec.max_records_per_second - 1)
+        span = 16
+        while True:
+            first = max(lowest, size - span)
+            seconds = [math.floor(t) for t in self._store.times(first, size).tolist()]
+            starts = [first + i for i in range(1, len(seconds)) if seconds[i] != seconds[i - 1]]
+            if len(starts) >= 2:
+                return starts[-2:]
+            if first == lowest:
+                return [first, *starts] if size else []
+            span *= 4
 
 
 def _distinct_seconds(ts: np.ndarray) -> int:

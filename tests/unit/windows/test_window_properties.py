@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from itertools import pairwise
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from d_a.windows import WindowSpec, make_window
+from d_a.windows.batch import Batch
 
 examples = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -231,3 +233,48 @@ def test_any_json_record_comes_back_with_its_types(records, cuts, strictly_equal
     for chunk in chunked(numbered, cuts):
         window.add_many([record for _, record in chunk], [index for index, _ in chunk])
     assert strictly_equal(window.records(), records)
+
+
+@examples
+@given(
+    bursts=st.lists(st.tuples(st.integers(0, 5), st.integers(1, 40)), min_size=1, max_size=6),
+    cap=st.integers(1, 40),
+    cuts=st.lists(st.integers(0, 200), max_size=6),
+)
+def test_staged_seconds_give_the_models_completed_and_current_second(bursts, cap, cuts):
+    """Bursts of up to 40 records in a second, staged in chunks as a service does: the last two
+    seconds are found however many records they hold."""
+    feed = [(second + index / 100, index) for second, count in bursts for index in range(count)]
+    window = make_window(WindowSpec("per_second", 3, ("gunNo",), max_records_per_second=cap))
+    model = PerSecondModel(3, cap)
+    for chunk in chunked(feed, cuts):
+        records = [{"gunNo": gun, "t": ts} for ts, gun in chunk]
+        window.stage(records, [ts for ts, _ in chunk])
+        for record, (ts, _) in zip(records, chunk, strict=True):
+            model.add(record, ts)
+        seconds = sorted({math.floor(t) for t, _ in model.rows})
+        in_second = {s: [r for t, r in model.rows if math.floor(t) == s] for s in seconds}
+        assert window.current_second() == (in_second[seconds[-1]] if seconds else [])
+        assert window.completed_second() == (in_second[seconds[-2]] if len(seconds) > 1 else [])
+
+
+finite_or_not = st.one_of(
+    st.integers(0, 5), st.floats(0, 5, allow_nan=False), st.sampled_from([math.nan, math.inf, -math.inf])
+)
+
+
+@examples
+@given(feed=st.lists(st.tuples(finite_or_not, st.integers(0, 2)), max_size=12))
+def test_a_small_batch_checked_in_python_equals_the_vectorised_check(feed):
+    records = [{"gunNo": gun} for _, gun in feed]
+    ts = [t for t, _ in feed]
+    try:
+        expected = Batch.of(records, np.asarray(ts, dtype=np.float64))  # an array takes the numpy path
+    except ValueError:
+        with pytest.raises(ValueError):
+            Batch.of(records, ts)
+        return
+    batch = Batch.of(records, ts)
+    assert batch.records == expected.records
+    assert batch.ts.tolist() == expected.ts.tolist()
+    assert not batch.records or batch.first_ts == expected.first_ts
