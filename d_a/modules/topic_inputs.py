@@ -10,6 +10,7 @@ whole window (e.g. `gunNo`) and its `aligned_fields` as rows aligned to that ord
 from __future__ import annotations
 
 import dataclasses
+import math
 import weakref
 from typing import Any
 
@@ -24,6 +25,7 @@ from .module_input import ModuleInput
 __all__ = ["TopicInputCache", "current_position", "default_records_key", "empty_inputs", "lend", "topic_inputs"]
 
 CACHE_SLOT = "module_inputs"
+POSITION_SLOT = "current_position"
 MAX_BORROWERS = 16  # dead references are pruned when an entry has lent to this many inputs
 
 
@@ -161,6 +163,7 @@ class _Entry:
     values: dict[str, Any]
     extendable: bool
     table: AlignedTable | None = None  # what extending an `align_by` topic's tables needs
+    fields: list[str] = dataclasses.field(default_factory=list)  # the plain fields, whose lists are extended
     borrowers: list[weakref.ref] = dataclasses.field(default_factory=list)  # inputs that may still read `values`
 
 
@@ -222,7 +225,8 @@ class TopicInputCache:
             key_name, aligned = config.align_by, list(config.aligned_fields)
             table = AlignedTable.of(window, key_name, aligned, window.spec.interval_seconds, values[key_name])
             extendable = table is not None
-        entry = _Entry(key, window.version, window.mark(), len(window), values, extendable, table)
+        fields = _plain_fields(config, window) if extendable else []
+        entry = _Entry(key, window.version, window.mark(), len(window), values, extendable, table, fields)
         window.derived[CACHE_SLOT] = entry
         return entry
 
@@ -236,16 +240,18 @@ class TopicInputCache:
         dropped, _ = changes
         size = len(window)
         kept = max(0, entry.size - dropped)
-        fields = _plain_fields(config, window)
+        fields = entry.fields
         tails = window.tail_columns(fields, size - kept)
         values = entry.values
-        tables = [values[f"{name}_window"] for name in config.aligned_fields] if entry.table is not None else []
-        _settle_borrowers(entry, [values[f"{name}_window"] for name in fields] + tables)
+        if entry.borrowers:
+            tables = [values[f"{name}_window"] for name in config.aligned_fields] if entry.table is not None else []
+            _settle_borrowers(entry, [values[f"{name}_window"] for name in fields] + tables)
         if entry.table is not None and not entry.table.extend(window, entry.size - kept, size - kept, values):
             return False
         for name in fields:
-            series = values[f"{name}_window"]
-            del series[: len(series) - kept]
+            series = values[name + "_window"]
+            if len(series) > kept:
+                del series[: len(series) - kept]
             series.extend(tails[name])
             values[name] = series[-1] if series else None
         values.update(_records_input(topic, config, window))
@@ -280,4 +286,12 @@ def current_position(config: TopicConfig, window: Window, now: float) -> int | N
     """Which record is current at `now` (None: always the newest); part of the cache key."""
     if config.current == "newest":
         return None
-    return int(np.searchsorted(window.times(), now, side="right"))
+    known = window.derived.get(POSITION_SLOT)
+    if isinstance(known, tuple) and known[0] == window.version and known[1] <= now < known[2]:
+        return known[3]
+    times = window.times()
+    position = int(np.searchsorted(times, now, side="right"))
+    since = float(times[position - 1]) if position else -math.inf
+    until = float(times[position]) if position < len(times) else math.inf
+    window.derived[POSITION_SLOT] = (window.version, since, until, position)  # holds until the next record's time
+    return position

@@ -453,7 +453,7 @@ class ServiceEngine:
             "producer_alive": None if self.producer is None else self.producer.connected,
             "station_count": len(self.dispatcher.stations()),
             "queue_depth": self.scheduler.queue.qsize(),
-            "running_callbacks": sum(s.running for s in self.scheduler.states.values()),
+            "running_callbacks": self.scheduler.running,
             "held_messages": self.tracker.held_messages,
             "seconds_since_last_message": age,
             "open_batches": self.aggregator.open_batches,

@@ -47,6 +47,7 @@ class StationScheduler:
         self.clock = clock
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.states: dict[str, StationState] = {}
+        self.running = 0  # stations whose run has started and not finished
 
     def state(self, station: str) -> StationState:
         state = self.states.get(station)
@@ -76,6 +77,8 @@ class StationScheduler:
 
     def started(self, station: str) -> StationState:
         state = self.state(station)
+        if not state.running:
+            self.running += 1
         state.queued, state.running = False, True
         state.last_start = self.clock()
         state.runs += 1
@@ -83,6 +86,8 @@ class StationScheduler:
 
     def finished(self, station: str, error: str | None = None) -> None:
         state = self.state(station)
+        if state.running:
+            self.running -= 1
         state.running = False
         state.last_end = self.clock()
         if error is not None:
@@ -94,7 +99,9 @@ class StationScheduler:
 
     def remove(self, station: str) -> None:
         """Forget a station (a queued run of it is skipped)."""
-        self.states.pop(station, None)
+        state = self.states.pop(station, None)
+        if state is not None and state.running:
+            self.running -= 1
 
     def is_queued(self, station: str) -> bool:
         state = self.states.get(station)

@@ -8,7 +8,7 @@ have the same known keys are split into columns with one C-level pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -47,8 +47,10 @@ class Layout:
         `capacity` and `has_rows` shape a new column: its slots so far are marked absent.
         """
         shape = tuple(records[0])
-        if shape != self._shape and all(key in self.columns for key in shape):
-            self._shape, self._getter = shape, itemgetter(*shape) if shape else None
+        if shape != self._shape:
+            self._add_columns(shape, capacity, has_rows)
+            if all(key in self.columns for key in shape):
+                self._shape, self._getter = shape, itemgetter(*shape) if shape else None
         if shape and shape == self._shape and set(map(len, records)) == {len(shape)}:
             try:
                 rows = list(map(self._getter, records))
@@ -60,15 +62,20 @@ class Layout:
                 return dict(zip(shape, zip(*rows, strict=True), strict=True))
         return self._split_varied(records, capacity, has_rows)
 
-    def _split_varied(self, records: list[dict], capacity: int, has_rows: bool) -> dict[Any, Sequence]:
-        overflowing = False
-        for key in dict.fromkeys(chain.from_iterable(records)):
+    def _add_columns(self, keys: Iterable[Any], capacity: int, has_rows: bool) -> bool:
+        """Columns for the new `keys` while there is room; False when some must overflow."""
+        fits = True
+        for key in keys:
             if key in self.columns:
                 continue
             if len(self.columns) - len(self.fields) < MAX_EXTRA_COLUMNS:
                 self.columns[key] = Column(capacity, absent=has_rows)
             else:
-                overflowing = True
+                fits = False
+        return fits
+
+    def _split_varied(self, records: list[dict], capacity: int, has_rows: bool) -> dict[Any, Sequence]:
+        overflowing = not self._add_columns(dict.fromkeys(chain.from_iterable(records)), capacity, has_rows)
         values: dict[Any, Sequence] = {name: [record.get(name, ABSENT) for record in records] for name in self.columns}
         if overflowing:
             if self.overflow is None:

@@ -205,7 +205,8 @@ class ColumnStore:
             return 0
         total, newest = self.size + count, self.newest_ts
         self._reserve(min(total, self.max_rows))
-        self.evict_front(total - self.max_rows)
+        if total > self.max_rows:
+            self.evict_front(total - self.max_rows)
         put(self.ts, self.run(self.size, self.size + count), ts)
         self.size += count
         self._appended += count
@@ -213,7 +214,7 @@ class ColumnStore:
         if len(self._pending) >= PENDING_ROWS:
             self._write_pending()
         if ts[-1] != newest:
-            self._newest = records[int(np.searchsorted(ts, ts[-1], "left")) :]
+            self._newest = records[_newest_time_start(ts) :]
         elif self._newest is not None:
             self._newest.extend(records)
         if self._newest is not None and len(self._newest) > MAX_REMEMBERED_NEWEST:
@@ -313,3 +314,14 @@ class ColumnStore:
         for column in self.layout:
             column.reallocate(capacity, live)
         self.capacity, self.head, self.size = capacity, 0, count
+
+
+def _newest_time_start(ts: np.ndarray) -> int:
+    """Where the records of the newest time start in a sorted batch (a short scan for a small batch)."""
+    count = len(ts)
+    if count > 16:
+        return int(np.searchsorted(ts, ts[-1], "left"))
+    last, first = ts[-1], count - 1
+    while first and ts[first - 1] == last:
+        first -= 1
+    return first

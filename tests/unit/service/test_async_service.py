@@ -187,11 +187,33 @@ async def test_offsets_are_committed_only_after_the_callback_finished(transport,
         tp = TopicPartition("SCHEDULE-DEVICE-METER", partition)
         await asyncio.sleep(0.5)
         assert broker.committed(group, tp) in (None, 0)  # the callback is still running: not committed past it
+        assert service.get_service_status()["running_callbacks"] == 1
         release.set()
         await until(lambda: broker.committed(group, tp) == 1)
+        assert service.get_service_status()["running_callbacks"] == 0
     finally:
         await service.stop()
     assert seen == ["S1"]
+
+
+async def test_a_station_removed_during_its_run_is_not_counted_as_running(transport, broker) -> None:
+    release = asyncio.Event()
+
+    async def model(station_id, module_input):
+        await release.wait()
+
+    service = AsyncDataAnalysisService("operation_optimization", transport=transport)
+    await service.start(model)
+    try:
+        publish(broker, "SCHEDULE-DEVICE-METER", {"stationId": "S1", "meterPower": 1.0}, key="S1")
+        await until(lambda: service.get_service_status()["running_callbacks"] == 1)
+        await service.remove_station("S1")
+        assert service.get_service_status()["running_callbacks"] == 0
+        release.set()
+        await asyncio.sleep(0.1)
+        assert service.get_service_status()["running_callbacks"] == 0
+    finally:
+        await service.stop()
 
 
 async def test_a_burst_of_triggers_coalesces_into_few_runs(transport, broker) -> None:
