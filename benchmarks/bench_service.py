@@ -8,9 +8,10 @@ Throughput: simulator messages (1,000 stations) are loaded into the transport be
 starts; timed until every message is consumed and the scheduler is idle, from the start in memory,
 and on Kafka from the first poll in which every loaded topic has been read (the group joins and
 the messages read until then are left out). CPU seconds are this process's (the embedded broker
-is another process). Latency: a feeder task publishes a StationSimulator run in real time (generated
-beforehand), spreading each simulated second's messages over ten 0.1 s ticks, stamped with the wall
-clock; the engine's samples
+is another process). Latency: a feeder publishes a StationSimulator run in real time (generated
+beforehand), each station's messages of a simulated second in one of ten 0.1 s ticks (its phase),
+stamped with the wall clock; in memory the feeder is a task of the service's process, on Kafka a
+process of its own (as producers are); the engine's samples
 are taken after a warm-up: latency (timestamp of the message that triggered a run -> its callback)
 and staleness (oldest message no callback had seen -> the callback that saw it; it includes data that
 waits for its trigger by design, such as a car order of a second still in progress). `D_A_BOOTSTRAP`
@@ -28,6 +29,7 @@ import io
 import math
 import os
 import pstats
+import sys
 import time
 import uuid
 import zlib
@@ -36,6 +38,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
@@ -57,6 +60,7 @@ MEASURE_SECONDS = 15.0
 QUICK_SECONDS = (3.0, 5.0)  # --quick: warm-up and measurement, still in the start-up transient
 JOIN_TIMEOUT_SECONDS = 60.0
 FEED_MARGIN_SECONDS = 10.0  # simulated beyond warm-up + measurement, for slow group joins
+FEEDER_READY_SECONDS = 300.0  # the feeder process generates its whole feed before it says ready
 STALL_SECONDS = 30.0  # a throughput run with no progress for this long is reported as stalled
 # fetch_max_wait_ms: the embedded broker (Tansu) holds each fetch that long even when data is waiting
 # (p95 at 100 stations: 450 ms with the packaged 100 ms, 33 ms with 10 ms).
@@ -367,20 +371,128 @@ class Latency:
         return percentile(self.staleness, q)
 
 
+class LocalFeeder:
+    """A RealTimeFeeder on the service's own event loop (the in-memory transport lives in-process)."""
+
+    def __init__(self, feeder: RealTimeFeeder) -> None:
+        self.feeder = feeder
+        self.task: asyncio.Task[None] | None = None
+
+    def go(self) -> None:
+        self.task = asyncio.create_task(self.feeder.run())
+
+    def topics(self) -> set[str]:
+        return set(self.feeder.topics)
+
+    async def published(self) -> int:
+        return self.feeder.published
+
+    async def stop(self) -> None:
+        self.feeder.stop.set()
+        if self.task is not None:
+            await self.task
+        await self.feeder.feed.close()
+
+
+class ProcessFeeder:
+    """A RealTimeFeeder in a process of its own, publishing to Kafka (producers are other machines in
+    production; an aiokafka producer on the service's event loop costs it as much CPU as consuming).
+    Driven over its stdin/stdout: it prints `ready <topics>` once its feed is generated, starts on
+    `go`, answers `count` with `count <published>`, and ends on `stop` (or when its stdin closes)."""
+
+    def __init__(self, process: asyncio.subprocess.Process, topics: set[str]) -> None:
+        self.process = process
+        self._topics = topics
+
+    @classmethod
+    async def start(cls, bootstrap: str, stations: int, topics: list[str], seconds: float) -> ProcessFeeder:
+        args = ["--feeder", bootstrap, str(stations), ",".join(topics), str(seconds)]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
+        try:
+            assert process.stdout is not None
+            line = await asyncio.wait_for(process.stdout.readline(), FEEDER_READY_SECONDS)
+            word, _, fed = line.decode().partition(" ")
+            if word != "ready":
+                raise RuntimeError(f"the feeder process did not start: {line!r}")
+        except BaseException:
+            process.kill()
+            await process.wait()
+            raise
+        return cls(process, set(orjson.loads(fed)))
+
+    def go(self) -> None:
+        self._say("go")
+
+    def topics(self) -> set[str]:
+        return self._topics
+
+    async def published(self) -> int:
+        self._say("count")
+        assert self.process.stdout is not None
+        line = await self.process.stdout.readline()
+        return int(line.split()[1])
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self._say("stop")
+            try:
+                await asyncio.wait_for(self.process.wait(), STALL_SECONDS)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+    def _say(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{command}\n".encode())
+
+
+async def feeder_process(bootstrap: str, stations: int, topics: list[str], seconds: float) -> None:
+    """`--feeder`: the ProcessFeeder's side."""
+    sim = StationSimulator(stations=stations, history_hours=2, topics=topics)
+    feed = await KafkaFeed(bootstrap).start()
+    feeder = RealTimeFeeder.simulate(sim, seconds, feed)
+    loop = asyncio.get_running_loop()
+    commands = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+    print("ready", orjson.dumps(sorted({m.topic for m in feeder.initial})).decode(), flush=True)
+    task: asyncio.Task[None] | None = None
+    try:
+        while command := (await commands.readline()).strip():
+            if command == b"go" and task is None:
+                task = asyncio.create_task(feeder.run())
+            elif command == b"count":
+                print("count", feeder.published, flush=True)
+            elif command == b"stop":
+                break
+    finally:
+        feeder.stop.set()
+        if task is not None:
+            await task
+        await feed.close()
+
+
+async def start_feeder(env: Env, stations: int, topics: list[str], seconds: float) -> LocalFeeder | ProcessFeeder:
+    if env.memory is not None:
+        sim = StationSimulator(stations=stations, history_hours=2, topics=topics)
+        return LocalFeeder(RealTimeFeeder.simulate(sim, seconds, await env.feed()))
+    assert env.bootstrap is not None
+    return await ProcessFeeder.start(env.bootstrap, stations, topics, seconds)
+
+
 async def latency(env: Env, stations: int, warm_up: float, measure_seconds: float) -> Latency:
     """Feed `stations` in real time; the engine's samples after `warm_up` seconds of feeding (and
     every fed topic read), for `measure_seconds`."""
     service = env.service("latest" if env.external else "earliest")
-    sim = StationSimulator(stations=stations, history_hours=2, topics=sim_topics(service))
-    feed = await env.feed()
-    feeder = RealTimeFeeder.simulate(sim, warm_up + measure_seconds + FEED_MARGIN_SECONDS, feed)
-    await service.start(callback)  # Kafka: returns once the groups have joined
-    engine = service.engine
-    assert engine is not None
-    task = asyncio.create_task(feeder.run())
+    feeder = await start_feeder(env, stations, sim_topics(service), warm_up + measure_seconds + FEED_MARGIN_SECONDS)
     try:
-        await asyncio.gather(asyncio.sleep(warm_up), wait_joined(service, lambda: set(feeder.topics)))
-        first, fed0 = status(service)["counters"], feeder.published
+        await service.start(callback)  # Kafka: returns once the groups have joined
+        engine = service.engine
+        assert engine is not None
+        feeder.go()
+        await asyncio.gather(asyncio.sleep(warm_up), wait_joined(service, feeder.topics))
+        first, fed0 = status(service)["counters"], await feeder.published()
         engine.latencies_ms.clear()
         engine.staleness_ms.clear()
         samples: list[float] = []
@@ -396,12 +508,10 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
         seconds = time.perf_counter() - t0
         samples += drain(engine.latencies_ms)
         staleness += drain(engine.staleness_ms)
-        last, fed = status(service)["counters"], feeder.published - fed0
+        last, fed = status(service)["counters"], await feeder.published() - fed0
     finally:
-        feeder.stop.set()
-        await task
+        await feeder.stop()
         await service.stop()
-        await feed.close()
     return Latency(
         env.label,
         stations,
@@ -507,6 +617,10 @@ def print_profile(count: int) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--feeder"]:
+        bootstrap, stations, topics, seconds = sys.argv[2:6]
+        asyncio.run(feeder_process(bootstrap, int(stations), topics.split(","), float(seconds)))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="50,000 messages, 3 + 5 s latency runs")
     parser.add_argument("--broker", choices=("memory", "embedded", "both"), default="both")
@@ -531,7 +645,7 @@ def main() -> None:
     print(
         "\nlatency (triggering message -> callback) and staleness (oldest unseen message -> callback), "
         f"real-time feed, {warm_up:.0f} s warm-up, "
-        f"{measure:.0f} s measured (the feeder publishes from the service's process)"
+        f"{measure:.0f} s measured (Kafka: the feeder publishes from a process of its own)"
     )
     latencies = []
     for kind in kinds:
