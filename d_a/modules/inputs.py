@@ -134,7 +134,7 @@ class InputAssembly:
         try:
             if cache is not None:
                 entry = cache.entry(topic, topic_config, window, padding=padding, fmt=self.fmt, now=now)
-                values, lender = entry.values, entry if entry.extendable else None
+                values, lender = entry.values, entry if entry.lends else None
             else:
                 values = topic_inputs(topic, topic_config, window, padding=padding, fmt=self.fmt, now=now)
         except Exception as exc:  # noqa: BLE001 - one topic's failure must not cost the others

@@ -20,6 +20,7 @@ from ..config.schema import TopicConfig
 from ..topics.routing import STATION_ID_KEYS
 from ..windows import Window, align_by_key
 from .aligned_table import AlignedTable
+from .growing_array import GrowingArray
 from .module_input import ModuleInput
 
 __all__ = ["TopicInputCache", "current_position", "default_records_key", "empty_inputs", "lend", "topic_inputs"]
@@ -164,6 +165,13 @@ class _Entry:
     extendable: bool
     table: AlignedTable | None = None  # what extending an `align_by` topic's tables needs
     fields: list[str] = dataclasses.field(default_factory=list)  # the plain fields, whose lists are extended
+    arrays: dict[str, GrowingArray] | None = None  # numpy format: each plain field's growing array
+
+    @property
+    def lends(self) -> bool:
+        """Whether its values change in place (lists), so inputs holding them need copies first."""
+        return self.extendable and self.arrays is None
+
     borrowers: list[weakref.ref] = dataclasses.field(default_factory=list)  # inputs that may still read `values`
 
 
@@ -192,7 +200,7 @@ class TopicInputCache:
         borrower: ModuleInput | None = None,
     ) -> dict[str, Any]:
         entry = self.entry(topic, config, window, padding=padding, fmt=fmt, now=now)
-        if borrower is not None and entry.extendable:
+        if borrower is not None and entry.lends:
             lend([entry], borrower)
         return entry.values
 
@@ -219,14 +227,19 @@ class TopicInputCache:
         for value in values.values():
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
-        extendable = padding is None and fmt == "list" and _extendable(config)
+        numpy = fmt == "numpy"
+        extendable = padding is None and _extendable(config) and not (numpy and config.align_by)
         table = None
         if extendable and config.align_by:
             key_name, aligned = config.align_by, list(config.aligned_fields)
             table = AlignedTable.of(window, key_name, aligned, window.spec.interval_seconds, values[key_name])
             extendable = table is not None
         fields = _plain_fields(config, window) if extendable else []
-        entry = _Entry(key, window.version, window.mark(), len(window), values, extendable, table, fields)
+        arrays = None
+        if extendable and numpy:
+            arrays = {name: GrowingArray(values[f"{name}_window"]) for name in fields}
+            values.update({f"{name}_window": array.view() for name, array in arrays.items()})
+        entry = _Entry(key, window.version, window.mark(), len(window), values, extendable, table, fields, arrays)
         window.derived[CACHE_SLOT] = entry
         return entry
 
@@ -241,8 +254,10 @@ class TopicInputCache:
         size = len(window)
         kept = max(0, entry.size - dropped)
         fields = entry.fields
-        tails = window.tail_columns(fields, size - kept)
         values = entry.values
+        if entry.arrays is not None:
+            return _extend_arrays(entry, topic, config, window, entry.size - kept, size - kept)
+        tails = window.tail_columns(fields, size - kept)
         if entry.borrowers:
             tables = [values[f"{name}_window"] for name in config.aligned_fields] if entry.table is not None else []
             _settle_borrowers(entry, [values[f"{name}_window"] for name in fields] + tables)
@@ -257,6 +272,23 @@ class TopicInputCache:
         values.update(_records_input(topic, config, window))
         entry.version, entry.mark, entry.size = window.version, window.mark(), size
         return True
+
+
+def _extend_arrays(entry: _Entry, topic: str, config: TopicConfig, window: Window, dropped: int, appended: int) -> bool:
+    """`_extend` for numpy inputs: views of growing arrays (a view given out never changes)."""
+    assert entry.arrays is not None
+    tails = window.tail_arrays(entry.fields, appended)
+    if any(tails[name].dtype != array.buffer.dtype for name, array in entry.arrays.items()):
+        return False  # a field's values changed kind (e.g. text among numbers): rebuild
+    latest = window.latest()
+    values = entry.values
+    for name, array in entry.arrays.items():
+        array.advance(dropped, tails[name])
+        values[f"{name}_window"] = array.view()
+        values[name] = latest.get(name) if latest else None
+    values.update(_records_input(topic, config, window))
+    entry.version, entry.mark, entry.size = window.version, window.mark(), len(window)
+    return True
 
 
 def _extendable(config: TopicConfig) -> bool:

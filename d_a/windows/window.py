@@ -129,6 +129,23 @@ class Window:
         self.flush()
         return self._store.tail_lists(fields, min(count, len(self._store)))
 
+    def tail_arrays(self, fields: Sequence[str], count: int) -> dict[str, np.ndarray]:
+        """The newest `count` records' values of each field as `column(field, fmt="numpy")` gives them."""
+        self.flush()
+        store = self._store
+        size = len(store)
+        count = min(count, size)
+        where = store.run(size - count, size)
+        arrays = {}
+        for field in fields:
+            column = store.column(field)
+            if column is None:
+                arrays[field] = np.full(count, None, dtype=object)
+                continue
+            numbers = column.numbers(where)
+            arrays[field] = numbers if numbers is not None else column.exact(where)
+        return arrays
+
     def tail_times(self, count: int) -> np.ndarray:
         """The times of the newest `count` records, oldest first."""
         self.flush()

@@ -3,6 +3,7 @@ equal to inputs built from scratch."""
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -65,9 +66,9 @@ def meter(t: float, gun: int) -> dict:
     return record
 
 
-def both(cache: TopicInputCache, topic: str, config: TopicConfig, window) -> tuple[dict, dict]:
-    cached = cache.get(topic, config, window, padding=None, fmt="list", now=T0)
-    fresh = topic_inputs(topic, config, window, padding=None, fmt="list", now=T0)
+def both(cache: TopicInputCache, topic: str, config: TopicConfig, window, fmt: str = "list") -> tuple[dict, dict]:
+    cached = cache.get(topic, config, window, padding=None, fmt=fmt, now=T0)
+    fresh = topic_inputs(topic, config, window, padding=None, fmt=fmt, now=T0)
     return cached, fresh
 
 
@@ -75,6 +76,10 @@ def same(a: object, b: object) -> bool:
     """Equal in value and in type, recursively (1 == 1.0 is not enough for a model input)."""
     if type(a) is not type(b):
         return False
+    if isinstance(a, np.ndarray):
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        return bool(np.array_equal(a, b, equal_nan=True)) if a.dtype.kind == "f" else same(a.tolist(), b.tolist())
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list):
@@ -84,7 +89,7 @@ def same(a: object, b: object) -> bool:
 
 operations = st.lists(
     st.tuples(
-        st.sampled_from(["stage", "stage", "stage", "late", "duplicate", "replace"]),
+        st.sampled_from(["stage", "stage", "stage", "late", "duplicate", "replace", "text"]),
         st.integers(1, 4),  # how many records
         st.integers(0, 20),  # seconds forward
     ),
@@ -94,8 +99,8 @@ operations = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(ops=operations, which=st.sampled_from(["orders", "meter", "guns"]))
-def test_cached_inputs_equal_inputs_built_from_scratch(ops, which) -> None:
+@given(ops=operations, which=st.sampled_from(["orders", "meter", "guns"]), fmt=st.sampled_from(["list", "numpy"]))
+def test_cached_inputs_equal_inputs_built_from_scratch(ops, which, fmt) -> None:
     config, build = {"orders": (ORDERS, car_order), "meter": (METER, meter), "guns": (GUNS, gun_status)}[which]
     window = make_window(window_spec(config))
     cache = TopicInputCache()
@@ -111,7 +116,11 @@ def test_cached_inputs_equal_inputs_built_from_scratch(ops, which) -> None:
             window.stage(last, [now - step] * len(last), now=now)
         elif op == "replace":
             window.replace([build(now, 1)], [now], now=now)
-        cached, fresh = both(cache, "T", config, window)
+        elif op == "text":  # a number field receives text: its numpy values turn into objects
+            record = build(now, 1)
+            record.update({name: "n/a" for name in ("soc", "meterPower", "status") if name in record})
+            window.stage([record], [now], now=now)
+        cached, fresh = both(cache, "T", config, window, fmt)
         assert same(cached, fresh), (op, cached, fresh)
 
 
@@ -190,3 +199,22 @@ def test_a_gun_table_is_extended_as_reports_arrive_and_age_out(monkeypatch) -> N
     assert built == ["GUN"]
     assert cached["gunNo"] == [1, 2]
     assert cached["status_window"][-1] == [(int(T0) + 165) % 3, (int(T0) + 166) % 3]
+
+
+def test_numpy_inputs_are_views_that_follow_appends_and_never_change_once_given(monkeypatch) -> None:
+    built: list[str] = []
+    real = topic_inputs_module.topic_inputs
+    monkeypatch.setattr(
+        topic_inputs_module, "topic_inputs", lambda topic, *a, **k: built.append(topic) or real(topic, *a, **k)
+    )
+    window = make_window(window_spec(ORDERS))
+    cache = TopicInputCache()
+    given_out = []
+    for second in range(200):  # far beyond window_size, and past several moves to a new buffer
+        window.stage([car_order(T0 + second, gun) for gun in (1, 2)], [T0 + second] * 2, now=T0 + second)
+        cached, fresh = both(cache, "CAR", ORDERS, window, "numpy")
+        assert same(cached, fresh)
+        given_out.append((cached["soc_window"], fresh["soc_window"].copy()))
+    assert built == ["CAR"]
+    assert all(np.array_equal(view, copy) for view, copy in given_out)
+    assert not cached["soc_window"].flags.writeable
