@@ -5,6 +5,7 @@ After the last attempt the cause is raised as KafkaConnectionError naming what f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -29,24 +30,29 @@ MAX_DELAY = 60.0
 T = TypeVar("T")
 
 
-def _policy(what: str, attempts: int, retry_interval: float, retry_on: tuple[type[BaseException], ...]) -> dict:
+def _log_retry(what: str, number: int, attempts: int, exc: BaseException | None, delay: float) -> None:
+    logger.warning("%s failed (attempt %d/%d): %s; retrying in %.1f s", what, number, attempts, exc, delay)
+
+
+def _policy(
+    what: str, attempts: int, retry_interval: float, retry_on: tuple[type[BaseException], ...], done: int
+) -> dict:
+    """tenacity's arguments for the attempts after the first `done`, which failed already."""
+
     def log_retry(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         delay = state.next_action.sleep if state.next_action else 0.0
-        logger.warning(
-            "%s failed (attempt %d/%d): %s; retrying in %.1f s", what, state.attempt_number, attempts, exc, delay
-        )
+        _log_retry(what, done + state.attempt_number, attempts, exc, delay)
 
     return {
-        "stop": stop_after_attempt(attempts),
-        "wait": wait_exponential(multiplier=retry_interval, exp_base=2, max=MAX_DELAY),
+        "stop": stop_after_attempt(attempts - done),
+        "wait": wait_exponential(multiplier=retry_interval * 2**done, exp_base=2, max=MAX_DELAY),
         "retry": retry_if_exception_type(retry_on),
         "before_sleep": log_retry,
     }
 
 
-def _failed(what: str, attempts: int, error: RetryError) -> KafkaConnectionError:
-    cause = error.last_attempt.exception()
+def _failed(what: str, attempts: int, cause: BaseException | None) -> KafkaConnectionError:
     return KafkaConnectionError(f"{what} failed after {attempts} attempts: {cause}")
 
 
@@ -58,11 +64,21 @@ async def retry_async(
     retry_interval: float,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
 ) -> T:
-    """Await `attempt()` up to `attempts` times with exponential backoff."""
+    """Await `attempt()` up to `attempts` times with exponential backoff (the first try goes without
+    the retry machinery: a service sends every result through here)."""
     try:
-        return await AsyncRetrying(**_policy(what, attempts, retry_interval, retry_on))(attempt)
+        return await attempt()
+    except retry_on as exc:
+        if attempts <= 1:
+            raise _failed(what, attempts, exc) from exc
+        delay = min(retry_interval, MAX_DELAY)
+        _log_retry(what, 1, attempts, exc, delay)
+        await asyncio.sleep(delay)
+    try:
+        return await AsyncRetrying(**_policy(what, attempts, retry_interval, retry_on, done=1))(attempt)
     except RetryError as error:
-        raise _failed(what, attempts, error) from error.last_attempt.exception()
+        cause = error.last_attempt.exception()
+        raise _failed(what, attempts, cause) from cause
 
 
 def retry_sync(
@@ -75,6 +91,7 @@ def retry_sync(
 ) -> T:
     """Call `attempt()` up to `attempts` times with exponential backoff (blocking)."""
     try:
-        return Retrying(**_policy(what, attempts, retry_interval, retry_on))(attempt)
+        return Retrying(**_policy(what, attempts, retry_interval, retry_on, done=0))(attempt)
     except RetryError as error:
-        raise _failed(what, attempts, error) from error.last_attempt.exception()
+        cause = error.last_attempt.exception()
+        raise _failed(what, attempts, cause) from cause

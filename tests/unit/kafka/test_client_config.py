@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from pathlib import Path
@@ -96,6 +97,28 @@ def test_retry_sync_backs_off_then_names_what_failed(monkeypatch, caplog) -> Non
         retry_sync(attempt, what="connecting to k:9092", attempts=4, retry_interval=0.5)
     assert len(calls) == 4
     assert sleeps == [0.5, 1.0, 2.0]
+
+
+async def test_retry_async_backs_off_as_the_sync_one_and_numbers_its_attempts(monkeypatch, caplog) -> None:
+    sleeps: list[float] = []
+
+    async def no_wait(delay: float) -> None:
+        sleeps.append(delay)
+
+    monkeypatch.setattr(asyncio, "sleep", no_wait)
+    calls = []
+
+    async def attempt() -> None:
+        calls.append(1)
+        raise OSError("connection refused")
+
+    with pytest.raises(KafkaConnectionError, match="sending 1 messages failed after 4 attempts: connection refused"):
+        await retry_async(attempt, what="sending 1 messages", attempts=4, retry_interval=0.5)
+    assert len(calls) == 4
+    assert sleeps == [0.5, 1.0, 2.0]
+    assert [r.getMessage().split(": ")[0] for r in caplog.records if "retrying" in r.getMessage()] == [
+        f"sending 1 messages failed (attempt {n}/4)" for n in (1, 2, 3)
+    ]
 
 
 async def test_retry_async_returns_after_a_transient_failure() -> None:
