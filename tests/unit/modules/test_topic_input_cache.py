@@ -4,6 +4,7 @@ equal to inputs built from scratch."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,6 +88,17 @@ def same(a: object, b: object) -> bool:
     return a == b
 
 
+@pytest.fixture
+def built(monkeypatch) -> list[str]:
+    """The topics whose inputs are built from scratch (not reused or extended) from now on."""
+    topics: list[str] = []
+    real = topic_inputs_module.topic_inputs
+    monkeypatch.setattr(
+        topic_inputs_module, "topic_inputs", lambda topic, *a, **k: topics.append(topic) or real(topic, *a, **k)
+    )
+    return topics
+
+
 operations = st.lists(
     st.tuples(
         st.sampled_from(["stage", "stage", "stage", "late", "duplicate", "replace", "text"]),
@@ -124,12 +136,7 @@ def test_cached_inputs_equal_inputs_built_from_scratch(ops, which, fmt) -> None:
         assert same(cached, fresh), (op, cached, fresh)
 
 
-def test_a_growing_window_is_extended_not_rebuilt(monkeypatch) -> None:
-    built: list[str] = []
-    real = topic_inputs_module.topic_inputs
-    monkeypatch.setattr(
-        topic_inputs_module, "topic_inputs", lambda topic, *a, **k: built.append(topic) or real(topic, *a, **k)
-    )
+def test_a_growing_window_is_extended_not_rebuilt(built) -> None:
     window = make_window(window_spec(ORDERS))
     cache = TopicInputCache()
     for second in range(20):  # far beyond window_size: the oldest seconds are evicted as it goes
@@ -182,12 +189,7 @@ def test_inputs_no_longer_referenced_are_not_copied(monkeypatch) -> None:
     assert copies == []
 
 
-def test_a_gun_table_is_extended_as_reports_arrive_and_age_out(monkeypatch) -> None:
-    built: list[str] = []
-    real = topic_inputs_module.topic_inputs
-    monkeypatch.setattr(
-        topic_inputs_module, "topic_inputs", lambda topic, *a, **k: built.append(topic) or real(topic, *a, **k)
-    )
+def test_a_gun_table_is_extended_as_reports_arrive_and_age_out(built) -> None:
     config = GUNS.model_copy(update={"window_size": 8})
     window = make_window(window_spec(config))
     cache = TopicInputCache()
@@ -201,12 +203,7 @@ def test_a_gun_table_is_extended_as_reports_arrive_and_age_out(monkeypatch) -> N
     assert cached["status_window"][-1] == [(int(T0) + 165) % 3, (int(T0) + 166) % 3]
 
 
-def test_numpy_inputs_are_views_that_follow_appends_and_never_change_once_given(monkeypatch) -> None:
-    built: list[str] = []
-    real = topic_inputs_module.topic_inputs
-    monkeypatch.setattr(
-        topic_inputs_module, "topic_inputs", lambda topic, *a, **k: built.append(topic) or real(topic, *a, **k)
-    )
+def test_numpy_inputs_are_views_that_follow_appends_and_never_change_once_given(built) -> None:
     window = make_window(window_spec(ORDERS))
     cache = TopicInputCache()
     given_out = []
