@@ -12,6 +12,7 @@ gives copies (`m[k]`, `get`, `pop`, `items()`, `values()`, `dict(m)`, `{**m}`, `
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -22,13 +23,17 @@ _COPIED = (list, dict)  # the containers a read copies (numpy arrays in inputs a
 
 
 class ModuleInput(dict):
-    """A module input; the values under `shared` keys are copied (shallowly) when first read."""
+    """A module input; the values under `shared` keys are copied (shallowly) when first read.
 
-    __slots__ = ("__weakref__", "_shared")
+    A read from a model's thread and the copies the cache gives an input before it extends a list
+    take the input's lock, so the copy is always made before the list changes."""
+
+    __slots__ = ("__weakref__", "_lock", "_shared")
 
     def __init__(self, values: Mapping[str, Any] = (), shared: Iterable[str] = ()) -> None:
         super().__init__(values)
         self._shared: set[Any] = set()
+        self._lock = threading.Lock()  # a model's thread may read while the cache hands out copies
         self.share(shared)
 
     def share(self, keys: Iterable[Any]) -> None:
@@ -39,10 +44,15 @@ class ModuleInput(dict):
     def own_values(self, values: Iterable[Any]) -> None:
         """Copy now the shared values among `values` (their holder is about to change them)."""
         changing = {id(value) for value in values}
-        for key in [k for k in self._shared if id(dict.__getitem__(self, k)) in changing]:
-            self._own(key)
+        with self._lock:
+            for key in [k for k in self._shared if id(dict.__getitem__(self, k)) in changing]:
+                self._own_unlocked(key)
 
     def _own(self, key: Any) -> Any:
+        with self._lock:
+            return self._own_unlocked(key)
+
+    def _own_unlocked(self, key: Any) -> Any:
         value = dict.__getitem__(self, key)
         if key in self._shared:
             self._shared.discard(key)
@@ -52,10 +62,11 @@ class ModuleInput(dict):
         return value
 
     def _own_all(self) -> None:
-        for key in list(self._shared):
-            if key in self:
-                self._own(key)
-        self._shared.clear()
+        with self._lock:
+            for key in list(self._shared):
+                if key in self:
+                    self._own_unlocked(key)
+            self._shared.clear()
 
     def __getitem__(self, key: Any) -> Any:
         return self._own(key) if key in self._shared else dict.__getitem__(self, key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import threading
 
 import orjson
 import pytest
@@ -101,3 +102,34 @@ def test_values_set_by_the_caller_are_its_own(module_input, cached) -> None:
     del module_input["soc_window"]
     module_input.clear()
     assert pristine(cached)
+
+
+def test_handing_out_copies_waits_for_a_read_in_progress(monkeypatch) -> None:
+    """A model's thread reading a kept input while the cache is about to extend the list it shares:
+    the copy for the input is made once, before the list changes, whichever thread makes it."""
+    data = ModuleInput({"soc_window": [20.5, 21.0]}, shared=["soc_window"])
+    cached = dict.__getitem__(data, "soc_window")
+    entered, release = threading.Event(), threading.Event()
+    real = ModuleInput._own_unlocked
+
+    def paused(self, key):
+        if threading.current_thread().name == "model":  # the model's read stops half-way
+            entered.set()
+            release.wait(5)
+        return real(self, key)
+
+    monkeypatch.setattr(ModuleInput, "_own_unlocked", paused)
+    read: list = []
+    reader = threading.Thread(target=lambda: read.append(data["soc_window"]), name="model")
+    reader.start()
+    assert entered.wait(5)
+    settler = threading.Thread(target=data.own_values, args=([cached],))
+    settler.start()
+    settler.join(0.2)
+    assert settler.is_alive()  # the cache waits for the read in progress
+    release.set()
+    reader.join(5)
+    settler.join(5)
+    cached.append(21.4)  # the cache extends its list only then
+    assert read == [[20.5, 21.0]]
+    assert data["soc_window"] == [20.5, 21.0]
