@@ -51,9 +51,10 @@ class AlignedTable:
         table.slots, table.counts = slots.tolist(), counts.tolist()
         return table
 
-    def extend(self, window: Window, evicted: int, fresh: int, values: dict[str, Any]) -> bool:
-        """Apply `evicted` records gone from the front and the newest `fresh` records to the tables in
-        `values` (changed in place, rows replaced, never edited); False when the columns change."""
+    def extend(self, window: Window, evicted: int, fresh: int, tables: list[Any]) -> bool:
+        """Apply `evicted` records gone from the front and the newest `fresh` records to `tables` (one
+        per field, lists of rows or GrowingTables; rows are replaced, never edited); False when the
+        columns change."""
         tail = window.tail_columns([self.key, *self.fields], fresh)
         new_keys = tail[self.key]
         if any(k is not None and k not in self.position for k in new_keys):
@@ -67,17 +68,14 @@ class AlignedTable:
         self.keys.extend(new_keys)
         self.key_counts.subtract(gone)
         self.key_counts.update(arriving)
-        tables = [values[f"{name}_window"] for name in self.fields]
         self._drop_front(window, evicted, tables)
         self._append(window.tail_times(fresh), tail, tables)
-        for name, rows in zip(self.fields, tables, strict=True):
-            values[name] = rows[-1] if rows else None
         return True
 
     def _slots_of(self, times: np.ndarray) -> np.ndarray:
         return np.rint(times / self.interval) if self.interval else times
 
-    def _drop_front(self, window: Window, evicted: int, tables: list[list]) -> None:
+    def _drop_front(self, window: Window, evicted: int, tables: list[Any]) -> None:
         whole = 0
         while evicted and whole < len(self.counts) and self.counts[whole] <= evicted:
             evicted -= self.counts[whole]
@@ -91,7 +89,7 @@ class AlignedTable:
             for name, rows in zip(self.fields, tables, strict=True):
                 rows[0] = self._row(records, name)
 
-    def _append(self, times: np.ndarray, tail: dict[str, list], tables: list[list]) -> None:
+    def _append(self, times: np.ndarray, tail: dict[str, list], tables: list[Any]) -> None:
         slots = self._slots_of(times).tolist()
         width = len(self.position)
         for index, (slot, key) in enumerate(zip(slots, tail[self.key], strict=True)):

@@ -20,7 +20,7 @@ from ..config.schema import TopicConfig
 from ..topics.routing import STATION_ID_KEYS
 from ..windows import Window, align_by_key
 from .aligned_table import AlignedTable
-from .growing_array import GrowingArray
+from .growing_array import GrowingArray, GrowingTable, Unfit
 from .module_input import ModuleInput
 
 __all__ = ["TopicInputCache", "current_position", "default_records_key", "empty_inputs", "lend", "topic_inputs"]
@@ -166,6 +166,7 @@ class _Entry:
     table: AlignedTable | None = None  # what extending an `align_by` topic's tables needs
     fields: list[str] = dataclasses.field(default_factory=list)  # the plain fields, whose lists are extended
     arrays: dict[str, GrowingArray] | None = None  # numpy format: each plain field's growing array
+    grids: dict[str, GrowingTable] | None = None  # numpy format: each aligned field's growing table
 
     @property
     def lends(self) -> bool:
@@ -228,18 +229,23 @@ class TopicInputCache:
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
         numpy = fmt == "numpy"
-        extendable = padding is None and _extendable(config) and not (numpy and config.align_by)
+        extendable = padding is None and _extendable(config)
         table = None
         if extendable and config.align_by:
             key_name, aligned = config.align_by, list(config.aligned_fields)
             table = AlignedTable.of(window, key_name, aligned, window.spec.interval_seconds, values[key_name])
             extendable = table is not None
         fields = _plain_fields(config, window) if extendable else []
-        arrays = None
+        arrays = grids = None
         if extendable and numpy:
             arrays = {name: GrowingArray(values[f"{name}_window"]) for name in fields}
             values.update({f"{name}_window": array.view() for name, array in arrays.items()})
-        entry = _Entry(key, window.version, window.mark(), len(window), values, extendable, table, fields, arrays)
+            if table is not None:
+                grids = {name: GrowingTable(values[f"{name}_window"]) for name in config.aligned_fields}
+                _show_grids(grids, values)
+        entry = _Entry(
+            key, window.version, window.mark(), len(window), values, extendable, table, fields, arrays, grids
+        )
         window.derived[CACHE_SLOT] = entry
         return entry
 
@@ -261,8 +267,12 @@ class TopicInputCache:
         if entry.borrowers:
             tables = [values[f"{name}_window"] for name in config.aligned_fields] if entry.table is not None else []
             _settle_borrowers(entry, [values[f"{name}_window"] for name in fields] + tables)
-        if entry.table is not None and not entry.table.extend(window, entry.size - kept, size - kept, values):
-            return False
+        if entry.table is not None:
+            tables = [values[f"{name}_window"] for name in config.aligned_fields]
+            if not entry.table.extend(window, entry.size - kept, size - kept, tables):
+                return False
+            for name, rows in zip(config.aligned_fields, tables, strict=True):
+                values[name] = rows[-1] if rows else None
         for name in fields:
             series = values[name + "_window"]
             if len(series) > kept:
@@ -277,6 +287,14 @@ class TopicInputCache:
 def _extend_arrays(entry: _Entry, topic: str, config: TopicConfig, window: Window, dropped: int, appended: int) -> bool:
     """`_extend` for numpy inputs: views of growing arrays (a view given out never changes)."""
     assert entry.arrays is not None
+    if entry.table is not None:
+        assert entry.grids is not None
+        try:
+            if not entry.table.extend(window, dropped, appended, list(entry.grids.values())):
+                return False
+        except Unfit:
+            return False
+        _show_grids(entry.grids, entry.values)
     tails = window.tail_arrays(entry.fields, appended)
     if any(tails[name].dtype != array.buffer.dtype for name, array in entry.arrays.items()):
         return False  # a field's values changed kind (e.g. text among numbers): rebuild
@@ -289,6 +307,14 @@ def _extend_arrays(entry: _Entry, topic: str, config: TopicConfig, window: Windo
     values.update(_records_input(topic, config, window))
     entry.version, entry.mark, entry.size = window.version, window.mark(), len(window)
     return True
+
+
+def _show_grids(grids: dict[str, GrowingTable], values: dict[str, Any]) -> None:
+    """Hand out the aligned fields' tables as views, and their newest rows as the current values."""
+    for name, grid in grids.items():
+        view = grid.view()
+        values[f"{name}_window"] = view
+        values[name] = view[-1] if len(view) else None
 
 
 def _extendable(config: TopicConfig) -> bool:
