@@ -35,13 +35,13 @@ class GrowingArray:
         the room); False (nothing changed) when `appended` has another dtype (then rebuild)."""
         if appended.dtype != self.buffer.dtype:
             return False
-        start = min(self.start + dropped, self.end)
+        live = self.buffer[min(self.start + dropped, self.end) : self.end]
         if move or self.end + len(appended) > len(self.buffer):
-            self.start = start
-            self._move(self.buffer[start : self.end], len(self.buffer[start : self.end]) + len(appended))
-            start = self.start
+            self._move(live, len(live) + len(appended))
+        else:
+            self.start = self.end - len(live)
         self.buffer[self.end : self.end + len(appended)] = appended
-        self.start, self.end = start, self.end + len(appended)
+        self.end += len(appended)
         return True
 
     def _move(self, live: np.ndarray, needed: int) -> None:

@@ -167,13 +167,12 @@ class _Entry:
     fields: list[str] = dataclasses.field(default_factory=list)  # the plain fields, whose lists are extended
     arrays: dict[str, GrowingArray] | None = None  # numpy format: each plain field's growing array
     grids: dict[str, GrowingTable] | None = None  # numpy format: each aligned field's growing table
+    borrowers: list[weakref.ref] = dataclasses.field(default_factory=list)  # inputs that may still read `values`
 
     @property
     def lends(self) -> bool:
         """Whether its values change in place (lists), so inputs holding them need copies first."""
         return self.extendable and self.arrays is None
-
-    borrowers: list[weakref.ref] = dataclasses.field(default_factory=list)  # inputs that may still read `values`
 
 
 class TopicInputCache:
@@ -251,61 +250,62 @@ class TopicInputCache:
 
     @staticmethod
     def _extend(entry: _Entry, topic: str, config: TopicConfig, window: Window) -> bool:
-        """Bring unpadded list inputs (field lists, keyed tables) up to date with the records
+        """Bring unpadded inputs (field lists or arrays, keyed tables) up to date with the records
         appended and evicted since; False when the window changed otherwise or a table's keys did."""
         changes = window.changes_since(entry.mark) if entry.extendable else None
         if changes is None:
             return False
-        dropped, _ = changes
         size = len(window)
-        kept = max(0, entry.size - dropped)
-        fields = entry.fields
-        values = entry.values
-        if entry.arrays is not None:
-            return _extend_arrays(entry, topic, config, window, entry.size - kept, size - kept)
-        tails = window.tail_columns(fields, size - kept)
-        if entry.borrowers:
-            tables = [values[f"{name}_window"] for name in config.aligned_fields] if entry.table is not None else []
-            _settle_borrowers(entry, [values[f"{name}_window"] for name in fields] + tables)
-        if entry.table is not None:
-            tables = [values[f"{name}_window"] for name in config.aligned_fields]
-            if not entry.table.extend(window, entry.size - kept, size - kept, tables):
-                return False
-            for name, rows in zip(config.aligned_fields, tables, strict=True):
-                values[name] = rows[-1] if rows else None
-        for name in fields:
-            series = values[name + "_window"]
-            if len(series) > kept:
-                del series[: len(series) - kept]
-            series.extend(tails[name])
-            values[name] = series[-1] if series else None
-        values.update(_records_input(topic, config, window))
+        kept = max(0, entry.size - changes[0])
+        dropped, appended = entry.size - kept, size - kept
+        extend = _extend_lists if entry.arrays is None else _extend_arrays
+        if not extend(entry, config, window, dropped, appended):
+            return False
+        entry.values.update(_records_input(topic, config, window))
         entry.version, entry.mark, entry.size = window.version, window.mark(), size
         return True
 
 
-def _extend_arrays(entry: _Entry, topic: str, config: TopicConfig, window: Window, dropped: int, appended: int) -> bool:
-    """`_extend` for numpy inputs: views of growing arrays (a view given out never changes)."""
-    assert entry.arrays is not None
+def _extend_lists(entry: _Entry, config: TopicConfig, window: Window, dropped: int, appended: int) -> bool:
+    """List inputs: extended in place, after the inputs still holding them got their copies."""
+    values = entry.values
+    series = [values[f"{name}_window"] for name in entry.fields]
+    tables = [values[f"{name}_window"] for name in config.aligned_fields] if entry.table is not None else []
+    if entry.borrowers:
+        _settle_borrowers(entry, series + tables)
     if entry.table is not None:
-        assert entry.grids is not None
+        if not entry.table.extend(window, dropped, appended, tables):
+            return False
+        for name, rows in zip(config.aligned_fields, tables, strict=True):
+            values[name] = rows[-1] if rows else None
+    tails = window.tail_columns(entry.fields, appended)
+    for name, values_of_field in zip(entry.fields, series, strict=True):
+        if dropped:
+            del values_of_field[:dropped]
+        values_of_field.extend(tails[name])
+        values[name] = values_of_field[-1] if values_of_field else None
+    return True
+
+
+def _extend_arrays(entry: _Entry, config: TopicConfig, window: Window, dropped: int, appended: int) -> bool:
+    """numpy inputs: views of growing arrays and tables (a view given out never changes)."""
+    assert entry.arrays is not None
+    tails = window.tail_arrays(entry.fields, appended)
+    if any(tails[name].dtype != array.buffer.dtype for name, array in entry.arrays.items()):
+        return False  # a field's values changed kind (e.g. text among numbers): rebuild
+    if entry.grids is not None and entry.table is not None:
         try:
             if not entry.table.extend(window, dropped, appended, list(entry.grids.values())):
                 return False
         except Unfit:
             return False
         _show_grids(entry.grids, entry.values)
-    tails = window.tail_arrays(entry.fields, appended)
-    if any(tails[name].dtype != array.buffer.dtype for name, array in entry.arrays.items()):
-        return False  # a field's values changed kind (e.g. text among numbers): rebuild
     latest = window.latest()
     values = entry.values
     for name, array in entry.arrays.items():
         array.advance(dropped, tails[name])
         values[f"{name}_window"] = array.view()
         values[name] = latest.get(name) if latest else None
-    values.update(_records_input(topic, config, window))
-    entry.version, entry.mark, entry.size = window.version, window.mark(), len(window)
     return True
 
 
