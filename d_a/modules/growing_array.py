@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = ["GrowingArray", "GrowingTable", "Unfit"]
 
-SLACK = 0.25  # room kept beyond the live values, as a share of them
+SLACK = 0.125  # room kept beyond the live values, as a share of them
 MIN_ROOM = 64
 
 

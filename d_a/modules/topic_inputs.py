@@ -165,7 +165,8 @@ class _Entry:
     extendable: bool
     table: AlignedTable | None = None  # what extending an `align_by` topic's tables needs
     fields: list[str] = dataclasses.field(default_factory=list)  # the plain fields, whose lists are extended
-    arrays: dict[str, GrowingArray] | None = None  # numpy format: each plain field's growing array
+    arrays: dict[str, GrowingArray | None] | None = None  # numpy format: each plain field's growing array
+    # (None: the window's own buffer, viewed)
     grids: dict[str, GrowingTable] | None = None  # numpy format: each aligned field's growing table
     borrowers: list[weakref.ref] = dataclasses.field(default_factory=list)  # inputs that may still read `values`
 
@@ -237,8 +238,7 @@ class TopicInputCache:
         fields = _plain_fields(config, window) if extendable else []
         arrays = grids = None
         if extendable and numpy:
-            arrays = {name: GrowingArray(values[f"{name}_window"]) for name in fields}
-            values.update({f"{name}_window": array.view() for name, array in arrays.items()})
+            arrays = {name: _follower(window, name, values) for name in fields}
             if table is not None:
                 grids = {name: GrowingTable(values[f"{name}_window"]) for name in config.aligned_fields}
                 _show_grids(grids, values)
@@ -290,9 +290,13 @@ def _extend_lists(entry: _Entry, config: TopicConfig, window: Window, dropped: i
 def _extend_arrays(entry: _Entry, config: TopicConfig, window: Window, dropped: int, appended: int) -> bool:
     """numpy inputs: views of growing arrays and tables (a view given out never changes)."""
     assert entry.arrays is not None
-    tails = window.tail_arrays(entry.fields, appended)
-    if any(tails[name].dtype != array.buffer.dtype for name, array in entry.arrays.items()):
+    grown = {name: array for name, array in entry.arrays.items() if array is not None}
+    tails = window.tail_arrays(list(grown), appended)
+    if any(tails[name].dtype != array.buffer.dtype for name, array in grown.items()):
         return False  # a field's values changed kind (e.g. text among numbers): rebuild
+    views = {name: window.number_view(name) for name, array in entry.arrays.items() if array is None}
+    if any(view is None for view in views.values()):
+        return False  # a viewed field met a value that is not a float (or none): rebuild
     if entry.grids is not None and entry.table is not None:
         try:
             if not entry.table.extend(window, dropped, appended, list(entry.grids.values())):
@@ -302,11 +306,25 @@ def _extend_arrays(entry: _Entry, config: TopicConfig, window: Window, dropped: 
         _show_grids(entry.grids, entry.values)
     latest = window.latest()
     values = entry.values
-    for name, array in entry.arrays.items():
+    for name, array in grown.items():
         array.advance(dropped, tails[name])
-        values[f"{name}_window"] = array.view()
+        views[name] = array.view()
+    for name, view in views.items():
+        values[f"{name}_window"] = view
         values[name] = latest.get(name) if latest else None
     return True
+
+
+def _follower(window: Window, name: str, values: dict[str, Any]) -> GrowingArray | None:
+    """What keeps a numpy field's window input up to date: None when the window's buffer is viewed
+    directly (float values), else a growing copy; hands out the first view into `values`."""
+    view = window.number_view(name)
+    if view is not None:
+        values[f"{name}_window"] = view
+        return None
+    array = GrowingArray(values[f"{name}_window"])
+    values[f"{name}_window"] = array.view()
+    return array
 
 
 def _show_grids(grids: dict[str, GrowingTable], values: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .codecs import Codec, EmptyCodec, ObjectCodec, Unfit, codec_for, convert
-from .slots import Where, as_indices, put, size_of, take
+from .slots import Where, as_indices, put, size_of, take, values_at
 
 VALUE, NONE, ABSENT_TAG = 0, 1, 2
 
@@ -103,7 +103,7 @@ class Column:
 
         def reallocated(array: np.ndarray) -> np.ndarray:
             new = np.zeros(capacity, dtype=array.dtype)
-            new[:count] = take(array, live)
+            new[:count] = values_at(array, live)
             return new
 
         self._remap(reallocated)
@@ -136,6 +136,16 @@ class Column:
         if self.tags is not None:
             numbers[take(self.tags, where) != VALUE] = np.nan
         return numbers
+
+    def view(self, where: slice) -> np.ndarray | None:
+        """The values at `where` as `numbers` gives them, as a read-only view of the buffer (no
+        copy); None when the codec stores no float64 buffer or some slot holds no value."""
+        if self.tags is not None and self.tags[where].any():
+            return None
+        view = self.codec.view(where)
+        if view is not None:
+            view.flags.writeable = False
+        return view
 
     def has_values(self, where: Where) -> bool:
         """Whether any slot of `where` holds a key (a value or None)."""

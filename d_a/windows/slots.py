@@ -1,8 +1,7 @@
-"""Addressing slots of a ring buffer, and reading or writing an array there.
+"""Addressing slots of a store's buffers, and reading or writing an array there.
 
-A run of consecutive ring slots is a tuple of at most two slices (two when it wraps around
-the end of the buffer), so that contiguous reads and writes stay plain slice copies; slots
-scattered by an out-of-order insert or a compaction are an integer index array.
+A run of consecutive slots is a tuple of slices, so that contiguous reads and writes stay plain
+slice copies; slots scattered by an out-of-order insert or a compaction are an integer index array.
 """
 
 from __future__ import annotations
@@ -12,17 +11,6 @@ from typing import Any
 import numpy as np
 
 Where = tuple[slice, ...] | np.ndarray
-
-
-def ring_run(start: int, count: int, capacity: int) -> tuple[slice, ...]:
-    """The slots of `count` consecutive ring positions starting at physical slot `start`."""
-    if count <= 0 or capacity <= 0:
-        return (slice(0, 0),)
-    start %= capacity
-    end = start + count
-    if end <= capacity:
-        return (slice(start, end),)
-    return (slice(start, capacity), slice(0, end - capacity))
 
 
 def size_of(where: Where) -> int:
@@ -46,6 +34,13 @@ def take(array: np.ndarray, where: Where) -> np.ndarray:
     if len(where) == 1:
         return array[where[0]].copy()
     return np.concatenate([array[s] for s in where])
+
+
+def values_at(array: np.ndarray, where: Where) -> np.ndarray:
+    """The values of `array` at `where`, in order: a view for one slice (to copy from, not to keep)."""
+    if isinstance(where, tuple) and len(where) == 1:
+        return array[where[0]]
+    return take(array, where)
 
 
 def put(array: np.ndarray, where: Where, data: Any) -> None:

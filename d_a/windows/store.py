@@ -1,9 +1,13 @@
-"""Rows of one window in a ring of numpy columns, kept sorted by record time.
+"""Rows of one window in numpy columns, kept sorted by record time.
 
 Every key a record carries has a column (see layout), so records come back exactly as
-added while costing a few bytes per value. Buffers grow with content up to `max_rows`
-instead of being allocated for the maximum. In-order batches are appended with one slice
-write per column; late records are merged in by moving only the rows after them.
+added while costing a few bytes per value. Buffers grow with content up to `max_rows` (plus
+room to slide) instead of being allocated for the maximum. The live rows are one run of slots
+that slides forward: appends write after the newest row, evictions move the start, and when the
+end of the buffers is reached the rows move to fresh buffers. A slot is never rewritten in place
+once a read-only view of it was handed out (`number_view`), so such views stay valid without a
+copy. In-order batches are appended with one slice write per column; late records are merged in
+by moving only the rows after them.
 
 Encoding costs about the same for one row as for dozens, and a service appends a few rows per
 station per second, so the newest rows wait as records (at most PENDING_ROWS) and are encoded
@@ -23,9 +27,11 @@ import numpy as np
 
 from .columns import ABSENT, Column, Encoded
 from .layout import Layout
-from .slots import Where, put, ring_run, size_of, take
+from .slots import Where, put, size_of, take, values_at
 
 INITIAL_CAPACITY = 16
+ROOM_SHARE = 8  # a sliding store keeps 1/8 of its rows as room after them, so it moves every rows/8 appends
+MIN_ROOM = 16
 PENDING_ROWS = 32  # the newest rows wait as records until this many, then are encoded in one write
 DOUBLING_UP_TO = 1 << 16  # beyond this, grow by half to bound the slack in large windows
 MAX_REMEMBERED_NEWEST = 1024  # records of the newest time kept as dicts for duplicate checks
@@ -35,7 +41,7 @@ _VERSIONS = itertools.count(1)
 
 
 class ColumnStore:
-    """At most `max_rows` rows (time + record), oldest first, in growable ring buffers."""
+    """At most `max_rows` rows (time + record), oldest first, in growable sliding buffers."""
 
     def __init__(self, fields: Sequence[str], max_rows: int) -> None:
         self.max_rows = max_rows
@@ -46,6 +52,7 @@ class ColumnStore:
         self.layout = Layout(fields, self.capacity)
         self._newest: list[dict] | None = []  # the records stored with the newest time, None if unknown
         self._pending: list[dict] = []  # records of the newest rows, whose columns are not written yet
+        self._lent = False  # whether a view of the buffers was handed out (their live slots must not change)
         self.version = next(_VERSIONS)  # changes with every change of content (cache keys)
         self._new_lineage()
 
@@ -54,7 +61,7 @@ class ColumnStore:
 
     @property
     def newest_ts(self) -> float | None:
-        return float(self.ts[(self.head + self.size - 1) % self.capacity]) if self.size else None
+        return float(self.ts[self.head + self.size - 1]) if self.size else None
 
     @property
     def nbytes(self) -> int:
@@ -63,24 +70,19 @@ class ColumnStore:
 
     def run(self, lo: int, hi: int) -> tuple[slice, ...]:
         """The slots of the rows lo..hi-1 (oldest first)."""
-        return ring_run(self.head + lo, hi - lo, self.capacity)
+        return (slice(self.head + lo, self.head + max(lo, hi)),)
 
     def positions(self, lo: int, hi: int) -> np.ndarray:
         """The slot index of each of the rows lo..hi-1."""
-        return (self.head + np.arange(lo, hi)) % self.capacity
+        return np.arange(self.head + lo, self.head + hi)
 
     def times(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
         """Record times of the rows lo..hi-1 (a copy)."""
         return take(self.ts, self.run(lo, self.size if hi is None else hi))
 
     def searchsorted(self, values: Any, side: str = "left") -> np.ndarray:
-        """Where `values` would go among the rows' times (numpy.searchsorted over the ring)."""
-        parts = [self.ts[s] for s in self.run(0, self.size)]
-        found = np.searchsorted(parts[0], values, side)
-        if len(parts) == 2:
-            later = np.searchsorted(parts[1], values, side) + len(parts[0])
-            found = np.where(found == len(parts[0]), later, found)
-        return found
+        """Where `values` would go among the rows' times (numpy.searchsorted)."""
+        return np.searchsorted(self.ts[self.head : self.head + self.size], values, side)
 
     def rows(self, lo: int = 0, hi: int | None = None) -> list[dict]:
         """The records of rows lo..hi-1, oldest first, as they were added."""
@@ -110,6 +112,15 @@ class ColumnStore:
     def column(self, name: Any) -> Column | None:
         self._write_pending()
         return self.layout.columns.get(name)
+
+    def number_view(self, name: Any) -> np.ndarray | None:
+        """A read-only view (no copy) of a float column's values in every row, as `Column.numbers`
+        gives them; None when the column is not float or some row has no value."""
+        column = self.column(name)
+        view = None if column is None else column.view(self.run(0, self.size)[0])
+        if view is not None:
+            self._lent = True
+        return view
 
     def tail_lists(self, names: Sequence[Any], count: int) -> dict[Any, list]:
         """Each named column's values in the newest `count` rows, None where there is no value."""
@@ -178,7 +189,7 @@ class ColumnStore:
             self.version = next(_VERSIONS)
             self._evicted += count
         self.size -= count
-        self.head = (self.head + count) % self.capacity if self.size else 0
+        self.head = self.head + count if self.size or self._lent else 0
         self._forget_newest_if_evicted()
 
     def keep(self, mask: np.ndarray) -> None:
@@ -194,8 +205,8 @@ class ColumnStore:
         self.max_rows = max_rows
         self._write_pending()
         self.evict_front(self.size - max_rows)
-        if self.capacity > max_rows:
-            self._reallocate(max_rows, self.run(0, self.size))
+        if self.capacity > self._limit():
+            self._reallocate(self._limit(), self.run(0, self.size))
 
     def _append(self, records: list[dict], ts: np.ndarray) -> int:
         if len(records) > self.max_rows:
@@ -204,9 +215,9 @@ class ColumnStore:
         if not count:
             return 0
         total, newest = self.size + count, self.newest_ts
-        self._reserve(min(total, self.max_rows))
         if total > self.max_rows:
             self.evict_front(total - self.max_rows)
+        self._reserve(count)
         put(self.ts, self.run(self.size, self.size + count), ts)
         self.size += count
         self._appended += count
@@ -236,14 +247,16 @@ class ColumnStore:
         tail = np.arange(first, self.size)
         tail_rows = tail + np.searchsorted(slots, tail, "right")
         encoded = self._encode(list(compress(records, kept)))
-        self._reserve(min(total, self.max_rows))
+        self._reserve(count)
+        if self._lent:  # rows move in place below: views handed out keep the old buffers
+            self._reallocate(self.capacity, self.run(0, self.size))
         moved = tail_rows >= evicted
         source, target = self._slots(tail[moved]), self._slots(tail_rows[moved])
         self.ts[target] = self.ts[source]
         for column in self.layout:
             column.move(source, target)
         self._write(self._slots(late_rows[kept]), ts[kept], encoded)
-        self.head = (self.head + evicted) % self.capacity
+        self.head += evicted
         self.size = total - evicted
         self._forget_newest_if_evicted()
         self._new_lineage()
@@ -269,7 +282,7 @@ class ColumnStore:
             self._newest = None
 
     def _slots(self, rows: np.ndarray) -> np.ndarray:
-        return (self.head + rows) % self.capacity
+        return self.head + rows
 
     def _write(self, where: Where, ts: np.ndarray, encoded: list[tuple[Column, Encoded]]) -> None:
         put(self.ts, where, ts)
@@ -300,20 +313,36 @@ class ColumnStore:
             for name, column in self.layout.named()
         ]
 
-    def _reserve(self, rows: int) -> None:
-        if rows > self.capacity:
-            step = self.capacity if self.capacity < DOUBLING_UP_TO else self.capacity // 2
-            self._reallocate(min(self.max_rows, max(rows, self.capacity + step)), self.run(0, self.size))
+    def _limit(self) -> int:
+        """The most slots the buffers need: `max_rows` and room to slide."""
+        return self.max_rows + _room(self.max_rows)
+
+    def _reserve(self, extra: int) -> None:
+        """Free slots for `extra` rows after the newest: when the buffers end sooner, the rows move
+        to fresh ones (grown geometrically while the store fills, with room to slide once it evicts)."""
+        if self.head + self.size + extra <= self.capacity:
+            return
+        needed = self.size + extra
+        if self.head:
+            capacity = needed + _room(needed)
+        else:
+            capacity = self.capacity + (self.capacity if self.capacity < DOUBLING_UP_TO else self.capacity // 2)
+        self._reallocate(max(needed, min(self._limit(), capacity)), self.run(0, self.size))
 
     def _reallocate(self, capacity: int, live: Where) -> None:
         """Move the rows at the slots `live` (in order) to fresh buffers of `capacity` slots."""
         count = size_of(live)
         ts = np.zeros(capacity)
-        ts[:count] = take(self.ts, live)
+        ts[:count] = values_at(self.ts, live)
         self.ts = ts
         for column in self.layout:
             column.reallocate(capacity, live)
         self.capacity, self.head, self.size = capacity, 0, count
+        self._lent = False
+
+
+def _room(rows: int) -> int:
+    return max(MIN_ROOM, rows // ROOM_SHARE)
 
 
 def _newest_time_start(ts: np.ndarray) -> int:

@@ -146,6 +146,12 @@ class Window:
             arrays[field] = numbers if numbers is not None else column.exact(where)
         return arrays
 
+    def number_view(self, field: str) -> np.ndarray | None:
+        """The field's values as `column(field, fmt="numpy")` gives them, as a read-only view of the
+        window's buffer (no copy) that never changes; None unless every record has a float value."""
+        self.flush()
+        return self._store.number_view(field)
+
     def tail_times(self, count: int) -> np.ndarray:
         """The times of the newest `count` records, oldest first."""
         self.flush()
@@ -171,7 +177,8 @@ class Window:
     def column(self, field: str, padding: str | None = None, fmt: str = "list") -> list | np.ndarray:
         """The field's values, oldest first; aligned and padded to `window_size` when `padding` is set.
 
-        fmt "numpy" gives float64 (NaN for no value) for numeric fields, an object array otherwise.
+        fmt "numpy" gives float64 (NaN for no value) for numeric fields, an object array otherwise;
+        unpadded float values come as a read-only view of the window's buffer (see `number_view`).
         """
         if fmt not in FORMATS:
             raise ValueError(f"unknown column format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -179,6 +186,8 @@ class Window:
             check_strategy(padding)
         self.flush()
         store = self._store
+        if padding is None and fmt == "numpy" and (view := store.number_view(field)) is not None:
+            return view
         where = store.run(0, len(store))
         column = store.column(field)
         if column is None:

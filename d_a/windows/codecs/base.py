@@ -48,6 +48,10 @@ class Codec:
         """The values at `where` as float64, or None when the codec is not numeric."""
         return None
 
+    def view(self, where: slice) -> np.ndarray | None:
+        """`numbers(where)` as a view of the codec's buffer, or None when it has no such buffer."""
+        return None
+
     def remap(self, change: Callable[[np.ndarray], np.ndarray]) -> None:
         """Apply `change` to every per-slot buffer (move slots, reallocate)."""
 

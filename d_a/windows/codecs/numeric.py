@@ -84,6 +84,9 @@ class FloatCodec(ArrayCodec):
     def numbers(self, where: Where) -> np.ndarray:
         return take(self.values, where)
 
+    def view(self, where: slice) -> np.ndarray:
+        return self.values[where]
+
     def remap(self, change: Callable[[np.ndarray], np.ndarray]) -> None:
         super().remap(change)
         if self.ints is not None:

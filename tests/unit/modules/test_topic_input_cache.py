@@ -118,7 +118,7 @@ def test_cached_inputs_equal_inputs_built_from_scratch(ops, which, fmt) -> None:
     config, build = {"orders": (ORDERS, car_order), "meter": (METER, meter), "guns": (GUNS, gun_status)}[which]
     window = make_window(window_spec(config))
     cache = TopicInputCache()
-    now, last = T0, []
+    now, last, given_out = T0, [], []
     for op, count, step in ops:
         now += step
         if op == "stage":
@@ -136,6 +136,8 @@ def test_cached_inputs_equal_inputs_built_from_scratch(ops, which, fmt) -> None:
             window.stage([record], [now], now=now)
         cached, fresh = both(cache, "T", config, window, fmt)
         assert same(cached, fresh), (op, cached, fresh)
+        given_out += [(value, value.copy()) for value in cached.values() if isinstance(value, np.ndarray)]
+    assert all(same(view, kept) for view, kept in given_out)  # numpy inputs are views: none changed since
 
 
 def test_a_growing_window_is_extended_not_rebuilt(built) -> None:

@@ -278,3 +278,26 @@ def test_a_small_batch_checked_in_python_equals_the_vectorised_check(feed):
     assert batch.records == expected.records
     assert batch.ts.tolist() == expected.ts.tolist()
     assert not batch.records or batch.first_ts == expected.first_ts
+
+
+@examples
+@given(
+    feed=st.lists(st.tuples(st.integers(-4, 0), st.floats(-1e6, 1e6)), max_size=60),
+    size=st.integers(1, 6),
+    max_age=st.none() | st.integers(1, 12),
+    cuts=st.lists(st.integers(0, 60), max_size=8),
+)
+def test_number_views_show_the_column_and_never_change_once_given(feed, size, max_age, cuts):
+    """A view is handed out without a copy, so appends, evictions, late records and a batch larger
+    than the window must all leave the slots it shows alone. A record comes up to 4 s late."""
+    window = make_window(WindowSpec("append", size, ("v",), max_age_seconds=max_age))
+    feed = [(index + lateness, value) for index, (lateness, value) in enumerate(feed)]
+    given_out = []
+    for chunk in chunked(feed, cuts):
+        window.add_many([{"v": value} for _, value in chunk], [float(ts) for ts, _ in chunk])
+        view = window.number_view("v")
+        assert view is not None and not view.flags.writeable
+        assert np.array_equal(view, window.column("v", fmt="numpy"))
+        assert view.tolist() == [record["v"] for record in window.records()]
+        given_out.append((view, view.copy()))
+    assert all(np.array_equal(view, kept) for view, kept in given_out)

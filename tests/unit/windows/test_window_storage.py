@@ -179,3 +179,33 @@ def test_changes_since_tells_appends_from_other_changes(t0, meter):
     mark = window.mark()
     window.replace([meter(t0)], [t0])
     assert window.changes_since(mark) is None
+
+
+def test_a_full_window_slides_with_at_most_an_eighth_of_its_rows_as_room(car_order, t0):
+    window = make_window(WindowSpec("append", 4_096, CAR_ORDER_FIELDS, interval_seconds=1))
+    times = [t0 + i for i in range(4_096)]
+    window.add_many([car_order(ts) for ts in times], times)
+    full = window.nbytes
+    for start in range(4_096, 3 * 4_096, 64):  # two windows' worth of seconds slide through
+        times = [t0 + i for i in range(start, start + 64)]
+        window.add_many([car_order(ts) for ts in times], times)
+        assert window.nbytes <= full * 1.126
+    assert window.times()[0] == t0 + 2 * 4_096
+
+
+def test_a_view_of_a_number_column_is_not_a_copy_and_ignores_what_comes_later(car_order, t0):
+    window = make_window(WindowSpec("append", 100, CAR_ORDER_FIELDS, interval_seconds=1))
+    for start, count in ((0, 100), (100, 10)):  # the ten slide the window: its buffers now have room
+        window.add_many(
+            [car_order(t0 + i) for i in range(start, start + count)], [t0 + i for i in range(start, start + count)]
+        )
+    view = window.number_view("outputPower")
+    assert np.shares_memory(view, window.column("outputPower", fmt="numpy"))
+    before = view.copy()
+    late = car_order(t0 + 50.5, outputPower=-1.0)
+    window.add_many([late, car_order(t0 + 110)], [t0 + 50.5, t0 + 110])
+    assert np.array_equal(view, before)
+    assert window.column("outputPower", fmt="numpy").tolist().count(-1.0) == 1
+    window.add(car_order(t0 + 111, outputPower=None), t0 + 111)
+    assert window.number_view("outputPower") is None  # a row without a value: NaN needs a copy
+    assert np.isnan(window.column("outputPower", fmt="numpy")[-1])
