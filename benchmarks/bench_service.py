@@ -8,15 +8,24 @@ Throughput: simulator messages (1,000 stations) are loaded into the transport be
 starts; timed until every message is consumed and the scheduler is idle, from the start in memory,
 and on Kafka from the first poll in which every loaded topic has been read (the group joins and
 the messages read until then are left out). CPU seconds are this process's (the embedded broker
-is another process). Latency: a feeder publishes a StationSimulator run in real time (generated
-beforehand), each station's messages of a simulated second in one of ten 0.1 s ticks (its phase),
-stamped with the wall clock; in memory the feeder is a task of the service's process, on Kafka a
-process of its own (as producers are); the engine's samples
-are taken after a warm-up: latency (timestamp of the message that triggered a run -> its callback)
-and staleness (oldest message no callback had seen -> the callback that saw it; it includes data that
-waits for its trigger by design, such as a car order of a second still in progress). `D_A_BOOTSTRAP`
-replaces the embedded broker by a Kafka cluster. `--profile` adds a cProfile of the in-memory throughput run (event-loop
-thread, top 15 by tottime). Prints figures only (no assertions).
+is another process).
+
+Work per tick (in memory): the latency run's ticks published one after another, each once the
+service has served the one before: CPU per station-second, and the wall time to serve a tick,
+which is the floor of the latency at that many stations (a tick's last station waits for all of
+the tick's work). It is steadier than the latency on a busy machine.
+
+Latency: a feeder publishes a StationSimulator run in real time (generated beforehand), each
+station's messages of a simulated second in one of ten 0.1 s ticks (its phase), each message
+stamped when it is sent; in memory the feeder is a task of the service's process, on Kafka a
+process of its own (as producers are); the engine's samples are taken after a warm-up: latency
+(timestamp of the message that triggered a run -> its callback) and staleness (oldest message no
+callback had seen -> the callback that saw it; it includes data that waits for its trigger by
+design, such as a car order of a second still in progress). `D_A_BOOTSTRAP` replaces the embedded
+broker by a Kafka cluster. `--profile` adds a cProfile of the in-memory throughput run (event-loop
+thread, top 15 by tottime). The machine's speed (a fixed Python workload, at the start and the end)
+is printed with the figures: the same VM class has run this code at less than half its usual
+speed. Prints figures only (no assertions).
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ from aiokafka.structs import TopicPartition
 
 from d_a.kafka import EmbeddedBroker, InMemoryBroker, MemoryTransport
 from d_a.service.aio import AsyncDataAnalysisService
-from d_a.service.engine import percentiles
+from d_a.service.engine import ServiceEngine, percentiles
 from d_a.simulator import TOPICS, SimMessage, StationSimulator
 
 MODULE = "operation_optimization"
@@ -528,6 +537,88 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
     )
 
 
+# -- work per tick -----------------------------------------------------------------------------------
+
+
+@dataclass
+class TickCost:
+    stations: int
+    seconds: int
+    runs: int
+    cpu_seconds: float
+    tick_ms: list[float]  # wall time to serve each tick, sorted
+
+    def per_station_second_ms(self) -> float:
+        return 1000 * self.cpu_seconds / (self.stations * self.seconds)
+
+    def tick(self, q: float) -> float | None:
+        return percentile(self.tick_ms, q)
+
+
+def quiet(engine: ServiceEngine, consumed: int) -> bool:
+    """Every message consumed and every run done (read from the engine: `status()` costs more)."""
+    scheduler = engine.scheduler
+    return engine.counters["messages"] >= consumed and scheduler.queue.qsize() == 0 and scheduler.running == 0
+
+
+async def tick_cost(env: Env, stations: int, warm_up: int, measure: int) -> TickCost:
+    """The latency run's ticks, each published once the service has served the one before: the
+    service's CPU per station-second, and the wall time to serve a tick, which is the floor of the
+    latency (a tick's last station waits for the whole tick's work). In memory only, where the
+    feeder costs little (appends to the in-memory broker) and nothing else shares the process."""
+    service = env.service()
+    sim = StationSimulator(stations=stations, history_hours=2, topics=sim_topics(service))
+    initial = sim.initial_messages()
+    seconds = [phased(sim.advance(1.0)) for _ in range(warm_up + measure)]
+    feed = await env.feed()
+    await service.start(callback)
+    engine = service.engine
+    assert engine is not None
+    published = 0
+
+    async def serve(messages: list[SimMessage]) -> None:
+        nonlocal published
+        await feed.publish(messages, now=True)
+        published += len(messages)
+        await asyncio.sleep(0)
+        while not quiet(engine, published):
+            await asyncio.sleep(0.0005)
+
+    try:
+        await serve(initial)
+        for ticks in seconds[:warm_up]:
+            for messages in ticks:
+                await serve(messages)
+        runs0, cpu, tick_ms = engine.counters["callbacks"], 0.0, []
+        for ticks in seconds[warm_up:]:
+            for messages in ticks:
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                await serve(messages)
+                cpu += time.process_time() - cpu0
+                tick_ms.append(1000 * (time.perf_counter() - t0))
+        runs = engine.counters["callbacks"] - runs0
+    finally:
+        await service.stop()
+        await feed.close()
+    return TickCost(stations, measure, runs, cpu, sorted(tick_ms))
+
+
+def machine_seconds() -> float:
+    """Seconds for a fixed pure-Python workload of small dicts and lists, like the service's (median
+    of five): how fast this machine is now, to compare figures taken on different days (the same
+    VM class has run this code at less than half its usual speed, and its speed changes by the minute)."""
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        rows = [{"gunNo": i % 12, "outputPower": i * 0.5, "soc": i % 100} for i in range(100_000)]
+        by_gun: dict[int, list[float]] = {}
+        for row in rows:
+            by_gun.setdefault(row["gunNo"], []).append(row["outputPower"] * row["soc"])
+        rows.sort(key=lambda row: row["soc"])
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[2]
+
+
 # -- reporting ---------------------------------------------------------------------------------------
 
 
@@ -556,11 +647,20 @@ def print_latency(r: Latency) -> None:
     )
 
 
+def print_tick_cost(r: TickCost) -> None:
+    print(
+        f"  memory    {r.stations:>5,} stations: {r.runs / (r.stations * r.seconds):.2f} runs per station-second, "
+        f"CPU {r.per_station_second_ms():.3f} ms per station-second; "
+        f"a tick ({r.stations // round(1 / TICK_SECONDS):,} stations) served in "
+        f"p50 {ms(r.tick(0.50))} / p95 {ms(r.tick(0.95))} ms"
+    )
+
+
 def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-def print_summary(throughputs: list[Throughput], latencies: list[Latency]) -> None:
+def print_summary(throughputs: list[Throughput], ticks: list[TickCost], latencies: list[Latency]) -> None:
     print("\nsummary")
     print(f"  {'figure':52s} {'measured':>16s}  {'target':22s}")
     for r in throughputs:
@@ -571,6 +671,9 @@ def print_summary(throughputs: list[Throughput], latencies: list[Latency]) -> No
             target = "-"
         print(f"  {'throughput, ' + r.label + ', msgs per CPU-second':52s} {rate:>16s}  {target}")
         print(f"  {'throughput, ' + r.label + ', msgs/s wall clock':52s} {r.rate:>14,.0f}/s  -")
+    for t in ticks:
+        label = f"CPU per station-second, {t.stations:,} stations"
+        print(f"  {label:52s} {t.per_station_second_ms():>13.3f} ms  -")
     for r in latencies:
         p95 = r.p(0.95)
         if r.stations == 1_000:
@@ -637,6 +740,7 @@ def main() -> None:
         f"d_a service benchmark ({'quick' if args.quick else 'full'}; module {MODULE}; {os.cpu_count()} cores"
         f"{'; Kafka at ' + external if external else ''})"
     )
+    machine = [machine_seconds()]
     print(
         f"\nthroughput: {count:,} pre-loaded simulator messages, {THROUGHPUT_STATIONS:,} stations, cheap sync callback"
     )
@@ -649,12 +753,26 @@ def main() -> None:
         f"real-time feed, {warm_up:.0f} s warm-up, "
         f"{measure:.0f} s measured (Kafka: the feeder publishes from a process of its own)"
     )
+    ticks = []
+    if "memory" in kinds:
+        print(
+            "\nwork per tick: the real-time feed's ticks, each published once the one before is served "
+            f"(in memory; {warm_up:.0f} simulated s of warm-up, {measure:.0f} s measured)"
+        )
+        for stations in LATENCY_STATIONS:
+            ticks.append(in_env("memory", lambda env, n=stations: tick_cost(env, n, int(warm_up), int(measure))))
+            print_tick_cost(ticks[-1])
     latencies = []
     for kind in kinds:
         for stations in LATENCY_STATIONS:
             latencies.append(in_env(kind, lambda env, n=stations: latency(env, n, warm_up, measure)))
             print_latency(latencies[-1])
-    print_summary(throughputs, latencies)
+    machine.append(machine_seconds())
+    print_summary(throughputs, ticks, latencies)
+    print(
+        f"  {'machine: a fixed Python workload, at the start / end':52s} {machine[0]:>7.2f} / {machine[1]:.2f} s  "
+        "(compare figures of different days by it)"
+    )
     if args.profile:
         print_profile(count)
 
