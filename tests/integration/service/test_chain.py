@@ -12,18 +12,7 @@ from d_a.kafka import AsyncKafkaProducerClient
 from d_a.service import AsyncDataAnalysisService
 
 
-def kafka_config(bootstrap: str) -> dict:
-    return {
-        "bootstrap_servers": bootstrap,
-        "auto_offset_reset": "earliest",
-        "session_timeout_ms": 6000,
-        "heartbeat_interval_ms": 1000,
-        "max_retries": 3,
-        "retry_interval": 0.2,
-    }
-
-
-async def test_operation_optimization_sees_load_prediction_outputs(kafka_bootstrap: str) -> None:
+async def test_operation_optimization_sees_load_prediction_outputs(kafka_config: dict) -> None:
     suffix = uuid.uuid4().hex[:6]
     config = {"module_output_topic_prefix": f"OUT-{suffix}-", "module_output_topics": {}}
     rows = [
@@ -48,16 +37,16 @@ async def test_operation_optimization_sees_load_prediction_outputs(kafka_bootstr
 
     group = f"chain-{suffix}"
     load = AsyncDataAnalysisService(
-        "load_prediction", kafka_config=kafka_config(kafka_bootstrap), config=config, group_id=f"{group}-load"
+        "load_prediction", kafka_config=kafka_config, config=config, group_id=f"{group}-load"
     )
     optimisation = AsyncDataAnalysisService(
-        "operation_optimization", kafka_config=kafka_config(kafka_bootstrap), config=config, group_id=f"{group}-opt"
+        "operation_optimization", kafka_config=kafka_config, config=config, group_id=f"{group}-opt"
     )
     assert load.output_topic == f"OUT-{suffix}-LOAD_PREDICTION"
     assert load.output_topic in optimisation.topics
     await asyncio.gather(load.start(forecast), optimisation.start(optimise))
     try:
-        async with AsyncKafkaProducerClient(kafka_config(kafka_bootstrap)) as producer:
+        async with AsyncKafkaProducerClient(kafka_config) as producer:
             await producer.send("SCHEDULE-STATION-REALTIME-DATA", {"realTimeData": rows})
         deadline = time.monotonic() + 45
         while len(seen) < 2 and time.monotonic() < deadline:

@@ -20,18 +20,6 @@ REALTIME = "SCHEDULE-STATION-REALTIME-DATA"
 DEADLINE_SECONDS = 60.0  # group joins on a loaded 2-core machine; a hang, not a timing check
 
 
-def kafka_config(bootstrap: str) -> dict:
-    return {
-        "bootstrap_servers": bootstrap,
-        "auto_offset_reset": "earliest",
-        "session_timeout_ms": 6000,
-        "heartbeat_interval_ms": 1000,
-        "fetch_max_wait_ms": 50,
-        "max_retries": 3,
-        "retry_interval": 0.2,
-    }
-
-
 async def until(condition: Callable[[], bool], timeout: float = DEADLINE_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -53,7 +41,7 @@ async def crash(service: AsyncDataAnalysisService) -> None:
     service.engine = None
 
 
-async def test_every_message_reaches_a_callback_across_an_unclean_restart(kafka_bootstrap: str) -> None:
+async def test_every_message_reaches_a_callback_across_an_unclean_restart(kafka_config: dict) -> None:
     topic, group = f"SITE-SEQ-{uuid.uuid4().hex[:8]}", f"restart-{uuid.uuid4().hex[:8]}"
     config = {
         "topics": {topic: {"fields": ["seq"], "modules": ["seq_model"], "window_size": 5000}},
@@ -68,11 +56,9 @@ async def test_every_message_reaches_a_callback_across_an_unclean_restart(kafka_
         seen.update(module_input["seq_window"])
 
     def service() -> AsyncDataAnalysisService:
-        return AsyncDataAnalysisService(
-            "seq_model", kafka_config=kafka_config(kafka_bootstrap), config=config, group_id=group
-        )
+        return AsyncDataAnalysisService("seq_model", kafka_config=kafka_config, config=config, group_id=group)
 
-    async with AsyncKafkaProducerClient(kafka_config(kafka_bootstrap)) as producer:
+    async with AsyncKafkaProducerClient(kafka_config) as producer:
 
         async def send(seqs: range) -> None:
             await producer.send_many(topic, [(f"S{seq % 7}", {"stationId": f"S{seq % 7}", "seq": seq}) for seq in seqs])
@@ -102,9 +88,7 @@ async def test_every_message_reaches_a_callback_across_an_unclean_restart(kafka_
     assert seen >= set(range(1000))
 
 
-async def test_document_002_batch_reaches_the_output_topic_once_without_the_none_station(
-    kafka_bootstrap: str,
-) -> None:
+async def test_document_002_batch_reaches_the_output_topic_once_without_the_none_station(kafka_config: dict) -> None:
     suffix = uuid.uuid4().hex[:8]
     config = {"module_output_topic_prefix": f"OUT-{suffix}-", "module_output_topics": {}}
     hour = datetime(2031, 1, 1) + timedelta(hours=uuid.uuid4().int % 50_000)  # a batch id no other run has
@@ -118,20 +102,18 @@ async def test_document_002_batch_reaches_the_output_topic_once_without_the_none
         return None if station_id == b else {"forecast": [module_input["outputPowerPerStationAvg"]]}
 
     service = AsyncDataAnalysisService(
-        "load_prediction", kafka_config=kafka_config(kafka_bootstrap), config=config, group_id=f"batch-{suffix}"
+        "load_prediction", kafka_config=kafka_config, config=config, group_id=f"batch-{suffix}"
     )
     await service.start(model)
     try:
-        async with AsyncKafkaProducerClient(kafka_config(kafka_bootstrap)) as producer:
+        async with AsyncKafkaProducerClient(kafka_config) as producer:
             await producer.send(REALTIME, orjson.loads(message.value))
         await until(lambda: service.get_service_status()["counters"]["batches_completed"] >= 1)
     finally:
         await service.stop()
 
     uploads: list[dict] = []
-    async with AsyncKafkaConsumerClient(
-        [service.output_topic], kafka_config(kafka_bootstrap), group_id=f"reader-{suffix}"
-    ) as reader:
+    async with AsyncKafkaConsumerClient([service.output_topic], kafka_config, group_id=f"reader-{suffix}") as reader:
         deadline = time.monotonic() + DEADLINE_SECONDS
         while not uploads and time.monotonic() < deadline:
             uploads += [m.value for m in await reader.getmany(timeout_ms=500)]
