@@ -90,6 +90,7 @@ class ServiceMetrics(Collector):
             ("d_a_callback_errors", "callback_errors", "Station callbacks that raised"),
             ("d_a_uploads", "uploads", "Results uploaded to the output topic"),
             ("d_a_upload_errors", "upload_errors", "Uploads that failed after retries"),
+            ("d_a_consumption_pauses", "consumption_pauses", "Times fetching paused because callbacks were behind"),
         ):
             yield CounterMetricFamily(name, text, value=counters.get(key, 0))
         batches = CounterMetricFamily("d_a_batches", "Result batches handed over", labels=["outcome"])

@@ -40,6 +40,7 @@ FETCH_TIMEOUT_MS = 200
 CATCH_UP_SECONDS = 5.0  # data no trigger reached gets a run after this long
 BATCH_CLEANUP_INTERVAL = 1.0  # how often timed-out batches are looked for
 ERROR_PAUSE_SECONDS = 1.0  # after an unexpected error in the consume loop
+PAUSE_WARNING_INTERVAL = 60.0  # at most one warning a minute that consumption paused
 LATENCY_SAMPLES = 10_000
 
 
@@ -134,12 +135,16 @@ class ServiceEngine:
             "upload_errors": 0,
             "batches_completed": 0,
             "batches_timed_out": 0,
+            "consumption_pauses": 0,
         }
         self.messages_per_topic: dict[str, int] = dict.fromkeys(settings.topics, 0)
         self.latencies_ms: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.staleness_ms: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._due_since_ms: dict[str, int] = {}  # per queued station: the oldest message that triggered it
         self.last_message_at: float | None = None
+        self.paused_since: float | None = None  # consumption paused because callbacks are behind
+        self._pause_warned_at = -PAUSE_WARNING_INTERVAL
+        self._pauses_since_warning = 0
         self.loop_alive = False
         self.observer: Any = None  # e.g. d_a.metrics.ServiceMetrics: observe_callback / observe_latency
 
@@ -197,8 +202,10 @@ class ServiceEngine:
         try:
             while not self._stopping.is_set():
                 if self.tracker.held_messages >= self.settings.max_held_messages:
+                    self._pause_consumption()
                     await asyncio.sleep(0.01)  # callbacks are behind: let them catch up first
                     continue
+                self.paused_since = None
                 try:
                     async with self._consumer_lock:
                         messages = await self.consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
@@ -210,6 +217,24 @@ class ServiceEngine:
                     await asyncio.sleep(ERROR_PAUSE_SECONDS)
         finally:
             self.loop_alive = False
+
+    def _pause_consumption(self) -> None:
+        """Count a pause when it begins, and warn (at most once a minute, with the pauses since)."""
+        if self.paused_since is not None:
+            return
+        now = self.paused_since = time.monotonic()
+        self.counters["consumption_pauses"] += 1
+        self._pauses_since_warning += 1
+        if now - self._pause_warned_at >= PAUSE_WARNING_INTERVAL:
+            logger.warning(
+                "consumption paused: module=%s, %d messages held for callbacks not yet run "
+                "(max_held_messages %d); callbacks are behind the data (%d pause(s) since the last warning)",
+                self.settings.module_name,
+                self.tracker.held_messages,
+                self.settings.max_held_messages,
+                self._pauses_since_warning,
+            )
+            self._pause_warned_at, self._pauses_since_warning = now, 0
 
     async def replace_consumer(self, consumer: AsyncConsumer) -> None:
         """Switch to a consumer of other topics (after a config reload): commit, close, start anew."""
@@ -455,6 +480,7 @@ class ServiceEngine:
             "queue_depth": self.scheduler.queue.qsize(),
             "running_callbacks": self.scheduler.running,
             "held_messages": self.tracker.held_messages,
+            "consumption_paused_seconds": None if self.paused_since is None else time.monotonic() - self.paused_since,
             "seconds_since_last_message": age,
             "open_batches": self.aggregator.open_batches,
             "counters": dict(self.counters),

@@ -13,6 +13,7 @@ from service_helpers import output_messages, publish, until
 
 from d_a.errors import ConfigError
 from d_a.kafka import TopicPartition
+from d_a.metrics import ServiceMetrics
 from d_a.service import AsyncDataAnalysisService
 from d_a.simulator import StationSimulator
 
@@ -318,7 +319,9 @@ async def test_reload_config_adds_a_topic_and_keeps_windows(transport, broker) -
     assert inputs[-1]["pv_power_total"] == 3.5  # the PV window survived the reload
 
 
-async def test_held_messages_stay_bounded_when_callbacks_fall_behind(transport, broker) -> None:
+async def test_held_messages_stay_bounded_when_callbacks_fall_behind_and_the_pause_is_reported(
+    transport, broker, caplog
+) -> None:
     gate = asyncio.Event()
     service = AsyncDataAnalysisService(
         "operation_optimization", transport=transport, max_held_messages=50, max_concurrency=2
@@ -344,11 +347,21 @@ async def test_held_messages_stay_bounded_when_callbacks_fall_behind(transport, 
         for _ in range(30):
             await asyncio.sleep(0.01)
             peak = max(peak, service.get_service_status()["held_messages"])
+        paused = service.get_service_status()
+        scraped = ServiceMetrics(service.get_service_status).registry.get_sample_value("d_a_consumption_pauses_total")
         gate.set()
         await until(lambda: service.get_service_status()["counters"]["messages"] == 400, timeout=10)
+        await until(lambda: service.get_service_status()["consumption_paused_seconds"] is None, timeout=10)
+        resumed = service.get_service_status()
     finally:
         await service.stop()
     assert peak <= 50 + 500  # the limit plus at most one poll batch
+    assert paused["consumption_paused_seconds"] > 0 and paused["counters"]["consumption_pauses"] >= 1
+    assert scraped >= 1
+    assert resumed["held_messages"] < 50
+    warnings = [r.getMessage() for r in caplog.records if "consumption paused" in r.getMessage()]
+    assert len(warnings) == 1  # one line, however often it pauses within the minute
+    assert "module=operation_optimization" in warnings[0] and "max_held_messages 50" in warnings[0]
 
 
 def test_unknown_module_and_topics_are_named() -> None:
