@@ -2,7 +2,7 @@
 AsyncDataAnalysisService (decode -> window -> module input -> callback -> upload), module
 operation_optimization, on the in-memory transport and on the embedded Kafka broker.
 
-    python benchmarks/bench_service.py [--quick] [--broker memory|embedded|both] [--profile]
+    python benchmarks/bench_service.py [--quick] [--broker memory|embedded|both] [--single-consumer] [--profile]
 
 Throughput: simulator messages (1,000 stations) are loaded into the transport before the service
 starts; timed until every message is consumed and the scheduler is idle, from the start in memory,
@@ -730,7 +730,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="50,000 messages, 3 + 5 s latency runs")
     parser.add_argument("--broker", choices=("memory", "embedded", "both"), default="both")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-memory throughput run")
+    parser.add_argument(
+        "--single-consumer", action="store_true", help="Kafka: multi_consumer_mode false (one consumer for all topics)"
+    )
     args = parser.parse_args()
+    if args.single_consumer:
+        KAFKA_GROUP["multi_consumer_mode"] = False
     count = 50_000 if args.quick else 200_000
     warm_up, measure = QUICK_SECONDS if args.quick else (WARM_UP_SECONDS, MEASURE_SECONDS)
     kinds = ["memory", "embedded"] if args.broker == "both" else [args.broker]
@@ -738,7 +743,7 @@ def main() -> None:
 
     print(
         f"d_a service benchmark ({'quick' if args.quick else 'full'}; module {MODULE}; {os.cpu_count()} cores"
-        f"{'; Kafka at ' + external if external else ''})"
+        f"{'; Kafka at ' + external if external else ''}{'; single consumer' if args.single_consumer else ''})"
     )
     machine = [machine_seconds()]
     print(
