@@ -14,6 +14,7 @@ import asyncio
 import gc
 import inspect
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -143,8 +144,7 @@ class ServiceEngine:
         self._due_since_ms: dict[str, int] = {}  # per queued station: the oldest message that triggered it
         self.last_message_at: float | None = None
         self.paused_since: float | None = None  # consumption paused because callbacks are behind
-        self._pause_warned_at = -PAUSE_WARNING_INTERVAL
-        self._pauses_since_warning = 0
+        self._pause_warned_at = -math.inf
         self.loop_alive = False
         self.observer: Any = None  # e.g. d_a.metrics.ServiceMetrics: observe_callback / observe_latency
 
@@ -219,22 +219,21 @@ class ServiceEngine:
             self.loop_alive = False
 
     def _pause_consumption(self) -> None:
-        """Count a pause when it begins, and warn (at most once a minute, with the pauses since)."""
+        """Count a pause when it begins, and warn (at most once a minute)."""
         if self.paused_since is not None:
             return
         now = self.paused_since = time.monotonic()
         self.counters["consumption_pauses"] += 1
-        self._pauses_since_warning += 1
         if now - self._pause_warned_at >= PAUSE_WARNING_INTERVAL:
+            self._pause_warned_at = now
             logger.warning(
                 "consumption paused: module=%s, %d messages held for callbacks not yet run "
-                "(max_held_messages %d); callbacks are behind the data (%d pause(s) since the last warning)",
+                "(max_held_messages %d); callbacks are behind the data (pause %d of this run)",
                 self.settings.module_name,
                 self.tracker.held_messages,
                 self.settings.max_held_messages,
-                self._pauses_since_warning,
+                self.counters["consumption_pauses"],
             )
-            self._pause_warned_at, self._pauses_since_warning = now, 0
 
     async def replace_consumer(self, consumer: AsyncConsumer) -> None:
         """Switch to a consumer of other topics (after a config reload): commit, close, start anew."""
