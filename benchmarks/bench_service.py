@@ -251,9 +251,10 @@ class Throughput:
         return self.messages / self.cpu_seconds if self.cpu_seconds else 0.0
 
 
-def idle_after(service: AsyncDataAnalysisService, expected: int) -> bool:
-    s = status(service)
-    return s["counters"]["messages"] >= expected and s["queue_depth"] == 0 and s["running_callbacks"] == 0
+def quiet(engine: ServiceEngine, consumed: int) -> bool:
+    """Every message consumed and every run done (read from the engine: `status()` costs more)."""
+    scheduler = engine.scheduler
+    return engine.counters["messages"] >= consumed and scheduler.queue.qsize() == 0 and scheduler.running == 0
 
 
 async def throughput(env: Env, count: int, profiler: cProfile.Profile | None = None) -> Throughput:
@@ -282,7 +283,7 @@ async def throughput(env: Env, count: int, profiler: cProfile.Profile | None = N
         if profiler is not None:
             profiler.enable()
         seen, progress_at, stalled = (first["messages"], first["callbacks"]), t0, False
-        while not idle_after(service, expected):
+        while not quiet(engine, expected):
             engine.latencies_ms.clear()  # unused here; keeps status() from sorting 10,000 samples
             engine.staleness_ms.clear()
             await asyncio.sleep(POLL_SECONDS)
@@ -555,12 +556,6 @@ class TickCost:
         return percentile(self.tick_ms, q)
 
 
-def quiet(engine: ServiceEngine, consumed: int) -> bool:
-    """Every message consumed and every run done (read from the engine: `status()` costs more)."""
-    scheduler = engine.scheduler
-    return engine.counters["messages"] >= consumed and scheduler.queue.qsize() == 0 and scheduler.running == 0
-
-
 async def tick_cost(env: Env, stations: int, warm_up: int, measure: int) -> TickCost:
     """The latency run's ticks, each published once the service has served the one before: the
     service's CPU per station-second, and the wall time to serve a tick, which is the floor of the
@@ -745,7 +740,7 @@ def main() -> None:
         f"d_a service benchmark ({'quick' if args.quick else 'full'}; module {MODULE}; {os.cpu_count()} cores"
         f"{'; Kafka at ' + external if external else ''}{'; single consumer' if args.single_consumer else ''})"
     )
-    machine = [machine_seconds()]
+    machine_at_start = machine_seconds()
     print(
         f"\nthroughput: {count:,} pre-loaded simulator messages, {THROUGHPUT_STATIONS:,} stations, cheap sync callback"
     )
@@ -772,11 +767,11 @@ def main() -> None:
         for stations in LATENCY_STATIONS:
             latencies.append(in_env(kind, lambda env, n=stations: latency(env, n, warm_up, measure)))
             print_latency(latencies[-1])
-    machine.append(machine_seconds())
+    machine_at_end = machine_seconds()
     print_summary(throughputs, ticks, latencies)
     print(
-        f"  {'machine: a fixed Python workload, at the start / end':52s} {machine[0]:>7.2f} / {machine[1]:.2f} s  "
-        "(compare figures of different days by it)"
+        f"  {'machine: a fixed Python workload, at the start / end':52s} "
+        f"{machine_at_start:>7.2f} / {machine_at_end:.2f} s  (compare figures of different days by it)"
     )
     if args.profile:
         print_profile(count)
