@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from ..config.schema import TopicConfig
 from ..parser_base import ParserBase
 from .bad_input import BadInput
-from .fields import check_field, fast_types, guard_values, parse_time
+from .fields import check_record, fast_types, parse_time
 from .routing import StationRouter
 
 __all__ = ["MAX_ITEMS_PER_MESSAGE", "ParseResult", "StationRecord", "TopicParser"]
@@ -57,8 +57,9 @@ class TopicParser(ParserBase):
         if config.device_key:
             keep.append(config.device_key)
         self._keep: tuple[str, ...] | None = tuple(dict.fromkeys(keep)) if config.fields else None
+        self._kept = frozenset(self._keep or ())
         self._aliases = [(a, b) for a, b in config.aliases.items()] + [(b, a) for a, b in config.aliases.items()]
-        self._types = tuple((name, kind, fast_types(kind)) for name, kind in config.types.items())
+        self._checks = {name: (kind, fast_types(kind)) for name, kind in config.types.items()}
 
     def split(self, value: Any) -> list[Any]:
         """The raw records of a decoded message value (envelope, list or single object)."""
@@ -80,15 +81,12 @@ class TopicParser(ParserBase):
         if not isinstance(data, dict):
             raise BadInput("wrong_shape", f"a record must be an object, got {type(data).__name__}")
         keep = self._keep
-        record = {k: data[k] for k in keep if k in data} if keep is not None else dict(data)
+        whole = keep is None or data.keys() <= self._kept  # the usual message: only configured keys
+        record = dict(data) if whole else {k: data[k] for k in keep if k in data}
         for name, other in self._aliases:
             if record.get(name) is None and data.get(other) is not None:
                 record[name] = data[other]
-        for name, field_type, fast in self._types:
-            value = record.get(name)
-            if value is not None and type(value) not in fast:
-                check_field(name, value, field_type)
-        guard_values(record)
+        check_record(record, self._checks)
         return record
 
     def checked_parse(self, data: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .bad_input import BadInput
 
-__all__ = ["MAX_LIST_LENGTH", "check_field", "fast_types", "guard_values", "parse_time"]
+__all__ = ["MAX_LIST_LENGTH", "check_field", "check_record", "fast_types", "guard_values", "parse_time"]
 
 MAX_LIST_LENGTH = 10_000
 _EPOCH_MS_THRESHOLD = 1e11  # larger epoch numbers are milliseconds
@@ -80,19 +80,21 @@ _CHECKS: dict[str, Callable[[str, Any], None]] = {
 }
 
 
-# Exact JSON value types each field type accepts without a closer look (`type(v) in ...`).
+# Exact JSON value types each field type accepts without a closer look (`type(v) in ...`); an
+# empty string always gets the closer look (an id must not be empty).
 _FAST_TYPES: dict[str, frozenset[type]] = {
-    "number": frozenset({int, float}),  # floats: guard_values rejects NaN and Infinity
+    "number": frozenset({int, float}),  # floats: check_record rejects NaN and Infinity
     "integer": frozenset({int}),
     "string": frozenset({str}),
-    "id": frozenset({int}),
+    "id": frozenset({int, str}),
     "bool": frozenset({bool}),
     "object": frozenset({dict}),
 }
 
 
 def fast_types(field_type: str) -> frozenset[type]:
-    """Value types that certainly pass `field_type` (others go through `check_field`)."""
+    """Value types that certainly pass `field_type`, except the empty string (others go through
+    `check_field`)."""
     return _FAST_TYPES.get(field_type, frozenset())
 
 
@@ -105,13 +107,24 @@ def check_field(field: str, value: Any, field_type: str) -> None:
     _CHECKS[field_type](field, value)
 
 
+def check_record(record: dict[str, Any], checks: dict[str, tuple[str, frozenset[type]]]) -> None:
+    """Raise BadInput for a typed field whose value does not fit (`checks`: field -> (type, its
+    fast types)), and for NaN/Infinity or an over-long list in any field; one pass over the record."""
+    for field, value in record.items():
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                raise BadInput("non_finite", f"{field}={value}")
+        elif kind is list and len(value) > MAX_LIST_LENGTH:
+            raise BadInput("too_large", f"{field} has {len(value)} elements (limit {MAX_LIST_LENGTH})")
+        typed = checks.get(field)
+        if typed is not None and value is not None and (kind not in typed[1] or value == ""):
+            check_field(field, value, typed[0])
+
+
 def guard_values(record: dict[str, Any]) -> None:
     """Reject NaN/Infinity and over-long lists in any field, typed or not."""
-    for field, value in record.items():
-        if type(value) is float and not math.isfinite(value):
-            raise BadInput("non_finite", f"{field}={value}")
-        if type(value) is list and len(value) > MAX_LIST_LENGTH:
-            raise BadInput("too_large", f"{field} has {len(value)} elements (limit {MAX_LIST_LENGTH})")
+    check_record(record, {})
 
 
 _time_cache: dict[str, float] = {}

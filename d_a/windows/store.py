@@ -11,9 +11,10 @@ by moving only the rows after them.
 
 Encoding costs about the same for one row as for dozens, and a service appends a few rows per
 station per second, so the newest rows wait as records (at most PENDING_ROWS) and are encoded
-together; reads of the newest rows (the latest record, what was appended since a `mark`) come
-straight from those records. `changes_since` tells readers whether rows were only appended and
-evicted since a mark, so what they derived can be extended instead of rebuilt.
+together, all but the newest KEPT_ROWS: reads of the newest rows (the latest record, the last
+second of car orders, what was appended since a `mark`) come straight from those records.
+`changes_since` tells readers whether rows were only appended and evicted since a mark, so what
+they derived can be extended instead of rebuilt.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -32,7 +34,8 @@ from .slots import Where, put, size_of, take, values_at
 INITIAL_CAPACITY = 16
 ROOM_SHARE = 8  # a sliding store keeps 1/8 of its rows as room after them, so it moves every rows/8 appends
 MIN_ROOM = 16
-PENDING_ROWS = 32  # the newest rows wait as records until this many, then are encoded in one write
+PENDING_ROWS = 80  # the newest rows wait as records until this many, then are encoded in one write...
+KEPT_ROWS = 16  # ...except the newest this many, which readers of the newest rows still find as records
 DOUBLING_UP_TO = 1 << 16  # beyond this, grow by half to bound the slack in large windows
 MAX_REMEMBERED_NEWEST = 1024  # records of the newest time kept as dicts for duplicate checks
 
@@ -53,15 +56,12 @@ class ColumnStore:
         self._newest: list[dict] | None = []  # the records stored with the newest time, None if unknown
         self._pending: list[dict] = []  # records of the newest rows, whose columns are not written yet
         self._lent = False  # whether a view of the buffers was handed out (their live slots must not change)
+        self.newest_ts: float | None = None  # the newest row's time (read on every write: kept, not looked up)
         self.version = next(_VERSIONS)  # changes with every change of content (cache keys)
         self._new_lineage()
 
     def __len__(self) -> int:
         return self.size
-
-    @property
-    def newest_ts(self) -> float | None:
-        return float(self.ts[self.head + self.size - 1]) if self.size else None
 
     @property
     def nbytes(self) -> int:
@@ -125,8 +125,7 @@ class ColumnStore:
     def tail_lists(self, names: Sequence[Any], count: int) -> dict[Any, list]:
         """Each named column's values in the newest `count` rows, None where there is no value."""
         if count <= len(self._pending):
-            records = self._pending[len(self._pending) - count :]
-            return {name: [record.get(name) for record in records] for name in names}
+            return _fields_of(self._pending[len(self._pending) - count :], names)
         where = self.run(self.size - count, self.size)
         columns = [self.column(name) for name in names]
         return {
@@ -190,6 +189,8 @@ class ColumnStore:
             self._evicted += count
         self.size -= count
         self.head = self.head + count if self.size or self._lent else 0
+        if not self.size:
+            self.newest_ts = None
         self._forget_newest_if_evicted()
 
     def keep(self, mask: np.ndarray) -> None:
@@ -220,10 +221,11 @@ class ColumnStore:
         self._reserve(count)
         put(self.ts, self.run(self.size, self.size + count), ts)
         self.size += count
+        self.newest_ts = float(ts[-1])
         self._appended += count
         self._pending.extend(records)
         if len(self._pending) >= PENDING_ROWS:
-            self._write_pending()
+            self._write_pending(keep=KEPT_ROWS)
         if ts[-1] != newest:
             self._newest = records[_newest_time_start(ts) :]
         elif self._newest is not None:
@@ -258,6 +260,7 @@ class ColumnStore:
         self._write(self._slots(late_rows[kept]), ts[kept], encoded)
         self.head += evicted
         self.size = total - evicted
+        self._note_newest_ts()
         self._forget_newest_if_evicted()
         self._new_lineage()
         return int(kept.sum())
@@ -289,13 +292,15 @@ class ColumnStore:
         for column, values in encoded:
             column.put(where, values)
 
-    def _write_pending(self) -> None:
-        """Encode the pending records into the columns (their times are stored already)."""
-        if not self._pending:
+    def _write_pending(self, keep: int = 0) -> None:
+        """Encode the pending records, all but the newest `keep`, into the columns (their times are
+        stored already)."""
+        count = len(self._pending) - keep
+        if count <= 0:
             return
-        records, self._pending = self._pending, []
-        first = self.size - len(records)
-        where = self.run(first, self.size)
+        records, self._pending = self._pending[:count], self._pending[count:]
+        first = self.size - count - keep
+        where = self.run(first, first + count)
         for column, values in self._encode(records, first):
             column.put(where, values)
 
@@ -339,6 +344,25 @@ class ColumnStore:
             column.reallocate(capacity, live)
         self.capacity, self.head, self.size = capacity, 0, count
         self._lent = False
+        self._note_newest_ts()
+
+    def _note_newest_ts(self) -> None:
+        self.newest_ts = float(self.ts[self.head + self.size - 1]) if self.size else None
+
+
+def _fields_of(records: list[dict], names: Sequence[Any]) -> dict[Any, list]:
+    """Each name's values over `records` (None where a record lacks it); records that all hold
+    every name are transposed in one pass."""
+    if records and names:
+        try:
+            rows = list(map(itemgetter(*names), records))
+        except KeyError:
+            pass
+        else:
+            if len(names) == 1:
+                return {names[0]: rows}
+            return dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
+    return {name: [record.get(name) for record in records] for name in names}
 
 
 def _room(rows: int) -> int:

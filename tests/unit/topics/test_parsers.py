@@ -165,6 +165,9 @@ def test_unmapped_host_id_is_an_unknown_station(parsers) -> None:
         ("SCHEDULE-CAR-PRICE", [{"stationId": "ST0001"}], "wrong_shape"),
         ("SCHEDULE-CAR-PRICE", {"fee": 3}, "wrong_shape"),
         ("SCHEDULE-DEVICE-GUN", {"stationId": "ST0001", "gunNo": 1, "status": 1.5}, "wrong_type"),
+        ("SCHEDULE-DEVICE-GUN", {"stationId": "ST0001", "hostCode": "", "gunNo": 1, "status": 1}, "wrong_type"),
+        ("SCHEDULE-DEVICE-GUN", {"stationId": "ST0001", "hostCode": "H1", "gunNo": 1.5, "status": 1}, "wrong_type"),
+        ("SCHEDULE-CAR-ORDER", {"stationId": "ST0001", "carProducerCode": float("inf")}, "non_finite"),
         ("SCHEDULE-DEVICE-HOST-DCDC", {"stationId": "ST0001", "hostCode": "H1", "dcdcPower": [1.0, "x"]}, "wrong_type"),
         ("SCHEDULE-STATION-REALTIME-DATA", {"realTimeData": [{"stationId": "ST0001", "gunPower": [1]}]}, "wrong_shape"),
     ],
@@ -173,6 +176,14 @@ def test_bad_input_is_classified_never_raised(parsers, topic, value, kind) -> No
     result = parsers[topic].station_records(value, NOW)
     assert result.records == []
     assert result.problems and {p.kind for p in result.problems} == {kind}
+
+
+def test_a_record_keeps_only_its_topics_fields_and_time(parsers) -> None:
+    gun = {"hostCode": "H1", "gunNo": 2, "status": 1, "sendTime": "2025-11-01 08:00:15"}
+    for extra in ({}, {"firmware": "v9", "debug": [1, 2]}):  # the message holds just the fields, or more
+        result = parsers["SCHEDULE-DEVICE-GUN"].station_records({"stationId": "ST0001", **gun, **extra}, NOW)
+        assert [(r.station_id, r.record) for r in result.records] == [("ST0001", gun)]
+        assert result.problems == []
 
 
 def test_one_bad_record_does_not_spoil_its_neighbours(parsers) -> None:

@@ -32,6 +32,21 @@ def test_a_new_second_triggers_and_completes_the_previous_one(car_order, t0):
     assert window.add(car_order(t0 + 1, gun=2), t0 + 1) is False
 
 
+def test_each_new_second_completes_the_one_before_while_rows_are_encoded(car_order, t0):
+    """A service stages a second of orders at a time; the completed second stays right across the
+    points where waiting rows are encoded into the window's columns."""
+    window = orders_window()
+    previous: list[dict] = []
+    for second in range(60):  # 6 guns: 360 rows, several encodings
+        orders = [car_order(t0 + second, gun=g, outputPower=10.0 * g + second) for g in range(1, 7)]
+        assert window.stage(orders, [t0 + second] * 6) is (second > 0)
+        assert window.completed_second() == previous
+        assert window.current_second() == orders
+        previous = orders
+    assert window.seconds_count == 60
+    assert window.records()[-12:] == [*window.completed_second(), *window.current_second()]
+
+
 def test_a_batch_reaching_a_new_second_triggers_once(car_order, t0):
     window = orders_window()
     window.add(car_order(t0, gun=1), t0)

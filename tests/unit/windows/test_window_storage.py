@@ -7,7 +7,7 @@ import pytest
 
 from d_a.config import load_config
 from d_a.windows import WindowSpec, make_window
-from d_a.windows.store import PENDING_ROWS
+from d_a.windows.store import KEPT_ROWS, PENDING_ROWS
 
 CAR_ORDER_FIELDS = tuple(load_config().topics["SCHEDULE-CAR-ORDER"].fields)
 
@@ -150,21 +150,25 @@ def test_strings_that_left_the_window_do_not_accumulate(car_order, strictly_equa
     assert strictly_equal(window.records(), newest)
 
 
-def test_records_read_before_and_after_they_are_encoded_are_the_same(t0, car_order, strictly_equal):
-    """The newest rows wait as records until PENDING_ROWS of them are encoded at once; no read may tell."""
-    window = make_window(WindowSpec("append", 50, CAR_ORDER_FIELDS))
+@pytest.mark.parametrize("size", [50, PENDING_ROWS + 50])
+def test_records_read_before_and_after_they_are_encoded_are_the_same(t0, car_order, strictly_equal, size):
+    """The newest rows wait as records until PENDING_ROWS of them are encoded at once (all but the
+    newest KEPT_ROWS); no read may tell, whether it reads the waiting rows, the encoded ones or both."""
+    window = make_window(WindowSpec("append", size, CAR_ORDER_FIELDS))
     added = []
-    for second in range(3 * PENDING_ROWS):  # past the window's 50 rows: the oldest are evicted as it goes
+    for second in range(3 * PENDING_ROWS):  # past the window's rows: the oldest are evicted as it goes
         record = car_order(t0 + second, gun=second % 3, soc=None if second % 7 == 0 else 30.5 + second)
         added.append(record)
         window.stage([record], [t0 + second])
         assert strictly_equal(window.latest(), record)
-        assert strictly_equal(
-            window.tail_columns(["soc", "gunNo"], 2),
-            {"soc": [r.get("soc") for r in added[-2:]], "gunNo": [r["gunNo"] for r in added[-2:]]},
-        )
-    assert strictly_equal(window.records(), added[-50:])
-    assert window.column("soc") == [r["soc"] for r in added[-50:]]
+        for count in (2, KEPT_ROWS + 3):
+            assert strictly_equal(
+                window.tail_columns(["soc", "gunNo"], count),
+                {"soc": [r.get("soc") for r in added[-count:]], "gunNo": [r["gunNo"] for r in added[-count:]]},
+            )
+        assert strictly_equal(window.oldest(1), added[-size:][:1])
+    assert strictly_equal(window.records(), added[-size:])
+    assert window.column("soc") == [r["soc"] for r in added[-size:]]
 
 
 def test_changes_since_tells_appends_from_other_changes(t0, meter):
