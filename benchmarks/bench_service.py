@@ -51,10 +51,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
+from d_a.config import get_config
 from d_a.kafka import EmbeddedBroker, InMemoryBroker, MemoryTransport
 from d_a.service.aio import AsyncDataAnalysisService
 from d_a.service.engine import ServiceEngine, percentiles
-from d_a.simulator import TOPICS, SimMessage, StationSimulator
+from d_a.simulator import TOPICS, SimMessage, StationSimulator, rates
 
 MODULE = "operation_optimization"
 THROUGHPUT_STATIONS = 1_000
@@ -71,8 +72,14 @@ JOIN_TIMEOUT_SECONDS = 60.0
 FEED_MARGIN_SECONDS = 10.0  # simulated beyond warm-up + measurement, for slow group joins
 FEEDER_READY_SECONDS = 300.0  # the feeder process generates its whole feed before it says ready
 STALL_SECONDS = 30.0  # a throughput run with no progress for this long is reported as stalled
-# fetch_max_wait_ms: the embedded broker (Tansu) holds each fetch that long even when data is waiting
-# (p95 at 100 stations: 450 ms with the packaged 100 ms, 33 ms with 10 ms).
+SLOW_TOPIC_SECONDS = 60.0  # --slow-topics-wait-ms: topics whose station sends less often than this
+IDLE_STATIONS = 10  # the idle run's data: every simulated topic exists, then nothing more comes
+IDLE_SETTLE_SECONDS = 5.0
+IDLE_SECONDS = 10.0
+# fetch_max_wait_ms: the embedded broker (Tansu) answers a fetch only after a good part of this wait,
+# even when data is waiting (2026-11-29: a message every 137 ms reached a consumer in 4 / 6 / 13 / 124
+# ms, median, with 10 / 20 / 40 / 500 ms; p95 at 100 stations: 450 ms with the packaged 100 ms, 33
+# ms with 10 ms). Each consumer fetches that often, so a short wait costs CPU: see `idle_cost`.
 KAFKA_GROUP = {
     "auto_offset_reset": "earliest",
     "session_timeout_ms": 6000,
@@ -185,6 +192,14 @@ def in_env(kind: str, scenario: Callable[[Env], Awaitable[T]]) -> T:
 
 def sim_topics(service: AsyncDataAnalysisService) -> list[str]:
     return [t for t in service.topics if t in TOPICS]
+
+
+def slow_topics() -> list[str]:
+    """The module's topics a station sends less often than once a minute (or never, in the simulator)."""
+    per_station = {topic: rate / 100 for topic, rate in rates(100).items()}
+    return [
+        t for t in get_config().module_to_topics[MODULE] if per_station.get(t, 0.0) * SLOW_TOPIC_SECONDS < 1.0
+    ]
 
 
 @functools.cache
@@ -538,6 +553,52 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
     )
 
 
+# -- idle cost ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class IdleCost:
+    label: str
+    topics: int
+    multi_consumer: bool
+    waits: str
+    cpu_share: float  # CPU-seconds per second: the service's own cost with no data flowing
+
+
+async def idle_cost(env: Env) -> IdleCost:
+    """CPU of a started service that has nothing to consume: what its consumers' fetches cost alone
+    (on the embedded broker a consumer fetches about every `fetch_max_wait_ms`, data or not)."""
+    service = env.service()
+    sim = StationSimulator(stations=IDLE_STATIONS, history_hours=1, topics=sim_topics(service))
+    feed = await env.feed()
+    try:
+        await feed.publish(sim.initial_messages() + sim.advance(1.0), now=True)
+        await service.start(callback)
+        await asyncio.sleep(IDLE_SETTLE_SECONDS)
+        c0, t0 = time.process_time(), time.perf_counter()
+        await asyncio.sleep(IDLE_SECONDS)
+        share = (time.process_time() - c0) / (time.perf_counter() - t0)
+    finally:
+        await service.stop()
+        await feed.close()
+    multi = bool(KAFKA_GROUP.get("multi_consumer_mode", True))
+    return IdleCost(env.label, len(service.topics), multi, kafka_waits(), share)
+
+
+def kafka_waits() -> str:
+    """The fetch waits of the Kafka runs, e.g. `10 ms (7 slow topics: 500 ms)`."""
+    overrides = KAFKA_GROUP.get("topic_overrides") or {}
+    slow = {v["fetch_max_wait_ms"] for v in overrides.values()}
+    return f"fetch_max_wait_ms {KAFKA_GROUP['fetch_max_wait_ms']}" + (
+        f" ({len(overrides)} slow topics: {', '.join(map(str, sorted(slow)))})" if overrides else ""
+    )
+
+
+def print_idle_cost(r: IdleCost) -> None:
+    consumers = f"{r.topics} consumers, one per topic" if r.multi_consumer else f"1 consumer of {r.topics} topics"
+    print(f"  {r.label:9s} idle service: {100 * r.cpu_share:.0f}% of a core ({consumers}, {r.waits})")
+
+
 # -- work per tick -----------------------------------------------------------------------------------
 
 
@@ -728,9 +789,20 @@ def main() -> None:
     parser.add_argument(
         "--single-consumer", action="store_true", help="Kafka: multi_consumer_mode false (one consumer for all topics)"
     )
+    parser.add_argument(
+        "--fetch-wait-ms", type=int, default=KAFKA_GROUP["fetch_max_wait_ms"], help="Kafka: fetch_max_wait_ms"
+    )
+    parser.add_argument(
+        "--slow-topics-wait-ms",
+        type=int,
+        help="Kafka: fetch_max_wait_ms of the consumers of topics sent less than once a minute (topic_overrides)",
+    )
     args = parser.parse_args()
     if args.single_consumer:
         KAFKA_GROUP["multi_consumer_mode"] = False
+    KAFKA_GROUP["fetch_max_wait_ms"] = args.fetch_wait_ms
+    if args.slow_topics_wait_ms is not None:
+        KAFKA_GROUP["topic_overrides"] = {t: {"fetch_max_wait_ms": args.slow_topics_wait_ms} for t in slow_topics()}
     count = 50_000 if args.quick else 200_000
     warm_up, measure = QUICK_SECONDS if args.quick else (WARM_UP_SECONDS, MEASURE_SECONDS)
     kinds = ["memory", "embedded"] if args.broker == "both" else [args.broker]
@@ -738,7 +810,8 @@ def main() -> None:
 
     print(
         f"d_a service benchmark ({'quick' if args.quick else 'full'}; module {MODULE}; {os.cpu_count()} cores"
-        f"{'; Kafka at ' + external if external else ''}{'; single consumer' if args.single_consumer else ''})"
+        f"{'; Kafka at ' + external if external else ''}{'; single consumer' if args.single_consumer else ''}"
+        f"; Kafka {kafka_waits()})"
     )
     machine_at_start = machine_seconds()
     print(
@@ -762,6 +835,11 @@ def main() -> None:
         for stations in LATENCY_STATIONS:
             ticks.append(in_env("memory", lambda env, n=stations: tick_cost(env, n, int(warm_up), int(measure))))
             print_tick_cost(ticks[-1])
+    kafka_kinds = [kind for kind in kinds if kind != "memory"]
+    if kafka_kinds:
+        print(f"\nidle: CPU of a started service with no data flowing ({IDLE_SECONDS:.0f} s)")
+        for kind in kafka_kinds:
+            print_idle_cost(in_env(kind, idle_cost))
     latencies = []
     for kind in kinds:
         for stations in LATENCY_STATIONS:

@@ -4,6 +4,10 @@ Nested: `{"consumer": {...}, "producer": {...}}`, optionally with shared keys (s
 `bootstrap_servers` or SASL settings) at top level. Flat: every key at top level; each goes to the
 consumer, the producer or both by what it means. Known keys are type-checked; unknown ones are
 reported once as ignored, never passed on silently nor dropped without a word.
+
+d_a's own consumer keys may sit at top level or in the consumer section (where the seeds put
+`multi_consumer_mode`): `multi_consumer_mode`, and `topic_overrides`, consumer settings of single
+topics' consumers in multi-consumer mode (e.g. a longer `fetch_max_wait_ms` for a daily topic).
 """
 
 from __future__ import annotations
@@ -13,7 +17,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from ..errors import ConfigError
 from ..logs import MASK, register_secret
@@ -96,17 +110,38 @@ class _AnyClientKeys(ConsumerKeys, ProducerKeys):
     """Every client key, for the flat form's top level (each then goes where it applies)."""
 
 
-class _OwnKeys(BaseModel):
-    """Keys of the Kafka section that belong to d_a itself, not to a client."""
+class TopicConsumerKeys(ConsumerKeys):
+    """What one topic's consumer may set differently in multi-consumer mode (not its group, which
+    is derived from the topic, nor the cluster)."""
+
+    @field_validator("group_id", "bootstrap_servers")
+    @classmethod
+    def _shared(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None:
+            raise ValueError(
+                f"{info.field_name} is the same for every topic's consumer; set it in the consumer section"
+            )
+        return value
+
+
+class _OwnConsumerKeys(BaseModel):
+    """d_a's own consumer keys, read at top level or in the consumer section."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     multi_consumer_mode: StrictBool | None = None
+    topic_overrides: dict[StrictStr, TopicConsumerKeys] | None = None
+
+
+class _OwnKeys(_OwnConsumerKeys):
+    """Keys of the Kafka section that belong to d_a itself, not to a client."""
+
     max_retries: PositiveInt = 5
     retry_interval: float = Field(default=5.0, strict=True, ge=0)
 
 
 OWN_KEYS = frozenset(_OwnKeys.model_fields)
+OWN_CONSUMER_KEYS = frozenset(_OwnConsumerKeys.model_fields)
 SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password"})
 
 CONSUMER_DEFAULTS: dict[str, Any] = {
@@ -127,6 +162,7 @@ class KafkaSettings:
     consumer: dict[str, Any]
     producer: dict[str, Any]
     multi_consumer_mode: bool | None = None
+    topic_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # topic -> its consumer's settings
     max_retries: int = 5
     retry_interval: float = 5.0
     ignored: tuple[str, ...] = ()
@@ -155,6 +191,8 @@ class KafkaSettings:
         }
         if self.multi_consumer_mode is not None:
             out["multi_consumer_mode"] = self.multi_consumer_mode
+        if self.topic_overrides:
+            out["consumer"]["topic_overrides"] = {t: dict(v) for t, v in self.topic_overrides.items()}
         return out
 
 
@@ -178,9 +216,11 @@ def normalize_kafka_config(raw: Mapping[str, Any] | None, *, path: str = "kafka"
         if not isinstance(values, Mapping):
             problems.append(f"{path}.{section}: expected a mapping, got {type(values).__name__}")
             values = {}
-        known = _known(values, model, f"{path}.{section}", ignored)
+        skip = OWN_CONSUMER_KEYS if section == "consumer" else frozenset()
+        known = _known(values, model, f"{path}.{section}", ignored, skip=skip)
         sections[section] = _validated(model, known, f"{path}.{section}", problems)
     own = _validated(_OwnKeys, raw, path, problems)
+    own_consumer = _own_consumer_keys(raw, own, path, problems)
 
     consumer = _merge(top_values, sections["consumer"], ConsumerKeys, CONSUMER_DEFAULTS)
     producer = _merge(top_values, sections["producer"], ProducerKeys, PRODUCER_DEFAULTS)
@@ -196,17 +236,39 @@ def normalize_kafka_config(raw: Mapping[str, Any] | None, *, path: str = "kafka"
         for key in SECRET_KEYS & settings.keys():
             register_secret(settings[key])
     _report_ignored(ignored)
-    assert own is not None
+    assert own is not None and own_consumer is not None
     return KafkaSettings(
         consumer=consumer,
         producer=producer,
-        multi_consumer_mode=own.multi_consumer_mode,
+        multi_consumer_mode=own_consumer.multi_consumer_mode,
+        topic_overrides={
+            topic: keys.model_dump(exclude_unset=True) for topic, keys in (own_consumer.topic_overrides or {}).items()
+        },
         max_retries=own.max_retries,
         retry_interval=own.retry_interval,
         ignored=tuple(ignored),
         form="nested" if ("consumer" in raw or "producer" in raw) else "flat",
         raw=dict(raw),
     )
+
+
+def _own_consumer_keys(
+    raw: Mapping[str, Any], top: BaseModel | None, path: str, problems: list[str]
+) -> _OwnConsumerKeys | None:
+    """`multi_consumer_mode` and `topic_overrides` from the consumer section or the top level (a
+    key set in both places to different values is a problem naming both)."""
+    section = raw.get("consumer")
+    in_section = (
+        _validated(_OwnConsumerKeys, section, f"{path}.consumer", problems) if isinstance(section, Mapping) else None
+    )
+    if top is None or (isinstance(section, Mapping) and in_section is None):
+        return None
+    values = top.model_dump(include=set(OWN_CONSUMER_KEYS), exclude_unset=True)
+    for key, value in (in_section.model_dump(exclude_unset=True) if in_section is not None else {}).items():
+        if key in values and values[key] != value:
+            problems.append(f"{path}.{key} and {path}.consumer.{key} differ: set it in one place")
+        values[key] = value
+    return _OwnConsumerKeys.model_validate(values)
 
 
 def _known(

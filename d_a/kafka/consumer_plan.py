@@ -1,12 +1,14 @@
 """ConsumerPlan: which underlying consumers a client opens, shared by the async and sync clients.
 
 Multi-consumer mode (on by default for more than one topic) gives every topic a consumer of its
-own in group `{group_id}-{topic}`, with its own `max_poll_records` quota; otherwise one consumer
-in `group_id` reads every topic.
+own in group `{group_id}-{topic}`, with its own `max_poll_records` quota and the topic's
+`topic_overrides` (e.g. a daily topic's consumer fetching less often); otherwise one consumer in
+`group_id` reads every topic.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,8 @@ from ..config import KafkaSettings
 from .client_config import resolve_settings
 
 __all__ = ["ConsumerPlan", "plan_consumers", "use_multi_consumer"]
+
+logger = logging.getLogger("d_a.kafka")
 
 DEFAULT_GROUP = "data_analysis_group"
 
@@ -54,11 +58,19 @@ def plan_consumers(
     group = group_id or values.get("group_id") or DEFAULT_GROUP
     multi = use_multi_consumer(settings, unique) if multi_consumer_mode is None else multi_consumer_mode
     multi = bool(multi and len(unique) > 1)
-    members = (
-        [([topic], {**values, "group_id": f"{group}-{topic}"}) for topic in unique]
-        if multi
-        else [(unique, {**values, "group_id": group})]
-    )
+    overrides = settings.topic_overrides
+    if multi:
+        members = [
+            ([topic], {**values, **overrides.get(topic, {}), "group_id": f"{group}-{topic}"}) for topic in unique
+        ]
+    else:
+        members = [(unique, {**values, "group_id": group})]
+        if any(topic in overrides for topic in unique):
+            logger.warning(
+                "%s: topic_overrides for %s ignored: they apply in multi-consumer mode only",
+                client,
+                ", ".join(topic for topic in unique if topic in overrides),
+            )
     return ConsumerPlan(
         topics=unique,
         settings=settings,

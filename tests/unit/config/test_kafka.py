@@ -91,6 +91,25 @@ def test_own_keys_are_not_passed_to_clients() -> None:
     assert "max_retries" not in settings.consumer and "multi_consumer_mode" not in settings.producer
 
 
+def test_multi_consumer_mode_in_the_consumer_section_as_the_seeds_set_it() -> None:
+    settings = normalize_kafka_config({"bootstrap_servers": "k:9092", "consumer": {"multi_consumer_mode": False}})
+    assert settings.multi_consumer_mode is False
+    assert settings.ignored == () and "multi_consumer_mode" not in settings.consumer
+    assert normalize_kafka_config(settings.legacy()).multi_consumer_mode is False
+
+
+def test_topic_overrides_give_single_topics_consumer_settings_of_their_own() -> None:
+    daily = {"fetch_max_wait_ms": 500, "fetch_min_bytes": 1024}
+    for raw in (
+        {"bootstrap_servers": "k:9092", "consumer": {"topic_overrides": {"SCHEDULE-CAR-PRICE": daily}}},
+        {"bootstrap_servers": "k:9092", "topic_overrides": {"SCHEDULE-CAR-PRICE": daily}},
+    ):
+        settings = normalize_kafka_config(raw)
+        assert settings.topic_overrides == {"SCHEDULE-CAR-PRICE": daily}
+        assert "topic_overrides" not in settings.consumer and settings.ignored == ()
+        assert normalize_kafka_config(settings.legacy()).topic_overrides == settings.topic_overrides
+
+
 def test_unknown_keys_are_reported_once_as_ignored(caplog: pytest.LogCaptureFixture) -> None:
     raw = {
         "bootstrap_servers": "k:9092",
@@ -134,6 +153,20 @@ def test_secrets_are_masked_for_display() -> None:
         ({"bootstrap_servers": 9092}, "kafka.bootstrap_servers: Input should be a valid list"),
         ({"bootstrap_servers": "k:9092", "consumer": ["x"]}, "kafka.consumer: expected a mapping"),
         ({"bootstrap_servers": "k:9092", "multi_consumer_mode": "yes"}, "kafka.multi_consumer_mode"),
+        (
+            {"bootstrap_servers": "k:9092", "multi_consumer_mode": True, "consumer": {"multi_consumer_mode": False}},
+            "kafka.multi_consumer_mode and kafka.consumer.multi_consumer_mode differ",
+        ),
+        (
+            {"bootstrap_servers": "k:9092", "consumer": {"topic_overrides": {"T": {"fetch_wait_ms": 5}}}},
+            "kafka.consumer.topic_overrides.T.fetch_wait_ms: unknown key",
+        ),
+        (
+            {"bootstrap_servers": "k:9092", "consumer": {"topic_overrides": {"T": {"group_id": "g2"}}}},
+            "kafka.consumer.topic_overrides.T.group_id",
+        ),
+        ({"bootstrap_servers": "k:9092", "topic_overrides": {"T": {"max_poll_records": 0}}}, "topic_overrides.T"),
+        ({"bootstrap_servers": "k:9092", "consumer": {"topic_overrides": ["T"]}}, "kafka.consumer.topic_overrides"),
         ({"bootstrap_servers": "k:9092", "max_retries": 0}, "kafka.max_retries"),
         ({"bootstrap_servers": "k:9092", "security_protocol": "TLS"}, "kafka.security_protocol"),
         (

@@ -18,7 +18,7 @@ from d_a.kafka.client_config import (
     kafka_python_producer_kwargs,
     resolve_settings,
 )
-from d_a.kafka.consumer_plan import use_multi_consumer
+from d_a.kafka.consumer_plan import plan_consumers, use_multi_consumer
 from d_a.kafka.retry import retry_async, retry_sync
 
 SETTINGS = normalize_kafka_config(
@@ -76,6 +76,29 @@ def test_multi_consumer_mode_default() -> None:
     assert use_multi_consumer(SETTINGS, ["a"]) is False
     off = normalize_kafka_config({"bootstrap_servers": "k:1", "multi_consumer_mode": False})
     assert use_multi_consumer(off, ["a", "b"]) is False
+
+
+def test_topic_overrides_reach_only_their_topics_consumer(caplog: pytest.LogCaptureFixture) -> None:
+    raw = {
+        "bootstrap_servers": "k:9092",
+        "group_id": "svc",
+        "fetch_max_wait_ms": 10,
+        "topic_overrides": {"SCHEDULE-CAR-PRICE": {"fetch_max_wait_ms": 500}},
+    }
+    topics = ["SCHEDULE-CAR-ORDER", "SCHEDULE-CAR-PRICE"]
+    plan = plan_consumers("test", topics, raw, group_id=None, multi_consumer_mode=None, max_retries=None, retry_interval=None)
+    kwargs = {tuple(t): aiokafka_consumer_kwargs(values) for t, values in plan.members}
+    assert kwargs[("SCHEDULE-CAR-ORDER",)]["fetch_max_wait_ms"] == 10
+    assert kwargs[("SCHEDULE-CAR-PRICE",)]["fetch_max_wait_ms"] == 500
+    assert kwargs[("SCHEDULE-CAR-PRICE",)]["group_id"] == "svc-SCHEDULE-CAR-PRICE"
+    with caplog.at_level(logging.WARNING, logger="d_a.kafka"):
+        single = plan_consumers(
+            "test", topics, raw, group_id=None, multi_consumer_mode=False, max_retries=None, retry_interval=None
+        )
+    assert single.members == [(topics, {**single.settings.consumer, "group_id": "svc"})]
+    assert [r.getMessage() for r in caplog.records] == [
+        "test: topic_overrides for SCHEDULE-CAR-PRICE ignored: they apply in multi-consumer mode only"
+    ]
 
 
 def test_resolve_settings_forms() -> None:
