@@ -174,10 +174,13 @@ class KafkaSettings:
         return list(self.consumer["bootstrap_servers"])
 
     def masked(self) -> dict[str, dict[str, Any]]:
-        """Consumer and producer settings with passwords replaced by ***, for display."""
+        """Consumer and producer settings (and each topic override, as `consumer of <topic>`) with
+        passwords replaced by ***, for display."""
+        clients = {"consumer": self.consumer, "producer": self.producer}
+        clients.update((f"consumer of {topic}", values) for topic, values in self.topic_overrides.items())
         return {
-            "consumer": {k: MASK if k in SECRET_KEYS else v for k, v in self.consumer.items()},
-            "producer": {k: MASK if k in SECRET_KEYS else v for k, v in self.producer.items()},
+            client: {k: MASK if k in SECRET_KEYS else v for k, v in values.items()}
+            for client, values in clients.items()
         }
 
     def legacy(self) -> dict[str, Any]:
@@ -232,18 +235,19 @@ def normalize_kafka_config(raw: Mapping[str, Any] | None, *, path: str = "kafka"
     consumer.setdefault("bootstrap_servers", servers)
     producer.setdefault("bootstrap_servers", servers)
 
-    for settings in (consumer, producer):
+    assert own is not None and own_consumer is not None
+    overrides = {
+        topic: keys.model_dump(exclude_unset=True) for topic, keys in (own_consumer.topic_overrides or {}).items()
+    }
+    for settings in (consumer, producer, *overrides.values()):
         for key in SECRET_KEYS & settings.keys():
             register_secret(settings[key])
     _report_ignored(ignored)
-    assert own is not None and own_consumer is not None
     return KafkaSettings(
         consumer=consumer,
         producer=producer,
         multi_consumer_mode=own_consumer.multi_consumer_mode,
-        topic_overrides={
-            topic: keys.model_dump(exclude_unset=True) for topic, keys in (own_consumer.topic_overrides or {}).items()
-        },
+        topic_overrides=overrides,
         max_retries=own.max_retries,
         retry_interval=own.retry_interval,
         ignored=tuple(ignored),

@@ -76,6 +76,7 @@ class AsyncKafkaConsumerClient:
         self._outage = ConnectionState(f"consumer of {', '.join(self.topics)}")
         self._started = False
         self._last_probe = 0.0
+        self._probing: asyncio.Future | None = None
 
     @property
     def bootstrap_servers(self) -> list[str]:
@@ -126,10 +127,12 @@ class AsyncKafkaConsumerClient:
     async def stop(self) -> None:
         """Stop fetching and close every consumer (messages fetched but not returned are dropped:
         their offsets were never committed, so they are delivered again)."""
-        for task in self._fetches.values():
+        tasks = [*self._fetches.values(), *([self._probing] if self._probing is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._fetches.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._fetches.clear()
+        self._probing = None
         await asyncio.gather(*(c.stop() for c in self._consumers), return_exceptions=True)
         self._consumers.clear()
         self._by_topic.clear()
@@ -147,7 +150,7 @@ class AsyncKafkaConsumerClient:
         else:
             fetched = await self._fetch_first(timeout_ms, max_records)
         if not any(fetched):
-            await self._probe()
+            self._probe()
         messages: list[KafkaMessage] = []
         counts: dict[str, int] = {}
         for batches in fetched:
@@ -173,15 +176,22 @@ class AsyncKafkaConsumerClient:
         finished = [consumer for consumer, task in self._fetches.items() if task in done]
         return [await self._fetch(self._fetches.pop(consumer)) for consumer in finished]
 
-    async def _probe(self) -> None:
-        """Between empty fetches, ask the cluster for metadata now and then: aiokafka reconnects
-        silently, so this is how an outage (and the recovery) becomes visible in `connected`."""
+    def _probe(self) -> None:
+        """Between empty fetches, now and then, ask the cluster for metadata: aiokafka reconnects
+        silently, so this is how an outage (and the recovery) becomes visible in `connected`. The
+        question runs beside the fetches, never before them: on a consumer's connection it waits
+        behind that consumer's fetch (up to its `fetch_max_wait_ms`), and the others must not wait too."""
         now = time.monotonic()
         if now - self._last_probe < PROBE_INTERVAL_S or not self._consumers:
             return
+        if self._probing is not None and not self._probing.done():
+            return
         self._last_probe = now
+        self._probing = asyncio.ensure_future(self._ask_for_metadata(self._consumers[0]))
+
+    async def _ask_for_metadata(self, consumer: AIOKafkaConsumer) -> None:
         try:
-            await asyncio.wait_for(self._consumers[0]._client.fetch_all_metadata(), PROBE_TIMEOUT_S)
+            await asyncio.wait_for(consumer._client.fetch_all_metadata(), PROBE_TIMEOUT_S)
         except (KafkaError, OSError, asyncio.TimeoutError) as exc:
             self._outage.down(exc)
         else:

@@ -181,6 +181,12 @@ async def test_consumer_and_producer_recover_from_a_broker_restart() -> None:
 
             broker.stop()
             assert (await consumer.getmany(timeout_ms=1500)) == []  # the loop survives the outage
+            noticed_by = time.monotonic() + 15
+            while consumer.connected and time.monotonic() < noticed_by:
+                started = time.monotonic()
+                assert (await consumer.getmany(timeout_ms=500)) == []
+                assert time.monotonic() - started < 2  # the outage check never holds up a poll
+            assert not consumer.connected  # the status shows the outage
             restarted_at = time.monotonic()
             broker.start()
             await producer.send_many(topic, [("ST0001", {"phase": "after", "seq": i}) for i in range(20)])

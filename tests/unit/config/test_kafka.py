@@ -108,6 +108,11 @@ def test_topic_overrides_give_single_topics_consumer_settings_of_their_own() -> 
         assert settings.topic_overrides == {"SCHEDULE-CAR-PRICE": daily}
         assert "topic_overrides" not in settings.consumer and settings.ignored == ()
         assert normalize_kafka_config(settings.legacy()).topic_overrides == settings.topic_overrides
+        assert settings.masked()["consumer of SCHEDULE-CAR-PRICE"] == daily
+    secret = normalize_kafka_config(
+        {"bootstrap_servers": "k:9092", "topic_overrides": {"T": {"sasl_plain_password": "t0p"}}}
+    )
+    assert secret.masked()["consumer of T"] == {"sasl_plain_password": "***"}
 
 
 def test_unknown_keys_are_reported_once_as_ignored(caplog: pytest.LogCaptureFixture) -> None:
