@@ -192,7 +192,7 @@ class AsyncKafkaConsumerClient:
     async def _ask_for_metadata(self, consumer: AIOKafkaConsumer) -> None:
         try:
             await asyncio.wait_for(consumer._client.fetch_all_metadata(), PROBE_TIMEOUT_S)
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a task of its own: whatever fails is the outage it reports
             self._outage.down(exc)
         else:
             self._outage.up()
