@@ -127,7 +127,9 @@ class AsyncKafkaConsumerClient:
     async def stop(self) -> None:
         """Stop fetching and close every consumer (messages fetched but not returned are dropped:
         their offsets were never committed, so they are delivered again)."""
-        tasks = [*self._fetches.values(), *([self._probing] if self._probing is not None else [])]
+        tasks = list(self._fetches.values())
+        if self._probing is not None:
+            tasks.append(self._probing)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

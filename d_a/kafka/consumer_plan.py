@@ -65,11 +65,10 @@ def plan_consumers(
         ]
     else:
         members = [(unique, {**values, "group_id": group})]
-        if any(topic in overrides for topic in unique):
+        unused = [topic for topic in unique if topic in overrides]
+        if unused:
             logger.warning(
-                "%s: topic_overrides for %s ignored: they apply in multi-consumer mode only",
-                client,
-                ", ".join(topic for topic in unique if topic in overrides),
+                "%s: topic_overrides for %s ignored: they apply in multi-consumer mode only", client, ", ".join(unused)
             )
     return ConsumerPlan(
         topics=unique,
