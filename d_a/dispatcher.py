@@ -126,7 +126,7 @@ class DataDispatcher:
             try:
                 data = self._assembly(station_id, module).build(
                     station_id,
-                    lambda topic: self._window(station_id, topic),
+                    self._windows_of(station_id),
                     self.padding_for,
                     self.clock(),
                     self._input_cache,
@@ -307,6 +307,11 @@ class DataDispatcher:
         if assembly is None or assembly.fmt != self.window_format:
             assembly = assemblies[module] = InputAssembly(self.config, module, self.window_format)
         return assembly
+
+    def _windows_of(self, station_id: str) -> Callable[[str], Window | None]:
+        """`_window` for one station (a module input asks for a dozen topics per run)."""
+        global_windows, windows = self._global, self.data_cache.get(station_id, {})
+        return lambda topic: global_windows[topic] if topic in global_windows else windows.get(topic)
 
     def _window(self, station_id: str, topic: str) -> Window | None:
         if topic in self._global:

@@ -59,15 +59,19 @@ class AlignedTable:
         new_keys = tail[self.key]
         if any(k is not None and k not in self.position for k in new_keys):
             return False
-        gone = Counter(k for k in islice(self.keys, evicted) if k is not None)
-        arriving = Counter(k for k in new_keys if k is not None)
-        if any(self.key_counts[k] - n + arriving[k] <= 0 for k, n in gone.items()):
-            return False
-        for _ in range(evicted):
-            self.keys.popleft()
+        if evicted:
+            gone = Counter(k for k in islice(self.keys, evicted) if k is not None)
+            arriving = Counter(k for k in new_keys if k is not None)
+            if any(self.key_counts[k] - n + arriving[k] <= 0 for k, n in gone.items()):
+                return False
+            for _ in range(evicted):
+                self.keys.popleft()
+            self.key_counts.subtract(gone)
+        key_counts = self.key_counts
+        for k in new_keys:
+            if k is not None:
+                key_counts[k] += 1
         self.keys.extend(new_keys)
-        self.key_counts.subtract(gone)
-        self.key_counts.update(arriving)
         self._drop_front(window, evicted, tables)
         self._append(window.tail_times(fresh), tail, tables)
         return True

@@ -44,6 +44,7 @@ def build_module_input(
 
 
 _NEVER = object()  # the stamp of a part that must be built again on the next run
+_NO_WINDOW = (None,)  # the stamp of a topic the station has no window of
 
 
 @dataclasses.dataclass(eq=False)
@@ -72,6 +73,8 @@ class InputAssembly:
         dependencies = config.module_dependencies.get(module, [])
         self.outputs = {config.module_output_topics[d]: d for d in dependencies}
         self.topics = list(config.module_to_topics[module])
+        # per topic: whether it is a dependency's output, and its config (None for outputs)
+        self._plan = [(t, t in self.outputs, None if t in self.outputs else config.topics[t]) for t in self.topics]
         self._parts: dict[str, _Part] = {}
         self._values: dict[str, Any] = {}
         self._layout: dict[str, tuple[str, ...]] = {}  # each part's keys when the input was assembled
@@ -88,15 +91,26 @@ class InputAssembly:
         now: float,
         cache: TopicInputCache | None,
     ) -> ModuleInput:
-        """The station's input now; only the topics that changed since the last build are built."""
+        """The station's input now; only the topics that changed since the last build are built.
+
+        A topic's stamp is what its part was built from, besides the configuration: the window
+        (which one, and its content version), the padding, and which record is current."""
         changed = []
-        for topic in self.topics:
+        parts = self._parts
+        for topic, output, topic_config in self._plan:
             window = window_of(topic)
-            padding = None if window is None or topic in self.outputs else padding_of(topic)
-            stamp = self._stamp(topic, window, padding, now)
-            part = self._parts.get(topic)
+            padding = None
+            if window is None:
+                stamp: tuple = _NO_WINDOW
+            elif output:
+                stamp = (window, window.version)
+            else:
+                padding = padding_of(topic)
+                position = None if topic_config.current == "newest" else current_position(topic_config, window, now)
+                stamp = (window, window.version, padding, position)
+            part = parts.get(topic)
             if part is None or part.stamp != stamp:
-                self._parts[topic] = self._part(station_id, topic, window, padding, now, cache, stamp)
+                parts[topic] = self._part(station_id, topic, window, padding, now, cache, stamp)
                 changed.append(topic)
         if changed:
             self._update(station_id, changed)
@@ -105,15 +119,6 @@ class InputAssembly:
         if self._lenders:
             lend(self._lenders, data)
         return data
-
-    def _stamp(self, topic: str, window: Window | None, padding: str | None, now: float) -> tuple:
-        """What a topic's part was built from, besides the configuration: the window (which one,
-        and its content), the padding, and which record is current."""
-        if window is None:
-            return (None,)
-        if topic in self.outputs:
-            return (window, window.version)
-        return (window, window.version, padding, current_position(self.config.topics[topic], window, now))
 
     def _part(
         self,

@@ -32,9 +32,8 @@ class ModuleInput(dict):
 
     def __init__(self, values: Mapping[str, Any] = (), shared: Iterable[str] = ()) -> None:
         super().__init__(values)
-        self._shared: set[Any] = set()
+        self._shared: set[Any] = set(shared)
         self._lock = threading.Lock()  # a model's thread may read while the cache hands out copies
-        self.share(shared)
 
     def share(self, keys: Iterable[Any]) -> None:
         """Mark the values of `keys` as held by others too: a list or dict among them is copied

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import ModuleParser, register_module_parser
-from .features import charging_guns, finite, mean, records, station_power_now
+from .features import charging_guns, mean, number, records, station_power_now
 
 
 @register_module_parser("operation_optimization")
@@ -20,7 +20,7 @@ class OperationOptimizationParser(ModuleParser):
     def parse(self, data: dict[str, Any]) -> dict[str, Any]:
         data["charging_guns"] = charging_guns(data)
         data["station_power_now"] = station_power_now(data)
-        capacity, meter = finite([data.get("gridCapacity")]), finite([data.get("meterPower")])
-        data["grid_headroom"] = capacity[0] - meter[0] if capacity and meter else None
+        capacity, meter = number(data, "gridCapacity"), number(data, "meterPower")
+        data["grid_headroom"] = capacity - meter if capacity is not None and meter is not None else None
         data["storage_soc_mean"] = mean(u.get("storageSOC") for u in records(data, "storage_devices"))
         return data

@@ -165,10 +165,14 @@ class _Entry:
     extendable: bool
     table: AlignedTable | None = None  # what extending an `align_by` topic's tables needs
     fields: list[str] = dataclasses.field(default_factory=list)  # the plain fields, whose lists are extended
+    window_keys: list[str] = dataclasses.field(init=False)  # their `f_window` keys
     arrays: dict[str, GrowingArray | None] | None = None  # numpy format: each plain field's growing array
     # (None: the window's own buffer, viewed)
     grids: dict[str, GrowingTable] | None = None  # numpy format: each aligned field's growing table
     borrowers: list[weakref.ref] = dataclasses.field(default_factory=list)  # inputs that may still read `values`
+
+    def __post_init__(self) -> None:
+        self.window_keys = [f"{name}_window" for name in self.fields]
 
     @property
     def lends(self) -> bool:
@@ -269,7 +273,7 @@ class TopicInputCache:
 def _extend_lists(entry: _Entry, config: TopicConfig, window: Window, dropped: int, appended: int) -> bool:
     """List inputs: extended in place, after the inputs still holding them got their copies."""
     values = entry.values
-    series = [values[f"{name}_window"] for name in entry.fields]
+    series = [values[key] for key in entry.window_keys]
     tables = [values[f"{name}_window"] for name in config.aligned_fields] if entry.table is not None else []
     if entry.borrowers:
         _settle_borrowers(entry, series + tables)

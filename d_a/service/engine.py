@@ -11,6 +11,7 @@ When callbacks fall behind, consumption pauses instead of memory growing without
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import inspect
 import logging
@@ -76,6 +77,22 @@ def young_gc_threshold(threshold: int | None) -> int | None:
     previous, *older = gc.get_threshold()
     gc.set_threshold(threshold, *older)
     return previous
+
+
+_PLAIN_RESULTS = frozenset({dict, list, str, int, float, bool, type(None)})  # never awaitable: no ABC check
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    """Whether `function` is a coroutine function (inspect's test is slow: asked once per callable)."""
+    try:
+        return _is_async_cached(function)
+    except TypeError:  # an unhashable callable object
+        return inspect.iscoroutinefunction(function)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_async_cached(function: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(function)
 
 
 def oldest_timestamp_ms(messages: list[KafkaMessage]) -> int | None:
@@ -363,10 +380,10 @@ class ServiceEngine:
     async def _call(self, function: Callable[..., Any] | None, *args: Any) -> Any:
         if function is None:
             return None
-        if inspect.iscoroutinefunction(function):
+        if _is_async(function):
             return await function(*args)
         result = await self.callback_pool.run(function, *args)
-        return await result if inspect.isawaitable(result) else result
+        return await result if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result) else result
 
     async def _deliver(self, station: str, module_input: Any, result: Any, batches: list[str], *, failed: bool) -> bool:
         """Upload or hand over a result; False when an upload failed (the data must be seen again)."""

@@ -110,15 +110,16 @@ def check_field(field: str, value: Any, field_type: str) -> None:
 def check_record(record: dict[str, Any], checks: dict[str, tuple[str, frozenset[type]]]) -> None:
     """Raise BadInput for a typed field whose value does not fit (`checks`: field -> (type, its
     fast types)), and for NaN/Infinity or an over-long list in any field; one pass over the record."""
+    typed_fields = checks.get
     for field, value in record.items():
         kind = type(value)
         if kind is float:
-            if not math.isfinite(value):
+            if value - value != 0.0:  # NaN or Infinity (a finite float minus itself is 0)
                 raise BadInput("non_finite", f"{field}={value}")
         elif kind is list and len(value) > MAX_LIST_LENGTH:
             raise BadInput("too_large", f"{field} has {len(value)} elements (limit {MAX_LIST_LENGTH})")
-        typed = checks.get(field)
-        if typed is not None and value is not None and (kind not in typed[1] or value == ""):
+        typed = typed_fields(field)
+        if typed is not None and (kind not in typed[1] or value == "") and value is not None:
             check_field(field, value, typed[0])
 
 

@@ -137,22 +137,15 @@ class PerSecondWindow(Window):
         store.evict_front(count)
 
     def _last_second_starts(self) -> list[int]:
-        """Row indices where the last two seconds start (fewer when the window holds fewer).
-
-        Scans back from the newest rows, a few at first: a second holds a handful of records.
-        """
-        size = len(self._store)
-        lowest = max(0, size - 2 * self.spec.max_records_per_second - 1)
-        span = 16
-        while True:
-            first = max(lowest, size - span)
-            seconds = [math.floor(t) for t in self._store.times(first, size).tolist()]
-            starts = [first + i for i in range(1, len(seconds)) if seconds[i] != seconds[i - 1]]
-            if len(starts) >= 2:
-                return starts[-2:]
-            if first == lowest:
-                return [first, *starts] if size else []
-            span *= 4
+        """Row indices where the last two seconds start (fewer when the window holds fewer)."""
+        store = self._store
+        if not len(store):
+            return []
+        assert store.newest_ts is not None
+        last = int(store.searchsorted(math.floor(store.newest_ts)))
+        if not last:
+            return [0]
+        return [int(store.searchsorted(math.floor(store.time_at(last - 1)))), last]
 
 
 def _distinct_seconds(ts: np.ndarray) -> int:

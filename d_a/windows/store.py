@@ -80,6 +80,10 @@ class ColumnStore:
         """Record times of the rows lo..hi-1 (a copy)."""
         return take(self.ts, self.run(lo, self.size if hi is None else hi))
 
+    def time_at(self, row: int) -> float:
+        """The record time of row `row` (oldest first)."""
+        return float(self.ts[self.head + row])
+
     def searchsorted(self, values: Any, side: str = "left") -> np.ndarray:
         """Where `values` would go among the rows' times (numpy.searchsorted)."""
         return np.searchsorted(self.ts[self.head : self.head + self.size], values, side)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from d_a.config import load_config
-from d_a.modules import ModuleParser, module_parser, registered_module_parsers
+from d_a.modules import ModuleInput, ModuleParser, module_parser, registered_module_parsers
+from d_a.modules.features import finite, number
 
 CAR_ORDERS = [
     {
@@ -109,3 +111,21 @@ def test_derived_keys(module: str, data: dict, expected: dict) -> None:
 def test_unregistered_module_passes_through() -> None:
     data = {"v": 1}
     assert module_parser("no_such_module").parse(data) == {"v": 1}
+
+
+def test_feature_helpers_keep_only_finite_numbers() -> None:
+    values = [1, 2.5, True, None, "7", float("nan"), float("inf"), -float("inf"), np.float64(3.0), np.int64(4)]
+    assert finite(values) == [1.0, 2.5, 3.0]
+    assert number({"gridCapacity": 630}, "gridCapacity") == 630.0
+    assert number({"gridCapacity": float("nan")}, "gridCapacity") is None
+    assert number({}, "gridCapacity") is None
+
+
+def test_derived_keys_leave_the_callbacks_copy_on_read_intact() -> None:
+    orders = [dict(order) for order in CAR_ORDERS]
+    data = ModuleInput({"car_orders": orders, "gridCapacity": 630, "meterPower": 400.0}, shared=["car_orders"])
+    result = module_parser("operation_optimization").parse(data)
+    assert result["station_power_now"] == 100.0
+    mine = result["car_orders"]
+    mine.append({"gunNo": 9})
+    assert orders == CAR_ORDERS, "the shared list was handed out without a copy"

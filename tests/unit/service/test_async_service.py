@@ -438,3 +438,38 @@ async def test_the_gc_threshold_is_set_while_the_service_runs(transport, broker)
     finally:
         await service.stop()
     assert gc.get_threshold() == before
+
+
+class _ModelObject:
+    """A model object with `__call__`, unhashable (as a dataclass with eq is)."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, station_id, module_input):
+        self.seen.append(station_id)
+        return {"ok": station_id}
+
+
+class _AsyncModelObject(_ModelObject):
+    async def __call__(self, station_id, module_input):  # type: ignore[override]
+        await asyncio.sleep(0)
+        return _ModelObject.__call__(self, station_id, module_input)
+
+
+@pytest.mark.parametrize("model_class", [_ModelObject, _AsyncModelObject])
+async def test_callable_objects_serve_as_callbacks_even_when_unhashable(transport, broker, model_class) -> None:
+    """An async `__call__` is awaited, a sync one runs on the callback threads."""
+    model = model_class()
+    service = AsyncDataAnalysisService("load_prediction", transport=transport)
+    uploads = []
+    await service.start(model, batch_upload_handler=lambda batch_id, results: uploads.append(results))
+    try:
+        publish(broker, REALTIME, realtime(["A", "B"]))
+        await until(lambda: uploads)
+    finally:
+        await service.stop()
+    assert sorted(model.seen) == ["A", "B"]
+    assert [r["ok"] for r in uploads[0]] == ["A", "B"]
