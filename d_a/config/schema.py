@@ -102,3 +102,4 @@ class ServiceConfig(_Section):
     max_held_messages: PositiveInt = 200_000
     stop_timeout: PositiveFloat = 30.0
     gc_threshold: PositiveInt | None = 10_000
+    idle_gc: StrictBool = True

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import inspect
 import logging
 import math
@@ -31,6 +30,7 @@ from ..kafka.transport import AsyncConsumer, AsyncProducer
 from ..topics import BadInput
 from .callbacks import CallbackPool
 from .delivery import DeliveryTracker
+from .garbage import IdleCollector, young_gc_threshold
 from .outputs import batch_output, single_output
 from .scheduler import StationScheduler
 
@@ -63,20 +63,7 @@ class EngineSettings:
     stop_timeout: float = 30.0
     upload_input: bool = False
     gc_threshold: int | None = None  # Python's generation-0 GC threshold while the engine runs
-
-
-def young_gc_threshold(threshold: int | None) -> int | None:
-    """Set the garbage collector's generation-0 threshold (None: leave it); returns the previous one.
-
-    Each poll batch allocates thousands of short-lived records; at Python's default (700) the
-    collector runs so often that its passes over every station's long-lived data cost about as much
-    as decoding the messages (bench_service.py).
-    """
-    if threshold is None:
-        return None
-    previous, *older = gc.get_threshold()
-    gc.set_threshold(threshold, *older)
-    return previous
+    idle_gc: bool = False  # collect garbage when no station is queued or running (see garbage.py)
 
 
 _PLAIN_RESULTS = frozenset({dict, list, str, int, float, bool, type(None)})  # never awaitable: no ABC check
@@ -164,6 +151,7 @@ class ServiceEngine:
         self._pause_warned_at = -math.inf
         self.loop_alive = False
         self.observer: Any = None  # e.g. d_a.metrics.ServiceMetrics: observe_callback / observe_latency
+        self.idle_collector: IdleCollector | None = None  # set at start when `idle_gc`
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -177,6 +165,7 @@ class ServiceEngine:
                 raise
         self.loop_alive = True  # from now on; the loop task clears it if it ever ends
         self._gc_threshold = young_gc_threshold(self.settings.gc_threshold)
+        self.idle_collector = IdleCollector() if self.settings.idle_gc else None
         self._tasks = [asyncio.create_task(self._consume_loop(), name="d_a-consume")]
         self._tasks += [
             asyncio.create_task(self._worker(), name=f"d_a-worker-{i}") for i in range(self.settings.max_concurrency)
@@ -326,6 +315,8 @@ class ServiceEngine:
             if station not in self.scheduler.states:
                 continue
             await self.run_station(station)
+            if self.idle_collector is not None and not self.scheduler.running and not self.scheduler.queue.qsize():
+                self.idle_collector.idle()
 
     async def run_station(self, station: str) -> None:
         """One callback run: input, callback, upload / batch report, then release what it saw."""
@@ -507,6 +498,7 @@ class ServiceEngine:
             "staleness_ms": self.staleness_percentiles(),
             "offsets_committed": self.offsets.commits,
             "lag": self._lag(),
+            "idle_gc_passes": None if self.idle_collector is None else list(self.idle_collector.passes),
         }
 
     def _lag(self) -> dict[str, Any]:

@@ -94,6 +94,7 @@ def resolve_options(
         max_held_messages=service.max_held_messages,
         stop_timeout=service.stop_timeout,
         gc_threshold=service.gc_threshold,
+        idle_gc=service.idle_gc,
     )
     cfg = dataclasses.replace(cfg, service=service)
     return ServiceOptions(cfg, chosen, _transport(transport, cfg), base_group, engine)

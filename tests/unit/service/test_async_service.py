@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import gc
 import time
+import weakref
 
 import orjson
 import pytest
@@ -438,6 +439,47 @@ async def test_the_gc_threshold_is_set_while_the_service_runs(transport, broker)
     finally:
         await service.stop()
     assert gc.get_threshold() == before
+
+
+class _Node:
+    """A container a callback leaves in a reference cycle."""
+
+    def __init__(self) -> None:
+        self.other: object = None
+
+
+@pytest.mark.parametrize("idle_gc", [True, False])
+async def test_cycles_callbacks_leave_are_collected_once_the_service_is_idle(transport, broker, idle_gc) -> None:
+    refs: list[weakref.ref] = []
+    kept: list[list] = []
+
+    def model(station_id, module_input):
+        node = _Node()
+        node.other = node
+        refs.append(weakref.ref(node))
+        kept.extend([] for _ in range(3_500))  # young objects: half the threshold after three runs
+        return {"ok": station_id}
+
+    config = {"service": {"gc_threshold": 20_000, "idle_gc": idle_gc}}
+    service = AsyncDataAnalysisService("load_prediction", transport=transport, config=config)
+    uploads = []
+    await service.start(model, batch_upload_handler=lambda batch_id, results: uploads.append(results))
+    try:
+        gc.collect()
+        publish(broker, REALTIME, realtime(["A", "B", "C"]))
+        await until(lambda: uploads)
+        if idle_gc:
+            await until(lambda: all(ref() is None for ref in refs))
+        else:
+            await asyncio.sleep(0.2)
+        alive = sum(ref() is not None for ref in refs)
+        passes = service.get_service_status()["idle_gc_passes"]
+    finally:
+        await service.stop()
+        gc.collect()
+    assert len(refs) == 3
+    assert alive == (0 if idle_gc else 3)
+    assert (sum(passes) >= 1) if idle_gc else passes is None
 
 
 class _ModelObject:
