@@ -268,8 +268,7 @@ class Throughput:
 
 def quiet(engine: ServiceEngine, consumed: int) -> bool:
     """Every message consumed and every run done (read from the engine: `status()` costs more)."""
-    scheduler = engine.scheduler
-    return engine.counters["messages"] >= consumed and scheduler.queue.qsize() == 0 and scheduler.running == 0
+    return engine.counters["messages"] >= consumed and engine.scheduler.idle
 
 
 async def throughput(env: Env, count: int, profiler: cProfile.Profile | None = None) -> Throughput:

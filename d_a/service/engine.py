@@ -315,7 +315,7 @@ class ServiceEngine:
             if station not in self.scheduler.states:
                 continue
             await self.run_station(station)
-            if self.idle_collector is not None and not self.scheduler.running and not self.scheduler.queue.qsize():
+            if self.idle_collector is not None and self.scheduler.idle:
                 self.idle_collector.idle()
 
     async def run_station(self, station: str) -> None:

@@ -55,6 +55,11 @@ class StationScheduler:
             state = self.states[station] = StationState()
         return state
 
+    @property
+    def idle(self) -> bool:
+        """No station queued or running (a delayed one may still come)."""
+        return not self.running and not self.queue.qsize()
+
     def trigger(self, station: str, *, force: bool = False) -> bool:
         """Ask for a run of `station`; False when it is not ready (unless `force`)."""
         if not force and not self.is_ready(station):
