@@ -39,6 +39,8 @@ def sorted_keys(keys: Iterable[Hashable]) -> list[Hashable]:
 
 def _key_series(rows: Sequence[Mapping[Hashable, Any]], key: Hashable, strategy: str) -> list[Any]:
     """One key's values over the rows, gaps filled."""
+    if strategy == "missing" or all(key in row for row in rows):
+        return [row.get(key) for row in rows]  # what filling gives when no gap needs a computed value
     present = np.fromiter((key in row for row in rows), dtype=bool, count=len(rows))
     values = np.fromiter((row[key] for row in rows if key in row), dtype=object, count=int(present.sum()))
     sources = np.where(present, np.cumsum(present) - 1, -1)

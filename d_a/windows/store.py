@@ -12,7 +12,8 @@ by moving only the rows after them.
 Encoding costs about the same for one row as for dozens, and a service appends a few rows per
 station per second, so the newest rows wait as records (at most PENDING_ROWS) and are encoded
 together, all but the newest KEPT_ROWS: reads of the newest rows (the latest record, the last
-second of car orders, what was appended since a `mark`) come straight from those records.
+second of car orders, what was appended since a `mark`) come straight from those records, and
+so do column reads while no row was ever encoded (see pending: small windows rarely get there).
 `changes_since` tells readers whether rows were only appended and evicted since a mark, so what
 they derived can be extended instead of rebuilt.
 """
@@ -29,6 +30,7 @@ import numpy as np
 
 from .columns import ABSENT, Column, Encoded
 from .layout import Layout
+from .pending import PendingColumn
 from .slots import Where, put, size_of, take, values_at
 
 INITIAL_CAPACITY = 16
@@ -56,6 +58,7 @@ class ColumnStore:
         self._newest: list[dict] | None = []  # the records stored with the newest time, None if unknown
         self._pending: list[dict] = []  # records of the newest rows, whose columns are not written yet
         self._lent = False  # whether a view of the buffers was handed out (their live slots must not change)
+        self._encoded = False  # whether any row was ever written to the columns (else every row is pending)
         self.newest_ts: float | None = None  # the newest row's time (read on every write: kept, not looked up)
         self.version = next(_VERSIONS)  # changes with every change of content (cache keys)
         self._new_lineage()
@@ -113,14 +116,20 @@ class ColumnStore:
                     record.update(extra)
         return records
 
-    def column(self, name: Any) -> Column | None:
+    def column(self, name: Any) -> Column | PendingColumn | None:
+        """The named column; while no row was ever encoded, one read from the pending records."""
+        if not self._encoded and name in self.layout.columns:
+            return PendingColumn(name, self._pending, self.head)
+        return self._written_column(name)
+
+    def _written_column(self, name: Any) -> Column | None:
         self._write_pending()
         return self.layout.columns.get(name)
 
     def number_view(self, name: Any) -> np.ndarray | None:
         """A read-only view (no copy) of a float column's values in every row, as `Column.numbers`
         gives them; None when the column is not float or some row has no value."""
-        column = self.column(name)
+        column = self._written_column(name)
         view = None if column is None else column.view(self.run(0, self.size)[0])
         if view is not None:
             self._lent = True
@@ -292,6 +301,7 @@ class ColumnStore:
         return self.head + rows
 
     def _write(self, where: Where, ts: np.ndarray, encoded: list[tuple[Column, Encoded]]) -> None:
+        self._encoded = True
         put(self.ts, where, ts)
         for column, values in encoded:
             column.put(where, values)
@@ -303,6 +313,7 @@ class ColumnStore:
         if count <= 0:
             return
         records, self._pending = self._pending[:count], self._pending[count:]
+        self._encoded = True
         first = self.size - count - keep
         where = self.run(first, first + count)
         for column, values in self._encode(records, first):

@@ -26,6 +26,7 @@ from .store import ColumnStore
 
 FORMATS = ("list", "numpy")
 STAGE_LIMIT = 1024
+SMALL_PIVOT = 256  # up to this many records an unpadded list pivot is built in Python (cheaper than numpy)
 Times = Sequence[float] | np.ndarray
 
 
@@ -223,11 +224,14 @@ class Window:
         where = store.run(0, len(store))
         keys = key_column.exact(where).tolist()
         column = store.column(field)
+        interval = self.spec.interval_seconds
+        if strategy == "missing" and fmt == "list" and len(keys) <= SMALL_PIVOT:
+            values_list = [None] * len(keys) if column is None else column.to_list(where)
+            return _pivot_lists(keys, values_list, store.times().tolist(), interval)
         numbers = column.numbers(where) if column is not None else None
         values = np.full(len(keys), None, dtype=object) if column is None else column.exact(where)
         if fmt == "numpy" and numbers is not None:
             values = numbers
-        interval = self.spec.interval_seconds
         times = store.times()
         row_of = np.unique(np.rint(times / interval) if interval else times, return_inverse=True)[1]
         rows = int(row_of.max()) + 1
@@ -298,6 +302,19 @@ class Window:
     def _drop_front(self, count: int) -> None:
         """Drop the `count` oldest records."""
         self._store.evict_front(count)
+
+
+def _pivot_lists(keys: list, values: list, times: list[float], interval: float | None) -> tuple[list, list[list]]:
+    """`pivot` without a padding strategy, as lists: each key's newest value in each slot, None elsewhere."""
+    slots = [round(t / interval) for t in times] if interval else times
+    row_of = {slot: row for row, slot in enumerate(sorted(set(slots)))}
+    order = sorted_keys({k for k in keys if k is not None})
+    column_of = {key: index for index, key in enumerate(order)}
+    table = [[None] * len(order) for _ in row_of]
+    for key, slot, value in zip(keys, slots, values, strict=True):
+        if key is not None:
+            table[row_of[slot]][column_of[key]] = value
+    return order, table
 
 
 def _same_rows(a: ColumnStore, b: ColumnStore) -> bool:

@@ -71,3 +71,21 @@ def test_pivot_makes_one_row_per_slot_and_one_column_per_key(t0) -> None:
     order, rows = window.pivot("gunNo", "status", padding="forward", fmt="numpy")
     assert rows.tolist() == [[1.0, 0.0, 2.0], [0.0, 0.0, 2.0], [0.0, 2.0, 2.0]]
     assert make_window(WindowSpec(kind="append", window_size=3)).pivot("gunNo", "status") == ([], [])
+
+
+def test_small_and_large_pivots_give_the_same_table(t0, monkeypatch) -> None:
+    """Pivots of up to SMALL_PIVOT records are built in Python, larger ones with numpy: same table."""
+    from d_a.windows import WindowSpec, make_window
+    from d_a.windows import window as window_module
+
+    window = make_window(WindowSpec(kind="append", window_size=100, fields=("gunNo", "status"), interval_seconds=15))
+    reports = [(0, 1, 1), (1, 2, None), (15, "3", 0), (16, None, 2), (30, 2, "fault"), (31, 2, 2), (60, 1, 0)]
+    window.add_many([{"gunNo": g, "status": s} for _, g, s in reports], [t0 + dt for dt, _, _ in reports])
+    window.add({"gunNo": 1}, t0 + 75)  # a report without a status
+    small = window.pivot("gunNo", "status")
+    monkeypatch.setattr(window_module, "SMALL_PIVOT", 0)
+    assert small == window.pivot("gunNo", "status")
+    assert small == (
+        [1, 2, "3"],
+        [[1, None, None], [None, None, 0], [None, 2, None], [0, None, None], [None, None, None]],
+    )

@@ -213,3 +213,50 @@ def test_a_view_of_a_number_column_is_not_a_copy_and_ignores_what_comes_later(ca
     window.add(car_order(t0 + 111, outputPower=None), t0 + 111)
     assert window.number_view("outputPower") is None  # a row without a value: NaN needs a copy
     assert np.isnan(window.column("outputPower", fmt="numpy")[-1])
+
+
+MIXED_VALUES = {
+    "floats": [60.5, 61.25, 0.0, -3.5],
+    "ints": [1, 2, 300, -7],
+    "ints among floats": [60.5, 61, 62.25, 63],
+    "beyond int64": [1, 2**64, 3, 4],
+    "int beyond 2**53 among floats": [0.5, 2**53 + 1, 1.5, 2.5],
+    "bools": [True, False, True, True],
+    "strings": ["BYD", "GEELY", "BYD", ""],
+    "text among numbers": [1.5, "n/a", 2.5, 3],
+    "none and missing": [None, 60.5, ..., 61],  # ...: the record has no such key
+    "nothing": [None, ..., None, None],
+    "lists": [[1, 2], [3], [], [4, 5.5]],
+}
+
+
+@pytest.mark.parametrize("values", MIXED_VALUES.values(), ids=MIXED_VALUES.keys())
+def test_a_window_read_before_any_row_is_encoded_reads_as_after(t0, values, strictly_equal):
+    """Until PENDING_ROWS records wait, a window is read from its records (no column encoded yet):
+    lists, numpy arrays, tails and pivots must be those of the same rows once encoded."""
+    spec = WindowSpec("append", 100, ("gunNo", "v"), interval_seconds=1)
+    records = [{"gunNo": i % 2, **({} if v is ... else {"v": v})} for i, v in enumerate(values)]
+    times = [t0 + i // 2 for i in range(len(records))]
+
+    def window(encoded: bool):
+        made = make_window(spec)
+        made.add_many(records, times)
+        if encoded:
+            made.number_view("v")  # a view of the buffers: writes the rows to the columns
+        return made
+
+    reads = {
+        "list": lambda w: w.column("v"),
+        "numpy": lambda w: w.column("v", fmt="numpy"),
+        "padded": lambda w: w.column("v", padding="forward", fmt="numpy"),
+        "tail": lambda w: w.tail_arrays(["v"], 3)["v"],
+        "pivot": lambda w: w.pivot("gunNo", "v"),
+        "numpy pivot": lambda w: w.pivot("gunNo", "v", fmt="numpy")[1],
+        "records": lambda w: w.records(),
+    }
+    for name, read in reads.items():
+        before, after = read(window(encoded=False)), read(window(encoded=True))
+        if isinstance(before, np.ndarray):
+            assert before.dtype == after.dtype, name
+            before, after = before.tolist(), after.tolist()
+        assert strictly_equal(before, after), name
