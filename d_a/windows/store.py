@@ -122,6 +122,16 @@ class ColumnStore:
             return PendingColumn(name, self._pending, self.head)
         return self._written_column(name)
 
+    def to_list(self, name: Any) -> list | None:
+        """Every row's value of the named column, oldest first (None where a row has none), read
+        without encoding the waiting rows; None when no column has that name."""
+        column = self.layout.columns.get(name)
+        if column is None:
+            return None
+        written = self.size - len(self._pending)
+        encoded = column.to_list(self.run(0, written)) if written else []
+        return encoded + [record.get(name) for record in self._pending]
+
     def _written_column(self, name: Any) -> Column | None:
         self._write_pending()
         return self.layout.columns.get(name)

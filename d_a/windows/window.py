@@ -189,12 +189,12 @@ class Window:
         store = self._store
         if padding is None and fmt == "numpy" and (view := store.number_view(field)) is not None:
             return view
+        if padding is None and fmt == "list" and (listed := store.to_list(field)) is not None:
+            return listed
         where = store.run(0, len(store))
         column = store.column(field)
         if column is None:
             values, numbers = np.full(len(store), None, dtype=object), None
-        elif padding is None and fmt == "list":
-            return column.to_list(where)
         else:
             numbers = column.numbers(where)
             values = numbers if fmt == "numpy" and numbers is not None else column.exact(where)
