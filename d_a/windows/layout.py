@@ -1,6 +1,7 @@
 """Which column holds which key of a record: one column per key, and an overflow column.
 
-The spec's fields come first, then other keys in the order first seen, up to
+The spec's fields come first (their columns are made at the first write: a window whose rows
+are never encoded holds no column), then other keys in the order first seen, up to
 MAX_EXTRA_COLUMNS; keys beyond that are kept per record, as a dict, in one overflow column
 (so a feed with ever-new keys cannot make a column per key). Batches whose records all
 have the same known keys are split into columns with one C-level pass.
@@ -24,7 +25,7 @@ class Layout:
 
     def __init__(self, fields: Sequence[str], capacity: int) -> None:
         self.fields = tuple(fields)
-        self.columns: dict[Any, Column] = {name: Column(capacity) for name in self.fields}
+        self.columns: dict[Any, Column] = {}
         self.overflow: Column | None = None
         self._shape: tuple | None = None  # the keys of the last batch that had one set of known keys
         self._getter: Any = None
@@ -34,6 +35,10 @@ class Layout:
         yield from self.columns.values()
         if self.overflow is not None:
             yield self.overflow
+
+    def knows(self, name: Any) -> bool:
+        """Whether `name` has a column, or will have one at the first write (a spec field)."""
+        return name in self.columns or name in self.fields
 
     def named(self) -> Iterator[tuple[Any, Column]]:
         """(key, column) pairs, the overflow column named OVERFLOW."""
@@ -46,6 +51,8 @@ class Layout:
 
         `capacity` and `has_rows` shape a new column: its slots so far are marked absent.
         """
+        if not self.columns:
+            self._add_columns(self.fields, capacity, has_rows)
         shape = tuple(records[0])
         if shape != self._shape:
             self._add_columns(shape, capacity, has_rows)

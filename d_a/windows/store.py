@@ -118,7 +118,7 @@ class ColumnStore:
 
     def column(self, name: Any) -> Column | PendingColumn | None:
         """The named column; while no row was ever encoded, one read from the pending records."""
-        if not self._encoded and name in self.layout.columns:
+        if not self._encoded and self.layout.knows(name):
             return PendingColumn(name, self._pending, self.head)
         return self._written_column(name)
 
@@ -127,7 +127,7 @@ class ColumnStore:
         without encoding the waiting rows; None when no column has that name."""
         column = self.layout.columns.get(name)
         if column is None:
-            return None
+            return [record.get(name) for record in self._pending] if self.layout.knows(name) else None
         written = self.size - len(self._pending)
         encoded = column.to_list(self.run(0, written)) if written else []
         return encoded + [record.get(name) for record in self._pending]

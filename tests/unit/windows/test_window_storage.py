@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -125,6 +127,20 @@ def test_a_large_window_costs_memory_for_what_it_holds_not_its_size(car_order):
     window = make_window(WindowSpec("per_second", 604_800, CAR_ORDER_FIELDS, interval_seconds=1))
     window.add_many([car_order(i) for i in range(10)], [float(i) for i in range(10)])
     assert window.nbytes < 20_000
+
+
+def test_a_window_whose_rows_wait_as_records_holds_no_columns(car_order, t0):
+    """A station has a dozen windows, most of them small (parameters, prices, a device's latest
+    report) and never encoded: they must not cost a column object per field."""
+    record = car_order(t0)
+    tracemalloc.start()
+    windows = [make_window(WindowSpec("latest", 1, CAR_ORDER_FIELDS)) for _ in range(1_000)]
+    for window in windows:
+        window.add(record, t0)
+        assert window.column("soc") == [record["soc"]]
+    held = tracemalloc.get_traced_memory()[0] / len(windows)
+    tracemalloc.stop()
+    assert held < 1_500  # bytes per window; a column object per field cost about 4,000
 
 
 def test_car_orders_cost_under_a_hundred_bytes_each(car_order, t0):
