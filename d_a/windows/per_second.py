@@ -18,6 +18,8 @@ from .batch import Batch
 from .spec import WindowSpec
 from .window import Window
 
+SCANNED_ROWS = 32  # the newest rows read in Python to find where the last two seconds start (a few per second)
+
 
 class PerSecondWindow(Window):
     """Records of the newest `window_size` whole seconds, oldest first."""
@@ -139,13 +141,30 @@ class PerSecondWindow(Window):
     def _last_second_starts(self) -> list[int]:
         """Row indices where the last two seconds start (fewer when the window holds fewer)."""
         store = self._store
-        if not len(store):
+        size = len(store)
+        if not size:
             return []
-        assert store.newest_ts is not None
+        scanned = min(size, SCANNED_ROWS)
+        times = store.times(size - scanned, size).tolist()
+        last = _second_start(times, scanned)
+        if not last and scanned == size:
+            return [0]
+        first = _second_start(times, last) if last else 0
+        if first or (last and scanned == size):
+            return [size - scanned + first, size - scanned + last]
+        assert store.newest_ts is not None  # the last two seconds reach past the rows scanned
         last = int(store.searchsorted(math.floor(store.newest_ts)))
         if not last:
             return [0]
         return [int(store.searchsorted(math.floor(store.time_at(last - 1)))), last]
+
+
+def _second_start(times: list[float], end: int) -> int:
+    """Where the second of `times[end - 1]` starts among the sorted `times`."""
+    second = math.floor(times[end - 1])
+    while end and times[end - 1] >= second:
+        end -= 1
+    return end
 
 
 def _distinct_seconds(ts: np.ndarray) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from d_a.windows import PerSecondWindow, WindowSpec, make_window
 
 
@@ -45,6 +47,24 @@ def test_each_new_second_completes_the_one_before_while_rows_are_encoded(car_ord
         previous = orders
     assert window.seconds_count == 60
     assert window.records()[-12:] == [*window.completed_second(), *window.current_second()]
+
+
+@pytest.mark.parametrize(
+    "per_second",
+    [[3], [40], [3, 4], [20, 20], [5, 40], [40, 5], [30, 1, 2], [1] * 50, [2, 30, 1], [10, 25]],
+    ids=str,
+)
+def test_the_last_two_seconds_are_found_however_many_records_they_hold(car_order, t0, per_second):
+    """The newest rows are scanned for where the last two seconds start; seconds holding more rows
+    than are scanned, or starting before them, must come out the same."""
+    window = orders_window()
+    seconds = [[car_order(t0 + s + i / 100, gun=i) for i in range(count)] for s, count in enumerate(per_second)]
+    window.add_many(
+        [r for second in seconds for r in second],
+        [t0 + s + i / 100 for s, n in enumerate(per_second) for i in range(n)],
+    )
+    assert window.current_second() == seconds[-1]
+    assert window.completed_second() == (seconds[-2] if len(seconds) > 1 else [])
 
 
 def test_a_batch_reaching_a_new_second_triggers_once(car_order, t0):
