@@ -3,7 +3,9 @@
 A poll batch of one topic is applied to the windows at once; its messages are then held by
 every station the batch touched, until each of those stations has finished a callback (and its
 upload) that saw the data. Only then are the messages marked done for the OffsetManager. A station
-that cannot run yet (its required topics have no data) does not hold anything back.
+that cannot run yet (its required topics have no data) does not hold anything back. A hold keeps
+the messages' positions, not the messages: their decoded values are in the windows by then, and
+holding them would keep every held message's JSON alive (and in the collector's way).
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from dataclasses import dataclass, field
 
 from ..kafka import KafkaMessage
 
-__all__ = ["DeliveryTracker", "Hold"]
+__all__ = ["DeliveryTracker", "Hold", "Position", "positions_of"]
+
+Position = tuple[str, int, int]  # a message's topic, partition and offset
 
 
 @dataclass(eq=False)
 class Hold:
-    """Messages waiting for the stations that have not yet run a callback over their data."""
+    """Messages (their positions) waiting for the stations that have not yet run a callback over their data."""
 
-    messages: list[KafkaMessage]
+    messages: list[Position]
     waiting: set[str]
     since: float = field(default_factory=time.monotonic)
     oldest_ms: int | None = None  # the oldest message timestamp, for latency figures
@@ -30,14 +34,14 @@ class Hold:
 class DeliveryTracker:
     """Which held messages each station still has to see, and releasing them when it has."""
 
-    def __init__(self, release: Callable[[list[KafkaMessage]], None]) -> None:
+    def __init__(self, release: Callable[[list[Position]], None]) -> None:
         self._release = release
         self._unseen: dict[str, list[Hold]] = {}
         self.held_messages = 0
 
-    def hold(self, messages: list[KafkaMessage], stations: Iterable[str], oldest_ms: int | None = None) -> None:
-        """Hold `messages` (`oldest_ms`: their oldest timestamp) until every one of `stations` has run
-        over them (none: release now)."""
+    def hold(self, messages: list[Position], stations: Iterable[str], oldest_ms: int | None = None) -> None:
+        """Hold the messages at these positions (`oldest_ms`: their oldest timestamp) until every one
+        of `stations` has run over them (none: release now)."""
         waiting = set(stations)
         if not waiting:
             self._release(messages)
@@ -77,3 +81,8 @@ class DeliveryTracker:
         """The oldest message timestamp among `holds` (for latency measurements)."""
         stamps = [h.oldest_ms for h in holds if h.oldest_ms is not None]
         return min(stamps) if stamps else None
+
+
+def positions_of(messages: list[KafkaMessage]) -> list[Position]:
+    """The positions of `messages`, which are all a hold needs of them."""
+    return [(message.topic, message.partition, message.offset) for message in messages]

@@ -29,7 +29,7 @@ from ..kafka import KafkaMessage, OffsetManager
 from ..kafka.transport import AsyncConsumer, AsyncProducer
 from ..topics import BadInput
 from .callbacks import CallbackPool
-from .delivery import DeliveryTracker
+from .delivery import DeliveryTracker, Position, positions_of
 from .garbage import IdleCollector, young_gc_threshold
 from .outputs import batch_output, single_output
 from .scheduler import StationScheduler
@@ -270,7 +270,7 @@ class ServiceEngine:
                     partition=message.partition,
                     offset=message.offset,
                 )
-                self._release([message])
+                self._release(positions_of([message]))
             else:
                 by_topic.setdefault(message.topic, []).append(message)
         for topic, batch in by_topic.items():
@@ -290,7 +290,7 @@ class ServiceEngine:
 
     def _after_ingest(self, messages: list[KafkaMessage], report: IngestReport) -> None:
         oldest = oldest_timestamp_ms(messages)
-        self.tracker.hold(messages, [s for s in report.touched if self.is_ready(s)], oldest_ms=oldest)
+        self.tracker.hold(positions_of(messages), [s for s in report.touched if self.is_ready(s)], oldest_ms=oldest)
         for station in report.triggered:
             if self.scheduler.trigger(station) and oldest is not None:
                 self._due_since_ms.setdefault(station, oldest)
@@ -299,9 +299,9 @@ class ServiceEngine:
         if self.batching and report.newest_ts is not None and report.touched:
             self.aggregator.open_batch(f"{topic}_{int(report.newest_ts)}", report.touched)
 
-    def _release(self, messages: list[KafkaMessage]) -> None:
-        for message in messages:
-            self.offsets.mark_done(message)
+    def _release(self, positions: list[Position]) -> None:
+        for topic, partition, offset in positions:
+            self.offsets.mark_done((topic, partition), offset)
 
     def is_ready(self, station: str) -> bool:
         """Whether every required topic of the station holds data."""

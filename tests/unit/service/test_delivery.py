@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 
 from service_helpers import publish, until
 
@@ -73,3 +74,29 @@ async def test_a_clean_stop_commits_so_a_restart_replays_nothing_seen(transport,
     await asyncio.sleep(0.5)
     await again.stop()
     assert replayed == []
+
+
+async def test_messages_held_for_a_busy_station_do_not_keep_their_payloads(transport, broker) -> None:
+    """Messages stay held (uncommitted) until a callback of their station has seen them, but only
+    their positions are kept: the decoded JSON, here with a key the topic does not keep, is freed."""
+    release = asyncio.Event()
+
+    async def model(station_id, module_input):
+        await release.wait()
+
+    service = AsyncDataAnalysisService("seq_model", transport=transport, config=CONFIG, group_id="held")
+    await service.start(model)
+    try:
+        publish(broker, "SITE-SEQ", {"stationId": "S0", "seq": -1}, key="S0")
+        await until(lambda: service.engine.scheduler.running == 1)  # its callback waits
+        for seq in range(4_000):
+            publish(broker, "SITE-SEQ", {"stationId": "S0", "seq": seq, "note": "x" * 2_000}, key="S0")
+        tracemalloc.start()
+        await until(lambda: service.engine.counters["messages"] == 4_001)
+        consumed = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        assert service.get_service_status()["held_messages"] >= 4_000
+        assert consumed < 4_000_000  # the last poll batch's payloads (500), not the 4,000 held (8 MB)
+    finally:
+        release.set()
+        await service.stop()
