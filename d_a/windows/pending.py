@@ -35,23 +35,16 @@ class PendingColumn:
         name = self.name
         return [record.get(name) for record in self._records_at(where)]
 
-    def exact(self, where: Where, absent: Any = None) -> np.ndarray:
-        """The values at `where` (object array); `absent` where the record had no such key."""
-        name = self.name
-        values = [record.get(name, absent) for record in self._records_at(where)]
+    def exact(self, where: Where) -> np.ndarray:
+        """The values at `where` (object array), None where there is no value."""
+        values = self.to_list(where)
         return np.fromiter(values, dtype=object, count=len(values))
 
     def numbers(self, where: Where) -> np.ndarray | None:
         """float64 with NaN for no value, when the values would be kept as numbers; else None."""
         if not self._numeric():
             return None
-        name = self.name
-        values = [record.get(name) for record in self._records_at(where)]
-        return np.array([np.nan if value is None else value for value in values], dtype=np.float64)
-
-    def view(self, where: slice) -> None:
-        """No buffer holds the values: never a view."""
-        return None
+        return np.array([np.nan if value is None else value for value in self.to_list(where)], dtype=np.float64)
 
     def _numeric(self) -> bool:
         """Whether `Column` would hold these values in a numeric codec: ints (within int64), or

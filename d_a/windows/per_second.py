@@ -18,8 +18,6 @@ from .batch import Batch
 from .spec import WindowSpec
 from .window import Window
 
-SCANNED_ROWS = 32  # the newest rows read in Python to find where the last two seconds start (a few per second)
-
 
 class PerSecondWindow(Window):
     """Records of the newest `window_size` whole seconds, oldest first."""
@@ -139,24 +137,20 @@ class PerSecondWindow(Window):
         store.evict_front(count)
 
     def _last_second_starts(self) -> list[int]:
-        """Row indices where the last two seconds start (fewer when the window holds fewer)."""
-        store = self._store
-        size = len(store)
+        """Row indices where the last two seconds start (fewer when the window holds fewer).
+
+        A second holds at most `max_records_per_second` rows, so the newest 2 * that + 1 rows show
+        where both start; they are scanned back from the newest in Python (a few rows per second).
+        """
+        size = len(self._store)
         if not size:
             return []
-        scanned = min(size, SCANNED_ROWS)
-        times = store.times(size - scanned, size).tolist()
-        last = _second_start(times, scanned)
-        if not last and scanned == size:
-            return [0]
-        first = _second_start(times, last) if last else 0
-        if first or (last and scanned == size):
-            return [size - scanned + first, size - scanned + last]
-        assert store.newest_ts is not None  # the last two seconds reach past the rows scanned
-        last = int(store.searchsorted(math.floor(store.newest_ts)))
+        offset = max(0, size - 2 * self.spec.max_records_per_second - 1)
+        times = self._store.times(offset, size).tolist()
+        last = _second_start(times, len(times))
         if not last:
-            return [0]
-        return [int(store.searchsorted(math.floor(store.time_at(last - 1)))), last]
+            return [offset]
+        return [offset + _second_start(times, last), offset + last]
 
 
 def _second_start(times: list[float], end: int) -> int:

@@ -58,7 +58,6 @@ class ColumnStore:
         self._newest: list[dict] | None = []  # the records stored with the newest time, None if unknown
         self._pending: list[dict] = []  # records of the newest rows, whose columns are not written yet
         self._lent = False  # whether a view of the buffers was handed out (their live slots must not change)
-        self._encoded = False  # whether any row was ever written to the columns (else every row is pending)
         self.newest_ts: float | None = None  # the newest row's time (read on every write: kept, not looked up)
         self.version = next(_VERSIONS)  # changes with every change of content (cache keys)
         self._new_lineage()
@@ -82,10 +81,6 @@ class ColumnStore:
     def times(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
         """Record times of the rows lo..hi-1 (a copy)."""
         return take(self.ts, self.run(lo, self.size if hi is None else hi))
-
-    def time_at(self, row: int) -> float:
-        """The record time of row `row` (oldest first)."""
-        return float(self.ts[self.head + row])
 
     def searchsorted(self, values: Any, side: str = "left") -> np.ndarray:
         """Where `values` would go among the rows' times (numpy.searchsorted)."""
@@ -118,18 +113,17 @@ class ColumnStore:
 
     def column(self, name: Any) -> Column | PendingColumn | None:
         """The named column; while no row was ever encoded, one read from the pending records."""
-        if not self._encoded and self.layout.knows(name):
+        if not self.layout.columns and self.layout.knows(name):  # columns are made at the first write
             return PendingColumn(name, self._pending, self.head)
         return self._written_column(name)
 
     def to_list(self, name: Any) -> list | None:
         """Every row's value of the named column, oldest first (None where a row has none), read
         without encoding the waiting rows; None when no column has that name."""
-        column = self.layout.columns.get(name)
-        if column is None:
-            return [record.get(name) for record in self._pending] if self.layout.knows(name) else None
-        written = self.size - len(self._pending)
-        encoded = column.to_list(self.run(0, written)) if written else []
+        if not self.layout.knows(name):
+            return None
+        written = self.size - len(self._pending)  # a spec field without a column yet: nothing written
+        encoded = self.layout.columns[name].to_list(self.run(0, written)) if written else []
         return encoded + [record.get(name) for record in self._pending]
 
     def _written_column(self, name: Any) -> Column | None:
@@ -311,7 +305,6 @@ class ColumnStore:
         return self.head + rows
 
     def _write(self, where: Where, ts: np.ndarray, encoded: list[tuple[Column, Encoded]]) -> None:
-        self._encoded = True
         put(self.ts, where, ts)
         for column, values in encoded:
             column.put(where, values)
@@ -323,7 +316,6 @@ class ColumnStore:
         if count <= 0:
             return
         records, self._pending = self._pending[:count], self._pending[count:]
-        self._encoded = True
         first = self.size - count - keep
         where = self.run(first, first + count)
         for column, values in self._encode(records, first):

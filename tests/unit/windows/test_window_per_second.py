@@ -51,7 +51,20 @@ def test_each_new_second_completes_the_one_before_while_rows_are_encoded(car_ord
 
 @pytest.mark.parametrize(
     "per_second",
-    [[3], [40], [3, 4], [20, 20], [5, 40], [40, 5], [30, 1, 2], [1] * 50, [2, 30, 1], [10, 25]],
+    [
+        [3],
+        [40],
+        [3, 4],
+        [20, 20],
+        [5, 40],
+        [40, 5],
+        [30, 1, 2],
+        [1] * 50,
+        [2, 30, 1],
+        [10, 25],
+        [60, 60, 3, 64],
+        [64] * 3,
+    ],
     ids=str,
 )
 def test_the_last_two_seconds_are_found_however_many_records_they_hold(car_order, t0, per_second):
