@@ -6,13 +6,31 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean
+COMPILED := build/compiled
+SOURCES := $(shell find d_a -name '*.py') setup.py pyproject.toml
+
+.PHONY: demo test lint bench install compiled clean
 
 demo: $(STAMP)
 	$(VENV)/bin/d-a demo
 
-test: $(STAMP)
+# The suite runs on the pure-Python package, then its unit tests on the mypyc build (setup.py).
+test: $(STAMP) $(COMPILED)/.built
 	$(PY) -m pytest -q
+	D_A_EXPECT_COMPILED=1 PYTHONPATH=$(COMPILED) $(VENV)/bin/pytest -q -p no:cacheprovider tests/unit
+
+# The package with its hot modules compiled by mypyc, in $(COMPILED) (PYTHONPATH=$(COMPILED) uses it).
+compiled: $(COMPILED)/.built
+
+$(COMPILED)/.built: $(STAMP) $(SOURCES)
+	rm -rf $(COMPILED) && mkdir -p $(COMPILED)
+	cp -r d_a setup.py pyproject.toml README.md $(COMPILED)/
+	find $(COMPILED) -name __pycache__ -prune -exec rm -rf {} +
+	cd $(COMPILED) && D_A_COMPILE=1 $(abspath $(PY)) setup.py --quiet build_ext --inplace >build.log 2>&1 || (tail -30 build.log; exit 1)
+	touch $@
+
+bench: $(COMPILED)/.built
+	PYTHONPATH=$(COMPILED) $(PY) benchmarks/bench_service.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check d_a tests benchmarks
@@ -23,7 +41,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip "setuptools>=68" wheel
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

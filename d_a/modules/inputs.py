@@ -73,8 +73,8 @@ class InputAssembly:
         dependencies = config.module_dependencies.get(module, [])
         self.outputs = {config.module_output_topics[d]: d for d in dependencies}
         self.topics = list(config.module_to_topics[module])
-        # per topic: whether it is a dependency's output, and its config (None for outputs)
-        self._plan = [(t, t in self.outputs, None if t in self.outputs else config.topics[t]) for t in self.topics]
+        # per topic: its config, None for a dependency's output
+        self._plan = [(t, None if t in self.outputs else config.topics[t]) for t in self.topics]
         self._parts: dict[str, _Part] = {}
         self._values: dict[str, Any] = {}
         self._layout: dict[str, tuple[str, ...]] = {}  # each part's keys when the input was assembled
@@ -97,12 +97,12 @@ class InputAssembly:
         (which one, and its content version), the padding, and which record is current."""
         changed = []
         parts = self._parts
-        for topic, output, topic_config in self._plan:
+        for topic, topic_config in self._plan:
             window = window_of(topic)
             padding = None
             if window is None:
                 stamp: tuple = _NO_WINDOW
-            elif output:
+            elif topic_config is None:
                 stamp = (window, window.version)
             else:
                 padding = padding_of(topic)

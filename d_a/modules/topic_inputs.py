@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import weakref
+from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from ..config.schema import TopicConfig
 from ..topics.routing import STATION_ID_KEYS
-from ..windows import Window, align_by_key
+from ..windows import PerDeviceWindow, PerSecondWindow, Window, align_by_key
 from .aligned_table import AlignedTable
 from .growing_array import GrowingArray, GrowingTable, Unfit
 from .module_input import ModuleInput
@@ -102,7 +103,10 @@ def _records_input(topic: str, config: TopicConfig, window: Window) -> dict[str,
     key = _records_key(topic, config)
     if not key:
         return {}
-    return {key: window.completed_second() if config.kind == "per_second" else window.devices()}
+    if isinstance(window, PerSecondWindow):
+        return {key: window.completed_second()}
+    assert isinstance(window, PerDeviceWindow)  # the only other kind with records (`_records_key`)
+    return {key: window.devices()}
 
 
 def _current_record(config: TopicConfig, window: Window, now: float) -> dict | None:
@@ -193,6 +197,9 @@ class TopicInputCache:
     marked read-only. The entry lives on the window (`Window.derived`), so it goes with it.
     """
 
+    def __init__(self) -> None:
+        self.builds: Counter[str] = Counter()  # per topic: inputs built from scratch (not reused or extended)
+
     def get(
         self,
         topic: str,
@@ -218,16 +225,16 @@ class TopicInputCache:
         if window is None or not len(window):
             return _Entry((), 0, (0, 0, 0), 0, empty_inputs(topic, config), extendable=False)
         key = (self, padding, fmt, current_position(config, window, now))
-        entry = window.derived.get(CACHE_SLOT)
-        usable = isinstance(entry, _Entry) and entry.key == key
-        if not usable or (entry.version != window.version and not self._extend(entry, topic, config, window)):
+        cached = window.derived.get(CACHE_SLOT)
+        entry = cached if isinstance(cached, _Entry) and cached.key == key else None
+        if entry is None or (entry.version != window.version and not self._extend(entry, topic, config, window)):
             entry = self._build(key, topic, config, window, padding, fmt, now)
         return entry
 
-    @staticmethod
     def _build(
-        key: tuple, topic: str, config: TopicConfig, window: Window, padding: str | None, fmt: str, now: float
+        self, key: tuple, topic: str, config: TopicConfig, window: Window, padding: str | None, fmt: str, now: float
     ) -> _Entry:
+        self.builds[topic] += 1
         values = topic_inputs(topic, config, window, padding=padding, fmt=fmt, now=now)
         for value in values.values():
             if isinstance(value, np.ndarray):

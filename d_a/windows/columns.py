@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import compress, repeat
 from typing import Any
 
@@ -167,12 +168,15 @@ class Column:
         else:
             targets = (codec_for(self.codec.types | types), ObjectCodec)
         for target in targets:
-            self._switch(lambda target=target: convert(self.codec, target, self._present(live())), live)
+            self._switch(partial(self._converted, target, live), live)
             try:
                 return self.codec.encode(values, types)
             except Unfit:
                 continue
         raise AssertionError("unreachable: an object codec holds any value")
+
+    def _converted(self, target: type[Codec], live: Callable[[], np.ndarray]) -> Codec:
+        return convert(self.codec, target, self._present(live()))
 
     def _switch(self, build: Callable[[], Codec], live: Callable[[], np.ndarray]) -> None:
         """Replace the codec by `build()`, or by an object codec if that raises Unfit."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from .per_device import PerDeviceWindow
 from .per_second import PerSecondWindow
 from .spec import WindowSpec
@@ -11,19 +13,19 @@ from .window import Window
 class LatestWindow(Window):
     """The newest record (the newest `window_size` records when that is more than 1)."""
 
-    kind = "latest"
+    kind: ClassVar[str] = "latest"
 
 
 class AppendWindow(Window):
     """The newest `window_size` records; late records are placed by time, duplicates stored once."""
 
-    kind = "append"
+    kind: ClassVar[str] = "append"
 
 
 class ReplaceWindow(Window):
     """A window that each message replaces whole (`replace`); `add`/`add_many` append."""
 
-    kind = "replace"
+    kind: ClassVar[str] = "replace"
 
 
 WINDOW_CLASSES: dict[str, type[Window]] = {

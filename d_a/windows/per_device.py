@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class _Device:
 class PerDeviceWindow(Window):
     """Latest record per device, and the newest `window_size` records over all devices."""
 
-    kind = "per_device"
+    kind: ClassVar[str] = "per_device"
 
     def __init__(self, spec: WindowSpec) -> None:
         self.rejected = 0
@@ -113,5 +113,6 @@ class PerDeviceWindow(Window):
             self.clear()
             return
         column = self._store.column(self.spec.device_key)
+        assert column is not None  # every record of a per-device window has a device
         owners = column.exact(self._store.run(0, len(self._store))).tolist()
         self._store.keep(np.fromiter((owner not in devices for owner in owners), bool, len(owners)))

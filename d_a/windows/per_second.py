@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from .window import Window
 class PerSecondWindow(Window):
     """Records of the newest `window_size` whole seconds, oldest first."""
 
-    kind = "per_second"
+    kind: ClassVar[str] = "per_second"
 
     def __init__(self, spec: WindowSpec) -> None:
         self.dropped = 0
@@ -88,7 +89,8 @@ class PerSecondWindow(Window):
             self._seconds = _distinct_seconds(store.times())
         self._evict_seconds(self._seconds - self.spec.window_size)
         self._drop_aged()
-        return math.floor(store.newest_ts) > reference
+        newest = store.newest_ts
+        return newest is not None and math.floor(newest) > reference
 
     def _admitted(self, batch: Batch) -> Batch:
         """The batch without records beyond `max_records_per_second` in their second (the later

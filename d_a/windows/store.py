@@ -24,7 +24,7 @@ import itertools
 from collections.abc import Sequence
 from itertools import compress
 from operator import itemgetter
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -43,6 +43,7 @@ MAX_REMEMBERED_NEWEST = 1024  # records of the newest time kept as dicts for dup
 
 
 _VERSIONS = itertools.count(1)
+Side = Literal["left", "right"]
 
 
 class ColumnStore:
@@ -82,7 +83,7 @@ class ColumnStore:
         """Record times of the rows lo..hi-1 (a copy)."""
         return take(self.ts, self.run(lo, self.size if hi is None else hi))
 
-    def searchsorted(self, values: Any, side: str = "left") -> np.ndarray:
+    def searchsorted(self, values: Any, side: Side = "left") -> np.ndarray:
         """Where `values` would go among the rows' times (numpy.searchsorted)."""
         return np.searchsorted(self.ts[self.head : self.head + self.size], values, side)
 
@@ -168,7 +169,7 @@ class ColumnStore:
         newest = self.newest_ts
         if newest is None or not len(ts) or ts[0] > newest:
             return None
-        late, current = np.searchsorted(ts, newest, "left"), np.searchsorted(ts, newest, "right")
+        late, current = int(np.searchsorted(ts, newest, "left")), int(np.searchsorted(ts, newest, "right"))
         mask = np.ones(len(records), dtype=bool)
         newest_rows = self._newest_rows()
         for index in range(late, current):

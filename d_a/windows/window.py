@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -33,7 +34,11 @@ Times = Sequence[float] | np.ndarray
 class Window:
     """Newest `window_size` records, oldest first, stored as compact columns."""
 
-    kind = "append"
+    kind: ClassVar[str] = "append"
+    last_update: float | None  # when the newest write arrived (epoch s), None while empty
+    _store: ColumnStore
+    _staged_records: list[dict]
+    _staged_ts: list[float]
 
     def __init__(self, spec: WindowSpec) -> None:
         self.spec = spec
@@ -265,9 +270,9 @@ class Window:
     def clear(self) -> None:
         """Drop every record (and the buffers holding them)."""
         self._store = ColumnStore(self.spec.fields, self._max_rows())
-        self.last_update: float | None = None
-        self._staged_records: list[dict] = []
-        self._staged_ts: list[float] = []
+        self.last_update = None
+        self._staged_records = []
+        self._staged_ts = []
 
     def _stage_trigger(self, ts: Sequence[float]) -> bool:
         """Whether staging records of these times should run the station (any record does)."""
@@ -293,9 +298,10 @@ class Window:
 
     def _drop_aged(self) -> float | None:
         """Drop records older than newest - max_age_seconds; returns that cutoff (None without a bound)."""
-        if self.spec.max_age_seconds is None or not len(self._store):
+        newest = self._store.newest_ts
+        if self.spec.max_age_seconds is None or newest is None:
             return None
-        cutoff = self._store.newest_ts - self.spec.max_age_seconds
+        cutoff = newest - self.spec.max_age_seconds
         self._drop_front(int(self._store.searchsorted(cutoff, "left")))
         return cutoff
 

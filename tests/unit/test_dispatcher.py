@@ -459,22 +459,15 @@ def test_public_api_is_importable_from_the_package() -> None:
     assert set(d_a.__all__) >= {"DataDispatcher", "ParserBase", "TopicParser", "ModuleParser", "ConfigError"}
 
 
-def test_unchanged_topics_are_not_rebuilt_and_inputs_stay_clean(monkeypatch) -> None:
-    import d_a.modules.topic_inputs as topic_inputs_module
-
+def test_unchanged_topics_are_not_rebuilt_and_inputs_stay_clean() -> None:
     dispatcher = fed(stations=1, seconds=30, history_hours=3)
-    built: list[str] = []
-    real = topic_inputs_module.topic_inputs
-    monkeypatch.setattr(
-        topic_inputs_module, "topic_inputs", lambda topic, *a, **k: built.append(topic) or real(topic, *a, **k)
-    )
     first = dispatcher.get_module_input("ST0001", "operation_optimization")
     first["outputPowerPerStationAvg_window"].append(-1.0)  # a careless model mutates its input
-    rebuilt_first = len(built)
+    builds = dispatcher._input_cache.builds.copy()
     dispatcher.update_topic_data(
         "ST0001", "SCHEDULE-DEVICE-METER", {"stationId": "ST0001", "meterPower": 9.5, "sendTime": "2025-11-01 00:59:00"}
     )
     second = dispatcher.get_module_input("ST0001", "operation_optimization")
-    assert built[rebuilt_first:] == ["SCHEDULE-DEVICE-METER"]  # only the topic that changed
+    assert dispatcher._input_cache.builds - builds == {"SCHEDULE-DEVICE-METER": 1}  # only the topic that changed
     assert second["meterPower"] == 9.5
     assert -1.0 not in second["outputPowerPerStationAvg_window"]

@@ -10,6 +10,8 @@ tags those slots), and codecs are only asked to read slots that hold a value.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from .base import Codec, EmptyCodec, ObjectCodec, Unfit, convert
 from .numeric import BoolCodec, FloatCodec, IntCodec
 from .text import DictStrCodec, FixedStrCodec
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 
-def codec_for(types: set[type]) -> type[Codec]:
+def codec_for(types: AbstractSet[type]) -> type[Codec]:
     """The most compact codec family for values of these types."""
     if types <= {int}:
         return IntCodec

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -18,9 +18,9 @@ class Unfit(Exception):
 class Codec:
     """Base: a buffer of `capacity` slots holding values of the types in `types`."""
 
-    types: frozenset[type] = frozenset()
-    numeric = False
-    maintenance_due = False  # whether `maintain` should run before the next encode
+    types: ClassVar[frozenset[type]] = frozenset()
+    numeric: ClassVar[bool] = False
+    maintenance_due: bool = False  # whether `maintain` should run before the next encode
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -71,7 +71,7 @@ class EmptyCodec(Codec):
 class ArrayCodec(Codec):
     """A codec backed by one numpy buffer of a fixed dtype."""
 
-    dtype: Any = object
+    dtype: ClassVar[Any] = object
 
     def __init__(self, capacity: int) -> None:
         super().__init__(capacity)

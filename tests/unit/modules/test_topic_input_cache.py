@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from d_a.config import TopicConfig
 from d_a.dispatcher import window_spec
 from d_a.modules import ModuleInput
-from d_a.modules import topic_inputs as topic_inputs_module
 from d_a.modules.topic_inputs import TopicInputCache, topic_inputs
 from d_a.windows import make_window
 
@@ -90,17 +89,6 @@ def same(a: object, b: object) -> bool:
     return a == b
 
 
-@pytest.fixture
-def built(monkeypatch) -> list[str]:
-    """The topics whose inputs are built from scratch (not reused or extended) from now on."""
-    topics: list[str] = []
-    real = topic_inputs_module.topic_inputs
-    monkeypatch.setattr(
-        topic_inputs_module, "topic_inputs", lambda topic, *a, **k: topics.append(topic) or real(topic, *a, **k)
-    )
-    return topics
-
-
 operations = st.lists(
     st.tuples(
         st.sampled_from(["stage", "stage", "stage", "late", "duplicate", "replace", "text"]),
@@ -140,14 +128,14 @@ def test_cached_inputs_equal_inputs_built_from_scratch(ops, which, fmt) -> None:
     assert all(same(view, kept) for view, kept in given_out)  # numpy inputs are views: none changed since
 
 
-def test_a_growing_window_is_extended_not_rebuilt(built) -> None:
+def test_a_growing_window_is_extended_not_rebuilt() -> None:
     window = make_window(window_spec(ORDERS))
     cache = TopicInputCache()
     for second in range(20):  # far beyond window_size: the oldest seconds are evicted as it goes
         window.stage([car_order(T0 + second, gun) for gun in (1, 2)], [T0 + second] * 2, now=T0 + second)
         cached, fresh = both(cache, "CAR", ORDERS, window)
         assert same(cached, fresh)
-    assert built == ["CAR"]  # the first read only
+    assert cache.builds == {"CAR": 1}  # the first read only
     assert cached["gunNo_window"] == ["1", "2"] * 6
     assert cached["car_orders"] == [car_order(T0 + 18, 1), car_order(T0 + 18, 2)]
 
@@ -194,7 +182,7 @@ def test_inputs_no_longer_referenced_are_not_copied(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["list", "numpy"])
-def test_a_gun_table_is_extended_as_reports_arrive_and_age_out(built, fmt) -> None:
+def test_a_gun_table_is_extended_as_reports_arrive_and_age_out(fmt) -> None:
     config = GUNS.model_copy(update={"window_size": 8})
     window = make_window(window_spec(config))
     cache = TopicInputCache()
@@ -208,14 +196,14 @@ def test_a_gun_table_is_extended_as_reports_arrive_and_age_out(built, fmt) -> No
         cached, fresh = both(cache, "GUN", config, window, fmt)
         assert same(cached, fresh)
         given_out.append((cached["status_window"], copy.deepcopy(fresh["status_window"])))
-    assert built == ["GUN", "GUN"]  # the first read, and gun 2's first report (a new column)
+    assert cache.builds == {"GUN": 2}  # the first read, and gun 2's first report (a new column)
     assert cached["gunNo"] == [1, 2]
     assert list(cached["status_window"][-1]) == [(int(T0) + 165) % 3, (int(T0) + 166) % 3]
     if fmt == "numpy":  # a table handed out never changes, though its last row was replaced since
         assert all(same(view, kept) for view, kept in given_out)
 
 
-def test_numpy_inputs_are_views_that_follow_appends_and_never_change_once_given(built) -> None:
+def test_numpy_inputs_are_views_that_follow_appends_and_never_change_once_given() -> None:
     window = make_window(window_spec(ORDERS))
     cache = TopicInputCache()
     given_out = []
@@ -224,6 +212,6 @@ def test_numpy_inputs_are_views_that_follow_appends_and_never_change_once_given(
         cached, fresh = both(cache, "CAR", ORDERS, window, "numpy")
         assert same(cached, fresh)
         given_out.append((cached["soc_window"], fresh["soc_window"].copy()))
-    assert built == ["CAR"]
+    assert cache.builds == {"CAR": 1}
     assert all(np.array_equal(view, copy) for view, copy in given_out)
     assert not cached["soc_window"].flags.writeable
