@@ -3,6 +3,7 @@ AsyncDataAnalysisService (decode -> window -> module input -> callback -> upload
 operation_optimization, on the in-memory transport and on the embedded Kafka broker.
 
     python benchmarks/bench_service.py [--quick] [--broker memory|embedded|both] [--single-consumer] [--profile]
+    make bench    # the same on the mypyc build of d_a (setup.py), as the image installs it
 
 Throughput: simulator messages (1,000 stations) are loaded into the transport before the service
 starts; timed until every message is consumed and the scheduler is idle, from the start in memory,
@@ -658,6 +659,13 @@ async def tick_cost(env: Env, stations: int, warm_up: int, measure: int) -> Tick
     return TickCost(stations, measure, runs, cpu, sorted(tick_ms))
 
 
+def build() -> str:
+    """Which build of d_a runs: `make bench` runs the mypyc build (setup.py), plain `python` the pure one."""
+    import d_a.windows.store
+
+    return "pure-Python d_a" if d_a.windows.store.__file__.endswith(".py") else "d_a compiled with mypyc"
+
+
 def machine_seconds() -> float:
     """Seconds for a fixed pure-Python workload of small dicts and lists, like the service's (median
     of five): how fast this machine is now, to compare figures taken on different days (the same
@@ -810,7 +818,7 @@ def main() -> None:
     print(
         f"d_a service benchmark ({'quick' if args.quick else 'full'}; module {MODULE}; {os.cpu_count()} cores"
         f"{'; Kafka at ' + external if external else ''}{'; single consumer' if args.single_consumer else ''}"
-        f"; Kafka {kafka_waits()})"
+        f"; Kafka {kafka_waits()}; {build()})"
     )
     machine_at_start = machine_seconds()
     print(
