@@ -19,7 +19,8 @@ the tick's work). It is steadier than the latency on a busy machine.
 Latency: a feeder publishes a StationSimulator run in real time (generated beforehand), each
 station's messages of a simulated second in one of ten 0.1 s ticks (its phase), each message
 stamped when it is sent; in memory the feeder is a task of the service's process, on Kafka a
-process of its own (as producers are); the engine's samples are taken after a warm-up: latency
+process of its own (as producers are); the engine's samples are taken after a warm-up (the runs of
+messages sent during the measurement count even when they come after it, as after a stall): latency
 (timestamp of the message that triggered a run -> its callback) and staleness (oldest message no
 callback had seen -> the callback that saw it; it includes data that waits for its trigger by
 design, such as a car order of a second still in progress). `D_A_BOOTSTRAP` replaces the embedded
@@ -73,6 +74,7 @@ JOIN_TIMEOUT_SECONDS = 60.0
 FEED_MARGIN_SECONDS = 10.0  # simulated beyond warm-up + measurement, for slow group joins
 FEEDER_READY_SECONDS = 300.0  # the feeder process generates its whole feed before it says ready
 STALL_SECONDS = 30.0  # a throughput run with no progress for this long is reported as stalled
+CATCH_UP_QUIET_SECONDS = 0.5  # after a latency run: this long without new messages means all were consumed
 SLOW_TOPIC_SECONDS = 60.0  # --slow-topics-wait-ms: topics whose station sends less often than this
 IDLE_STATIONS = 10  # the idle run's data: every simulated topic exists, then nothing more comes
 IDLE_SETTLE_SECONDS = 5.0
@@ -533,9 +535,11 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
             s = status(service)
             max_held, max_queue = max(max_held, s["held_messages"]), max(max_queue, s["queue_depth"])
         seconds = time.perf_counter() - t0
+        last, fed = status(service)["counters"], await feeder.published() - fed0
+        await feeder.stop()
+        await caught_up(engine)
         samples += drain(engine.latencies_ms)
         staleness += drain(engine.staleness_ms)
-        last, fed = status(service)["counters"], await feeder.published() - fed0
     finally:
         await feeder.stop()
         await service.stop()
@@ -551,6 +555,21 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
         max_held,
         max_queue,
     )
+
+
+async def caught_up(engine: ServiceEngine) -> None:
+    """Wait until the service has consumed and served all it was sent (nothing new consumed for
+    CATCH_UP_QUIET_SECONDS, no station queued or running), so that runs delayed past the end of the
+    measurement (by a stall there) are sampled too instead of going unseen."""
+    t0 = time.perf_counter()
+    consumed, quiet_since = engine.counters["messages"], time.perf_counter()
+    while time.perf_counter() - t0 < STALL_SECONDS:
+        await asyncio.sleep(POLL_SECONDS)
+        now = time.perf_counter()
+        if engine.counters["messages"] != consumed or not engine.scheduler.idle:
+            consumed, quiet_since = engine.counters["messages"], now
+        elif now - quiet_since >= CATCH_UP_QUIET_SECONDS:
+            return
 
 
 # -- idle cost ---------------------------------------------------------------------------------------

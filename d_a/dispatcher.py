@@ -22,6 +22,7 @@ from .modules import InputAssembly, module_parser
 from .modules.topic_inputs import TopicInputCache
 from .topics import BadInput, BadInputLog, StationRecord, StationRouter, TopicParser, build_parsers
 from .windows import Window, WindowSpec, make_window
+from .windows.store import Compactor
 
 __all__ = ["DataDispatcher", "IngestReport"]
 
@@ -63,8 +64,11 @@ class DataDispatcher:
         *,
         window_format: str | None = None,
         clock: Callable[[], float] = time.time,
+        defer_encoding: bool = False,
     ) -> None:
         self.lock = threading.RLock()
+        # `defer_encoding`: windows leave encoding their newest rows to `compact` (a service calls it when idle)
+        self._compactor = Compactor() if defer_encoding else None
         self.data_expire_seconds = data_expire_seconds
         self.clock = clock
         self.router = StationRouter()
@@ -283,6 +287,21 @@ class DataDispatcher:
         with self.lock:
             return [t for t, w in self._global.items() if len(w)]
 
+    def compaction_due(self) -> bool:
+        """Whether windows hold rows to encode (only with `defer_encoding`)."""
+        return self._compactor is not None and len(self._compactor) > 0
+
+    def compact(self) -> bool:
+        """Encode one window's waiting rows (with `defer_encoding`); whether more are due.
+
+        A call costs about as much as building a few module inputs: a service makes one per
+        turn of its event loop while it has no station to serve."""
+        if self._compactor is None:
+            return False
+        with self.lock:
+            self._compactor.compact_one()
+            return len(self._compactor) > 0
+
     # -- internals -------------------------------------------------------------------------------
 
     def _apply_config(self, config: Config) -> None:
@@ -351,7 +370,7 @@ class DataDispatcher:
         if station_id is None:
             window = self._global.get(topic)
             if window is None:
-                window = self._global[topic] = make_window(self._specs[topic])
+                window = self._global[topic] = make_window(self._specs[topic], self._compactor)
             return window
         windows = self.data_cache.get(station_id)
         if windows is None:
@@ -359,7 +378,7 @@ class DataDispatcher:
             self._note_new_station(station_id, topic)
         window = windows.get(topic)
         if window is None:
-            window = windows[topic] = make_window(self._specs[topic])
+            window = windows[topic] = make_window(self._specs[topic], self._compactor)
         return window
 
     def _note_new_station(self, station_id: str, topic: str) -> None:
@@ -392,7 +411,7 @@ class DataDispatcher:
             if old is not None and _only_size_differs(old, spec):
                 window.resize(spec.window_size)
                 continue
-            rebuilt = make_window(spec)
+            rebuilt = make_window(spec, self._compactor)
             rebuilt.add_many(window.records(), list(window.times()), window.last_update)
             windows[topic] = rebuilt
 

@@ -52,7 +52,7 @@ class ServiceBase:
         self.config = self.options.config
         self.topics = self.options.topics
         self.transport = self.options.transport
-        self.dispatcher = DataDispatcher(self.config.service.data_expire_seconds, self.config)
+        self.dispatcher = DataDispatcher(self.config.service.data_expire_seconds, self.config, defer_encoding=True)
         self._source = config
         self.engine: ServiceEngine | None = None
         self._final_status: dict[str, Any] | None = None

@@ -152,6 +152,7 @@ class ServiceEngine:
         self.loop_alive = False
         self.observer: Any = None  # e.g. d_a.metrics.ServiceMetrics: observe_callback / observe_latency
         self.idle_collector: IdleCollector | None = None  # set at start when `idle_gc`
+        self._compacting = False  # a compaction step is scheduled (see _idle)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -315,8 +316,24 @@ class ServiceEngine:
             if station not in self.scheduler.states:
                 continue
             await self.run_station(station)
-            if self.idle_collector is not None and self.scheduler.idle:
-                self.idle_collector.idle()
+            if self.scheduler.idle:
+                self._idle()
+
+    def _idle(self) -> None:
+        """Work kept for when no station is queued or running: a garbage collector pass, and
+        encoding the windows' newest rows (dispatcher.compact), a window per turn of the event
+        loop, so that data arriving meanwhile waits for one window's encoding at most."""
+        if self.idle_collector is not None:
+            self.idle_collector.idle()
+        if not self._compacting and self.dispatcher.compaction_due():
+            self._compacting = True
+            asyncio.get_running_loop().call_soon(self._compact_step)
+
+    def _compact_step(self) -> None:
+        if self.scheduler.idle and not self._stopping.is_set() and self.dispatcher.compact():
+            asyncio.get_running_loop().call_soon(self._compact_step)
+        else:
+            self._compacting = False  # the next idle moment starts again
 
     async def run_station(self, station: str) -> None:
         """One callback run: input, callback, upload / batch report, then release what it saw."""

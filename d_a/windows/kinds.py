@@ -7,6 +7,7 @@ from typing import ClassVar
 from .per_device import PerDeviceWindow
 from .per_second import PerSecondWindow
 from .spec import WindowSpec
+from .store import Compactor
 from .window import Window
 
 
@@ -33,6 +34,6 @@ WINDOW_CLASSES: dict[str, type[Window]] = {
 }
 
 
-def make_window(spec: WindowSpec) -> Window:
-    """A new, empty window of the kind `spec.kind`."""
-    return WINDOW_CLASSES[spec.kind](spec)
+def make_window(spec: WindowSpec, compactor: Compactor | None = None) -> Window:
+    """A new, empty window of the kind `spec.kind` (`compactor`: see store.Compactor)."""
+    return WINDOW_CLASSES[spec.kind](spec, compactor)

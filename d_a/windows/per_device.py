@@ -17,6 +17,7 @@ import numpy as np
 
 from .batch import Batch
 from .spec import WindowSpec
+from .store import Compactor
 from .window import Window
 
 
@@ -32,9 +33,9 @@ class PerDeviceWindow(Window):
 
     kind: ClassVar[str] = "per_device"
 
-    def __init__(self, spec: WindowSpec) -> None:
+    def __init__(self, spec: WindowSpec, compactor: Compactor | None = None) -> None:
         self.rejected = 0
-        super().__init__(spec)
+        super().__init__(spec, compactor)
 
     def devices(self) -> list[dict]:
         """Each device's latest record (by record time), devices in first-seen order."""

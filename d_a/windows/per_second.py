@@ -17,6 +17,7 @@ import numpy as np
 
 from .batch import Batch
 from .spec import WindowSpec
+from .store import Compactor
 from .window import Window
 
 
@@ -25,9 +26,9 @@ class PerSecondWindow(Window):
 
     kind: ClassVar[str] = "per_second"
 
-    def __init__(self, spec: WindowSpec) -> None:
+    def __init__(self, spec: WindowSpec, compactor: Compactor | None = None) -> None:
         self.dropped = 0
-        super().__init__(spec)
+        super().__init__(spec, compactor)
 
     @property
     def seconds_count(self) -> int:

@@ -14,6 +14,7 @@ station per second, so the newest rows wait as records (at most PENDING_ROWS) an
 together, all but the newest KEPT_ROWS: reads of the newest rows (the latest record, the last
 second of car orders, what was appended since a `mark`) come straight from those records, and
 so do column reads while no row was ever encoded (see pending: small windows rarely get there).
+With a Compactor, a store leaves that encoding to its owner's idle moments (up to a bound).
 `changes_since` tells readers whether rows were only appended and evicted since a mark, so what
 they derived can be extended instead of rebuilt.
 """
@@ -38,6 +39,7 @@ ROOM_SHARE = 8  # a sliding store keeps 1/8 of its rows as room after them, so i
 MIN_ROOM = 16
 PENDING_ROWS = 80  # the newest rows wait as records until this many, then are encoded in one write...
 KEPT_ROWS = 16  # ...except the newest this many, which readers of the newest rows still find as records
+DEFERRED_PENDING_ROWS = 4 * PENDING_ROWS  # with a Compactor: encoded by the store itself from this many
 DOUBLING_UP_TO = 1 << 16  # beyond this, grow by half to bound the slack in large windows
 MAX_REMEMBERED_NEWEST = 1024  # records of the newest time kept as dicts for duplicate checks
 
@@ -49,8 +51,9 @@ Side = Literal["left", "right"]
 class ColumnStore:
     """At most `max_rows` rows (time + record), oldest first, in growable sliding buffers."""
 
-    def __init__(self, fields: Sequence[str], max_rows: int) -> None:
+    def __init__(self, fields: Sequence[str], max_rows: int, compactor: Compactor | None = None) -> None:
         self.max_rows = max_rows
+        self.compactor = compactor  # who encodes the waiting rows from PENDING_ROWS on (None: the store)
         self.capacity = min(INITIAL_CAPACITY, max_rows)
         self.head = 0
         self.size = 0
@@ -151,6 +154,15 @@ class ColumnStore:
             for name, column in zip(names, columns, strict=True)
         }
 
+    def compact(self) -> None:
+        """Encode the rows waiting as records, all but the newest KEPT_ROWS (contents unchanged)."""
+        self._write_pending(keep=KEPT_ROWS)
+
+    @property
+    def pending_rows(self) -> int:
+        """How many of the newest rows wait as records, not yet encoded."""
+        return len(self._pending)
+
     def mark(self) -> tuple[int, int, int]:
         """The state `changes_since` compares with."""
         return self._lineage, self._evicted, self._appended
@@ -243,7 +255,10 @@ class ColumnStore:
         self._appended += count
         self._pending.extend(records)
         if len(self._pending) >= PENDING_ROWS:
-            self._write_pending(keep=KEPT_ROWS)
+            if self.compactor is None or len(self._pending) >= DEFERRED_PENDING_ROWS:
+                self._write_pending(keep=KEPT_ROWS)
+            else:
+                self.compactor.due(self)
         if ts[-1] != newest:
             self._newest = records[_newest_time_start(ts) :]
         elif self._newest is not None:
@@ -366,6 +381,35 @@ class ColumnStore:
 
     def _note_newest_ts(self) -> None:
         self.newest_ts = float(self.ts[self.head + self.size - 1]) if self.size else None
+
+
+class Compactor:
+    """The stores whose waiting rows are due to be encoded, for their owner to encode when idle.
+
+    Encoding a store's waiting rows costs about as much as building a few module inputs, and a
+    store reaches PENDING_ROWS in the middle of serving stations. A service hands that work to
+    the moments it has nothing to serve (`compact_one` per turn of its event loop); a store whose
+    owner is never idle still encodes its rows itself at DEFERRED_PENDING_ROWS, so memory stays
+    bounded. Not thread-safe: its owner serialises access, as for the stores.
+    """
+
+    def __init__(self) -> None:
+        self._due: dict[int, ColumnStore] = {}  # by id, in the order they became due
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def due(self, store: ColumnStore) -> None:
+        """Note that `store` has rows to encode (again: it keeps its place)."""
+        self._due.setdefault(id(store), store)
+
+    def compact_one(self) -> bool:
+        """Encode the waiting rows of the store due longest; False when none was due."""
+        if not self._due:
+            return False
+        store = self._due.pop(next(iter(self._due)))
+        store.compact()
+        return True
 
 
 def _fields_of(records: list[dict], names: Sequence[Any]) -> dict[Any, list]:

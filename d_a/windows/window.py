@@ -23,7 +23,7 @@ from .align import sorted_keys
 from .batch import Batch
 from .padding import check_strategy, fill, grid_sources
 from .spec import WindowSpec
-from .store import ColumnStore
+from .store import ColumnStore, Compactor
 
 FORMATS = ("list", "numpy")
 STAGE_LIMIT = 1024
@@ -40,8 +40,9 @@ class Window:
     _staged_records: list[dict]
     _staged_ts: list[float]
 
-    def __init__(self, spec: WindowSpec) -> None:
+    def __init__(self, spec: WindowSpec, compactor: Compactor | None = None) -> None:
         self.spec = spec
+        self.compactor = compactor  # encodes the store's newest rows when its owner is idle (store.py)
         self.derived: dict[str, object] = {}  # values readers derive from the content, keyed by `version`
         self.clear()
 
@@ -269,7 +270,7 @@ class Window:
 
     def clear(self) -> None:
         """Drop every record (and the buffers holding them)."""
-        self._store = ColumnStore(self.spec.fields, self._max_rows())
+        self._store = ColumnStore(self.spec.fields, self._max_rows(), self.compactor)
         self.last_update = None
         self._staged_records = []
         self._staged_ts = []

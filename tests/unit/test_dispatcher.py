@@ -471,3 +471,30 @@ def test_unchanged_topics_are_not_rebuilt_and_inputs_stay_clean() -> None:
     assert dispatcher._input_cache.builds - builds == {"SCHEDULE-DEVICE-METER": 1}  # only the topic that changed
     assert second["meterPower"] == 9.5
     assert -1.0 not in second["outputPowerPerStationAvg_window"]
+
+
+def test_deferred_encoding_gives_the_same_inputs_and_compacts_on_request() -> None:
+    """A service's dispatcher leaves encoding the windows' newest rows to `compact` (called when
+    idle): its module inputs, run by run, must be those of a dispatcher that encodes as it goes."""
+    sim = StationSimulator(stations=3, seed=5, history_hours=1)
+    now, deferred = DataDispatcher(), DataDispatcher(defer_encoding=True)
+    for message in sim.initial_messages():
+        for dispatcher in (now, deferred):
+            dispatcher.ingest(message.topic, orjson.loads(message.value))
+    for second in range(200):  # car orders of two or three guns a second: PENDING_ROWS within a minute
+        by_topic: dict[str, list] = {}
+        for message in sim.advance(1.0):
+            by_topic.setdefault(message.topic, []).append(orjson.loads(message.value))
+        for topic, values in by_topic.items():
+            now.ingest_batch(topic, values)
+            deferred.ingest_batch(topic, values)
+        for station in now.stations():
+            assert deferred.get_module_input(station, "operation_optimization") == now.get_module_input(
+                station, "operation_optimization"
+            )
+        if second % 50 == 49:
+            assert deferred.compaction_due()
+            while deferred.compact():
+                pass
+            assert not deferred.compaction_due()
+    assert not now.compaction_due() and not now.compact()  # without defer_encoding: nothing is left

@@ -17,6 +17,7 @@ from d_a.kafka import TopicPartition
 from d_a.metrics import ServiceMetrics
 from d_a.service import AsyncDataAnalysisService
 from d_a.simulator import StationSimulator
+from d_a.windows.store import PENDING_ROWS
 
 REALTIME = "SCHEDULE-STATION-REALTIME-DATA"
 ORDERS = "SCHEDULE-CAR-ORDER"
@@ -385,6 +386,25 @@ async def test_a_simulated_fleet_is_served(transport, broker) -> None:
     finally:
         await service.stop()
     assert status["bad_input"] == {}
+
+
+async def test_the_windows_newest_rows_are_encoded_once_the_service_is_idle(transport, broker) -> None:
+    """Encoding the windows' newest rows waits for a moment with no station to serve (it would
+    delay the stations still waiting), but it does happen then: memory stays compact."""
+    seen = set()
+    service = AsyncDataAnalysisService("operation_optimization", transport=transport)
+    await service.start(lambda s, data: seen.add(s))
+    sim = StationSimulator(stations=5, seed=2, history_hours=2)
+    try:
+        for message in sim.initial_messages() + sim.advance(60):  # PENDING_ROWS car orders and more per station
+            broker.produce(message.topic, message.value, key=message.key)
+        await until(lambda: len(seen) == 5)
+        await until(lambda: not service.dispatcher.compaction_due())
+        stores = [window._store for windows in service.dispatcher.data_cache.values() for window in windows.values()]
+    finally:
+        await service.stop()
+    assert max(store.pending_rows for store in stores) < PENDING_ROWS
+    assert sum(len(store) - store.pending_rows for store in stores) > 5 * PENDING_ROWS  # encoded
 
 
 def test_the_configured_expiry_is_used_unless_an_argument_overrides_it() -> None:
