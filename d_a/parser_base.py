@@ -5,9 +5,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 __all__ = ["ParserBase"]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ParserBase(ABC):
     """`parse(data)` returns the parsed dict, or None to skip the data (it is then counted)."""
 

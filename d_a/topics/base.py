@@ -7,8 +7,11 @@ the records), `fields` (what a record keeps), `aliases`, `types` (value checks),
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from mypy_extensions import mypyc_attr
 
 from ..config.schema import TopicConfig
 from ..parser_base import ParserBase
@@ -38,6 +41,7 @@ class ParseResult:
     problems: list[BadInput] = field(default_factory=list)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class TopicParser(ParserBase):
     """Generic parser for a topic; subclasses are registered by name (see `register_parser`).
 
@@ -59,7 +63,9 @@ class TopicParser(ParserBase):
         self._keep: tuple[str, ...] | None = tuple(dict.fromkeys(keep)) if config.fields else None
         self._kept = frozenset(self._keep or ())
         self._aliases = [(a, b) for a, b in config.aliases.items()] + [(b, a) for a, b in config.aliases.items()]
-        self._checks = {name: (kind, fast_types(kind)) for name, kind in config.types.items()}
+        self._checks: dict[str, tuple[str, frozenset[type]]] = {
+            name: (kind, fast_types(kind)) for name, kind in config.types.items()
+        }
 
     def split(self, value: Any) -> list[Any]:
         """The raw records of a decoded message value (envelope, list or single object)."""
@@ -81,8 +87,8 @@ class TopicParser(ParserBase):
         if not isinstance(data, dict):
             raise BadInput("wrong_shape", f"a record must be an object, got {type(data).__name__}")
         keep = self._keep
-        whole = keep is None or data.keys() <= self._kept  # the usual message: only configured keys
-        record = dict(data) if whole else {k: data[k] for k in keep if k in data}
+        # the usual message holds only configured keys
+        record = dict(data) if keep is None or data.keys() <= self._kept else {k: data[k] for k in keep if k in data}
         for name, other in self._aliases:
             if record.get(name) is None and data.get(other) is not None:
                 record[name] = data[other]
@@ -91,8 +97,9 @@ class TopicParser(ParserBase):
 
     def checked_parse(self, data: Any) -> dict[str, Any]:
         """`parse`, with None (skip) and unexpected exceptions of custom parsers as BadInput."""
+        parse: Callable[[Any], Any] = self.parse  # a custom parser may return anything: checked below
         try:
-            record = self.parse(data)
+            record = parse(data)
         except BadInput:
             raise
         except Exception as exc:  # noqa: BLE001 - a custom parser's bug costs one record
