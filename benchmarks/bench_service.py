@@ -200,9 +200,7 @@ def sim_topics(service: AsyncDataAnalysisService) -> list[str]:
 def slow_topics() -> list[str]:
     """The module's topics a station sends less often than once a minute (or never, in the simulator)."""
     per_station = {topic: rate / 100 for topic, rate in rates(100).items()}
-    return [
-        t for t in get_config().module_to_topics[MODULE] if per_station.get(t, 0.0) * SLOW_TOPIC_SECONDS < 1.0
-    ]
+    return [t for t in get_config().module_to_topics[MODULE] if per_station.get(t, 0.0) * SLOW_TOPIC_SECONDS < 1.0]
 
 
 @functools.cache

@@ -86,7 +86,9 @@ def test_topic_overrides_reach_only_their_topics_consumer(caplog: pytest.LogCapt
         "topic_overrides": {"SCHEDULE-CAR-PRICE": {"fetch_max_wait_ms": 500}},
     }
     topics = ["SCHEDULE-CAR-ORDER", "SCHEDULE-CAR-PRICE"]
-    plan = plan_consumers("test", topics, raw, group_id=None, multi_consumer_mode=None, max_retries=None, retry_interval=None)
+    plan = plan_consumers(
+        "test", topics, raw, group_id=None, multi_consumer_mode=None, max_retries=None, retry_interval=None
+    )
     kwargs = {tuple(t): aiokafka_consumer_kwargs(values) for t, values in plan.members}
     assert kwargs[("SCHEDULE-CAR-ORDER",)]["fetch_max_wait_ms"] == 10
     assert kwargs[("SCHEDULE-CAR-PRICE",)]["fetch_max_wait_ms"] == 500
