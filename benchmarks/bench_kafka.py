@@ -101,7 +101,9 @@ async def raw_aiokafka(bootstrap: str, topics: list[str], expected: int, per_top
 
 async def ours_async(bootstrap: str, topics: list[str], expected: int, multi: bool) -> float:
     config = {"bootstrap_servers": bootstrap, "max_poll_records": 500, **JOIN}
-    consumer = AsyncKafkaConsumerClient(topics, config, group_id=uuid.uuid4().hex, multi_consumer_mode=multi)
+    consumer = AsyncKafkaConsumerClient(
+        topics, config, group_id=uuid.uuid4().hex, multi_consumer_mode=multi, decode_json=True
+    )
     await consumer.start()
     meter = Meter(expected)
     try:

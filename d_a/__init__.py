@@ -1,10 +1,13 @@
 """d_a: aligned, per-station model inputs from Kafka topics of EV-charging data.
 
-Importing d_a reads no configuration file, configures no logging and opens no connection.
+The names of the seeds' API reference are importable from here
+(`from d_a import AsyncDataAnalysisService`). Importing d_a reads no configuration file,
+configures no logging and opens no connection.
 """
 
 import logging as _logging
 
+from .batching import BatchCollector, BatchResultAggregator
 from .config import Config, load_config
 from .dispatcher import DataDispatcher
 from .errors import (
@@ -25,16 +28,23 @@ from .kafka import (
     OffsetManager,
 )
 from .logs import setup_logging
-from .modules import ModuleParser, register_module_parser
+from .modules import MODULE_PARSER_MAP, ModuleInput, ModuleParser, register_module_parser
 from .parser_base import ParserBase
-from .topics import TopicParser, register_parser
+from .service import AsyncDataAnalysisService, DataAnalysisService
+from .topics import TOPIC_PARSER_MAP, TopicParser, register_parser
 
 __all__ = [
+    "MODULE_PARSER_MAP",
+    "TOPIC_PARSER_MAP",
+    "AsyncDataAnalysisService",
     "AsyncKafkaConsumerClient",
     "AsyncKafkaProducerClient",
+    "BatchCollector",
+    "BatchResultAggregator",
     "Config",
     "ConfigError",
     "DataAnalysisError",
+    "DataAnalysisService",
     "DataDispatcher",
     "DispatcherError",
     "KafkaConnectionError",
@@ -42,6 +52,7 @@ __all__ = [
     "KafkaProducerClient",
     "KafkaTransport",
     "MemoryTransport",
+    "ModuleInput",
     "ModuleParser",
     "OffsetManager",
     "ParserBase",

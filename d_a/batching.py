@@ -26,7 +26,7 @@ from typing import Any
 
 from .topics import BadInput, parse_time
 
-__all__ = ["REALTIME_TOPIC", "BatchCollector", "BatchResultAggregator", "batch_id_for"]
+__all__ = ["REALTIME_TOPIC", "BatchCollector", "BatchResultAggregator", "batch_id_for", "checked_seconds"]
 
 logger = logging.getLogger("d_a.batching")
 
@@ -99,7 +99,8 @@ class BatchCollector:
         return [_with_station(s, self.results[s]) for s in sorted(self.results) if self.results[s] is not None]
 
 
-def _seconds(name: str, value: float) -> float:
+def checked_seconds(name: str, value: float) -> float:
+    """`value` as float seconds; ValueError naming `name` unless it is a finite number >= 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
     return float(value)
@@ -141,7 +142,7 @@ class BatchResultAggregator:
 
     @batch_timeout.setter
     def batch_timeout(self, value: float) -> None:
-        self._batch_timeout = _seconds("batch_timeout", value)
+        self._batch_timeout = checked_seconds("batch_timeout", value)
 
     @property
     def cleanup_interval(self) -> float:
@@ -149,7 +150,7 @@ class BatchResultAggregator:
 
     @cleanup_interval.setter
     def cleanup_interval(self, value: float) -> None:
-        self._cleanup_interval = _seconds("cleanup_interval", value)
+        self._cleanup_interval = checked_seconds("cleanup_interval", value)
 
     @property
     def open_batches(self) -> int:

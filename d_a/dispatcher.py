@@ -16,15 +16,18 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .config import PADDING_STRATEGIES, Config, ConfigSource, TopicConfig, load_config
+from .config import PADDING_STRATEGIES, Config, ConfigSource, TopicConfig, load_config, reread
 from .errors import DispatcherError, handle_error
-from .modules import InputAssembly, module_parser
+from .modules import InputAssembly, ModuleParser, module_parser
+from .modules.seed_input import seed_module_input
 from .modules.topic_inputs import TopicInputCache
+from .parser_base import ParserBase
 from .topics import BadInput, BadInputLog, StationRecord, StationRouter, TopicParser, build_parsers
+from .topics.registry import TOPIC_PARSER_MAP, ParserSpec, ParserTable
 from .windows import Window, WindowSpec, make_window
 from .windows.store import Compactor
 
-__all__ = ["DataDispatcher", "IngestReport"]
+__all__ = ["TOPIC_PARSER_MAP", "DataDispatcher", "IngestReport"]
 
 logger = logging.getLogger("d_a.dispatcher")
 
@@ -76,6 +79,8 @@ class DataDispatcher:
         self.data_cache: dict[str, dict[str, Window]] = {}
         self._global: dict[str, Window] = {}
         self._topic_padding: dict[str, str | None] = {}
+        self._topic_parser_overrides: dict[str, ParserSpec] = {}
+        self._module_parser_overrides: dict[str, ParserBase] = {}
         self._source = config
         self._apply_config(load_config(config))
         self.padding_strategy: str | None = self.config.service.padding_strategy
@@ -128,6 +133,9 @@ class DataDispatcher:
             if module not in self.config.module_to_topics:
                 raise DispatcherError(f"unknown module {module!r}; configured: {', '.join(self.config.modules)}")
             try:
+                parser = self._module_parser_overrides.get(module) or module_parser(module)
+                if not isinstance(parser, ModuleParser):
+                    return seed_module_input(self.config, module, parser, self._windows_of(station_id))
                 data = self._assembly(station_id, module).build(
                     station_id,
                     self._windows_of(station_id),
@@ -135,7 +143,7 @@ class DataDispatcher:
                     self.clock(),
                     self._input_cache,
                 )
-                return module_parser(module).parse(data)
+                return parser.parse(data)
             except Exception as exc:  # noqa: BLE001 - only this module's input is lost
                 handle_error(
                     DispatcherError(f"module input of {module} failed: {exc!r}"),
@@ -178,7 +186,7 @@ class DataDispatcher:
         """
         if config_mod is not None:
             self._source = config_mod
-        config = load_config(self._source)
+        config = load_config(reread(self._source))
         with self.lock:
             old_specs = self._specs
             self._apply_config(config)
@@ -206,6 +214,23 @@ class DataDispatcher:
                 if topic not in self.config.topics:
                     raise DispatcherError(f"unknown topic {topic!r}")
                 self._topic_padding[topic] = strategy
+
+    @property
+    def topic_parsers(self) -> ParserTable:
+        """Topic -> the parser of its messages; set an entry to parse a topic with a parser of your
+        own (a ParserBase with the seeds' `parse(raw_data)`, or a TopicParser subclass)."""
+        return ParserTable(lambda: dict(self._parsers), self._topic_parser_overrides, self._rebuild_parsers)
+
+    @property
+    def module_parsers(self) -> ParserTable:
+        """Module -> the parser of its inputs; set an entry to build a module's input with a parser
+        of your own (a ModuleParser, or a ParserBase receiving the seeds' `{topic: window}` form)."""
+        return ParserTable(self._module_parsers_in_use, self._module_parser_overrides, lambda: None)
+
+    @property
+    def parsers(self) -> ParserTable:
+        """The seeds' name of `module_parsers`."""
+        return self.module_parsers
 
     # -- the service's path ----------------------------------------------------------------------
 
@@ -277,6 +302,10 @@ class DataDispatcher:
             window = self._window(station_id, topic)
             return window is not None and len(window) > 0
 
+    def has_station(self, station_id: str) -> bool:
+        """Whether the station holds windows."""
+        return station_id in self.data_cache
+
     def stations(self) -> list[str]:
         """Stations that hold data, in order of first appearance."""
         with self.lock:
@@ -308,8 +337,15 @@ class DataDispatcher:
         self.config = config
         self._input_cache = TopicInputCache()
         self._assemblies: dict[str, dict[str, InputAssembly]] = {}  # station -> module -> its last input
-        self._parsers: dict[str, TopicParser] = build_parsers(config.topics, self.router)
+        self._parsers: dict[str, TopicParser] = build_parsers(config.topics, self.router, self._topic_parser_overrides)
         self._specs = {name: window_spec(topic) for name, topic in config.topics.items()}
+
+    def _rebuild_parsers(self) -> None:
+        with self.lock:
+            self._parsers = build_parsers(self.config.topics, self.router, self._topic_parser_overrides)
+
+    def _module_parsers_in_use(self) -> dict[str, ParserBase]:
+        return {m: self._module_parser_overrides.get(m) or module_parser(m) for m in self.config.modules}
 
     def _parser(self, topic: str, **where: int | None) -> TopicParser | None:
         parser = self._parsers.get(topic)

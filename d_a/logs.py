@@ -14,7 +14,7 @@ import threading
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-__all__ = ["LOG_FORMAT", "SecretFilter", "register_secret", "setup_logging"]
+__all__ = ["LOG_FORMAT", "SecretFilter", "ensure_logging", "log_file_path", "register_secret", "setup_logging"]
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(name)s %(message)s"
 DEFAULT_LOG_FILE = "data_analysis.log"
@@ -97,13 +97,44 @@ def setup_logging(
     if console:
         handlers.append(logging.StreamHandler())
     if file:
-        path = Path(log_file or os.environ.get("DATA_ANALYSIS_LOG") or DEFAULT_LOG_FILE)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"))
-    formatter = logging.Formatter(LOG_FORMAT)
+        handlers.append(_file_handler(log_file_path(log_file), max_bytes, backup_count))
     for handler in handlers:
-        handler.setFormatter(formatter)
-        handler.addFilter(SecretFilter())
-        setattr(handler, _OWN_HANDLER, True)
-        root.addHandler(handler)
+        root.addHandler(_own(handler))
     return root
+
+
+def log_file_path(log_file: str | os.PathLike[str] | None = None) -> Path:
+    """The log file: `log_file`, else `DATA_ANALYSIS_LOG`, else data_analysis.log."""
+    return Path(log_file or os.environ.get("DATA_ANALYSIS_LOG") or DEFAULT_LOG_FILE)
+
+
+def ensure_logging() -> None:
+    """What a service does when it is created, as the seeds' services log to console and file
+    out of the box: nothing configured at all -> `setup_logging()`; logging configured by the
+    application (say `logging.basicConfig`) but no handler writing the log file -> d_a's own
+    records also go to the log file. Nothing when `setup_logging` already ran (call it yourself,
+    e.g. with `file=False`, to choose otherwise)."""
+    root, package = logging.getLogger(), logging.getLogger("d_a")
+    handlers = [*root.handlers, *package.handlers]
+    if any(getattr(h, _OWN_HANDLER, False) for h in handlers):
+        return
+    if not root.handlers:
+        setup_logging()
+        return
+    path = log_file_path().resolve()
+    if any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == path for h in handlers):
+        return
+    package.addHandler(_own(_file_handler(path, DEFAULT_MAX_BYTES, DEFAULT_BACKUP_COUNT)))
+
+
+def _file_handler(path: Path, max_bytes: int, backup_count: int) -> logging.Handler:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8")
+
+
+def _own(handler: logging.Handler) -> logging.Handler:
+    """A handler installed by d_a: the seeds' format, secrets masked, marked as d_a's."""
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(SecretFilter())
+    setattr(handler, _OWN_HANDLER, True)
+    return handler

@@ -23,16 +23,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_state(monkeypatch: pytest.MonkeyPatch):
-    """No test sees another's process-wide config, root handlers, or config env variables."""
+def _isolated_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    """No test sees another's process-wide config, log handlers, or config env variables; the log
+    file services write by default goes to a temporary directory, never the working tree."""
     monkeypatch.delenv("DATA_ANALYSIS_CONFIG_PATH", raising=False)
-    monkeypatch.delenv("DATA_ANALYSIS_LOG", raising=False)
+    monkeypatch.setenv("DATA_ANALYSIS_LOG", str(tmp_path_factory.mktemp("log") / "data_analysis.log"))
     monkeypatch.delenv("LOG_LEVEL", raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    monkeypatch.delenv("D_A_TRANSPORT", raising=False)
+    loggers = [logging.getLogger(), logging.getLogger("d_a")]
+    saved = [(list(logger.handlers), logger.level) for logger in loggers]
     monkeypatch.setattr(config_loader, "_current", None)
     yield
-    for handler in [h for h in root.handlers if h not in handlers]:
-        root.removeHandler(handler)
-        handler.close()
-    root.setLevel(level)
+    for logger, (handlers, level) in zip(loggers, saved, strict=True):
+        for handler in [h for h in logger.handlers if h not in handlers]:
+            logger.removeHandler(handler)
+            handler.close()
+        logger.setLevel(level)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .kafka import KafkaSettings, normalize_kafka_config
-from .loader import ENV_CONFIG_PATH, ConfigSource, default_document, get_config, load_config, set_config
+from .loader import ENV_CONFIG_PATH, ConfigSource, default_document, get_config, load_config, reread, set_config
 from .model import DERIVED_NAMES, SECTION_NAMES, Config
 from .schema import PADDING_STRATEGIES, WINDOW_KINDS, OffsetCommitConfig, ServiceConfig, TopicConfig
 
@@ -27,6 +27,7 @@ __all__ = [
     "get_config",
     "load_config",
     "normalize_kafka_config",
+    "reread",
     "set_config",
 ]
 

@@ -193,7 +193,7 @@ class KafkaSettings:
             "retry_interval": self.retry_interval,
         }
         if self.multi_consumer_mode is not None:
-            out["multi_consumer_mode"] = self.multi_consumer_mode
+            out["consumer"]["multi_consumer_mode"] = self.multi_consumer_mode  # where the seeds set it
         if self.topic_overrides:
             out["consumer"]["topic_overrides"] = {t: dict(v) for t, v in self.topic_overrides.items()}
         return out

@@ -1,8 +1,9 @@
 """Where a configuration comes from: a YAML or Python file, a dict, a module, or the default.
 
-Without an explicit source the first of these wins: `DATA_ANALYSIS_CONFIG_PATH`, `./config.yaml`,
-the packaged `default.yaml`. A file or dict only needs the sections it changes; the others come
-from the packaged default.
+Without an explicit source the first of these wins: `DATA_ANALYSIS_CONFIG_PATH`, a `config.py`
+placed next to the package (`<site-packages>/d_a/config.py`, where the seeds' Docker and Kubernetes
+examples mount it), `./config.yaml`, the packaged `default.yaml`. A file or dict only needs the
+sections it changes; the others come from the packaged default.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 import threading
 from collections.abc import Mapping
 from functools import lru_cache
@@ -23,12 +25,13 @@ import yaml
 from ..errors import ConfigError
 from .model import SECTION_NAMES, Config, build_config
 
-__all__ = ["ENV_CONFIG_PATH", "ConfigSource", "get_config", "load_config", "set_config"]
+__all__ = ["ENV_CONFIG_PATH", "ConfigSource", "get_config", "load_config", "reread", "set_config"]
 
 logger = logging.getLogger("d_a.config")
 
 ENV_CONFIG_PATH = "DATA_ANALYSIS_CONFIG_PATH"
 LOCAL_CONFIG = "config.yaml"
+PACKAGE_MOUNT = Path(__file__).resolve().parent.parent / "config.py"  # the seeds' d_a/config.py
 
 ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | ModuleType | Config | None
 
@@ -66,6 +69,19 @@ def load_config(source: ConfigSource = None) -> Config:
     return config
 
 
+def reread(source: ConfigSource) -> ConfigSource:
+    """`source` made current for a reload: a Python config module is imported again (as the
+    seeds' `reload_config` does with `importlib.reload`), so edits to its file take effect."""
+    package = sys.modules.get(__package__ or "")
+    if isinstance(source, ModuleType) and source is not package and getattr(source, "__spec__", None) is not None:
+        try:
+            return importlib.reload(source)
+        except Exception as exc:  # noqa: BLE001 - any failure of user code is a config error
+            problem = f"{type(exc).__name__}: {exc}"
+            raise ConfigError(f"module {source.__name__}: importing it again failed: {problem}") from exc
+    return source
+
+
 def get_config() -> Config:
     """The process-wide configuration, loaded on first use from the default sources."""
     global _current
@@ -85,8 +101,8 @@ def set_config(source: ConfigSource) -> Config:
 
 
 def _read(source: ConfigSource) -> tuple[Mapping[str, Any], str]:
-    if source is None:
-        return _read_default()
+    if source is None or source is sys.modules.get(__package__ or ""):
+        return _read_default()  # `d_a.config` itself: the process-wide configuration's sources, read again
     if isinstance(source, ModuleType):
         return _from_module(source), f"module {source.__name__}"
     if isinstance(source, Mapping):
@@ -100,6 +116,8 @@ def _read_default() -> tuple[Mapping[str, Any], str]:
     env_path = os.environ.get(ENV_CONFIG_PATH)
     if env_path:
         return _read_file(Path(env_path)), env_path
+    if PACKAGE_MOUNT.is_file():
+        return _read_file(PACKAGE_MOUNT), str(PACKAGE_MOUNT)
     if Path(LOCAL_CONFIG).is_file():
         return _read_file(Path(LOCAL_CONFIG)), str(Path(LOCAL_CONFIG).resolve())
     return {}, "packaged default"
@@ -136,4 +154,5 @@ def _import_file(path: Path) -> ModuleType:
 def _from_module(module: ModuleType) -> dict[str, Any]:
     """The configuration sections a Python config module defines (seed or canonical names)."""
     names = set(SECTION_NAMES) | set(SECTION_NAMES.values())
-    return {name: getattr(module, name) for name in dir(module) if name in names}
+    sections = {name: getattr(module, name) for name in dir(module) if name in names}
+    return {name: value for name, value in sections.items() if not isinstance(value, ModuleType)}

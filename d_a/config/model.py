@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
@@ -102,6 +102,35 @@ class Config:
         if module not in self.module_to_topics:
             raise ConfigError(f"unknown module {module!r}{did_you_mean(module, self.modules)}")
         return list(self.module_to_topics[module])
+
+    def with_module(self, module: str, topics: list[str]) -> Config:
+        """This configuration plus a module it does not list, reading `topics` (no dependencies);
+        its output topic is registered like every module's."""
+        if module in self.modules:
+            return self
+        unknown = [t for t in topics if t not in self.topics]
+        if unknown:
+            raise ConfigError(f"topics: not configured: {', '.join(unknown)}{did_you_mean(unknown[0], self.topics)}")
+        output = f"{self.module_output_topic_prefix}{module.upper()}"
+        updated = {
+            name: topic.model_copy(update={"modules": [*topic.modules, module]})
+            for name, topic in self.topics.items()
+            if name in topics
+        }
+        all_topics = {**self.topics, **updated}
+        if output not in all_topics:
+            all_topics[output] = _output_topic_config([])
+        modules = (*self.modules, module)
+        topic_to_modules = {name: list(topic.modules) for name, topic in all_topics.items()}
+        return replace(
+            self,
+            topics=all_topics,
+            modules=modules,
+            module_dependencies={**self.module_dependencies, module: []},
+            module_output_topics={**self.module_output_topics, module: output},
+            topic_to_modules=topic_to_modules,
+            module_to_topics={m: [t for t, mods in topic_to_modules.items() if m in mods] for m in modules},
+        )
 
     def legacy(self) -> dict[str, Any]:
         """The seeds' module-level names (KAFKA_CONFIG, TOPIC_DETAIL, ...) as plain values."""
@@ -252,18 +281,23 @@ def _with_output_topics(
         consumers = [m for m in order if module in dependencies.get(m, ())]
         existing = result.get(topic_name)
         if existing is None:
-            result[topic_name] = TopicConfig(
-                kind="latest",
-                frequency="module output",
-                modules=consumers,
-                window_size=1,
-                parser="module_output",
-                time_field="timestamp",
-            )
+            result[topic_name] = _output_topic_config(consumers)
         else:
             merged = list(dict.fromkeys([*existing.modules, *consumers]))
             result[topic_name] = existing.model_copy(update={"modules": merged})
     return result
+
+
+def _output_topic_config(consumers: list[str]) -> TopicConfig:
+    """A module output topic's entry: the module's latest output, read by `consumers`."""
+    return TopicConfig(
+        kind="latest",
+        frequency="module output",
+        modules=consumers,
+        window_size=1,
+        parser="module_output",
+        time_field="timestamp",
+    )
 
 
 def _check_required(

@@ -103,3 +103,4 @@ class ServiceConfig(_Section):
     stop_timeout: PositiveFloat = 30.0
     gc_threshold: PositiveInt | None = 10_000
     idle_gc: StrictBool = True
+    configure_logging: StrictBool = True

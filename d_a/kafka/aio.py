@@ -28,7 +28,7 @@ from ..errors import KafkaConnectionError
 from .client_config import aiokafka_consumer_kwargs, aiokafka_producer_kwargs, resolve_settings
 from .connection import ConnectionState
 from .consumer_plan import plan_consumers
-from .message import KafkaMessage, TopicPartition, encode_value, key_bytes, messages_from
+from .message import KafkaMessage, TopicPartition, encode_value, key_bytes, messages_from, raw_messages_from
 from .retry import retry_async
 
 __all__ = ["AsyncKafkaConsumerClient", "AsyncKafkaProducerClient"]
@@ -41,7 +41,12 @@ PROBE_TIMEOUT_S = 5.0
 
 
 class AsyncKafkaConsumerClient:
-    """Consumes `topics`; `getmany` returns a flat list of decoded KafkaMessages."""
+    """Consumes `topics`; `getmany` returns a flat list of KafkaMessages.
+
+    Message values are the bytes received, as aiokafka gives them and the seeds decode them
+    (`json.loads(msg.value.decode("utf-8"))`); with `decode_json=True` (what the services use)
+    they are decoded once here, and a value that is not UTF-8 JSON comes with `error` set.
+    """
 
     def __init__(
         self,
@@ -53,7 +58,9 @@ class AsyncKafkaConsumerClient:
         multi_consumer_mode: bool | None = None,
         max_retries: int | None = None,
         retry_interval: float | None = None,
+        decode_json: bool = False,
     ) -> None:
+        self.decode_json = decode_json
         plan = plan_consumers(
             "AsyncKafkaConsumerClient",
             topics,
@@ -155,10 +162,11 @@ class AsyncKafkaConsumerClient:
             self._probe()
         messages: list[KafkaMessage] = []
         counts: dict[str, int] = {}
+        convert = messages_from if self.decode_json else raw_messages_from
         for batches in fetched:
             for tp, records in batches.items():
                 counts[tp.topic] = counts.get(tp.topic, 0) + len(records)
-                messages.extend(messages_from(records))
+                messages.extend(convert(records))
                 if records:
                     self._positions[TopicPartition(tp.topic, tp.partition)] = records[-1].offset + 1
         if self.multi_consumer_mode and logger.isEnabledFor(logging.DEBUG):
@@ -210,11 +218,12 @@ class AsyncKafkaConsumerClient:
             self._outage.up()
         return batches
 
-    async def getone(self) -> KafkaMessage:
-        """The next message (waiting for one); messages fetched with it wait in a buffer."""
-        while not self._pending:
-            self._pending.extend(await self.getmany(timeout_ms=1000))
-        return self._pending.popleft()
+    async def getone(self, timeout_ms: int = 1000) -> KafkaMessage | None:
+        """The next message, or None when none came within `timeout_ms`; messages fetched with it
+        wait in a buffer for the next calls."""
+        if not self._pending:
+            self._pending.extend(await self.getmany(timeout_ms=timeout_ms))
+        return self._pending.popleft() if self._pending else None
 
     async def commit_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offset to read per partition; KafkaConnectionError when it fails."""

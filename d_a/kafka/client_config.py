@@ -64,8 +64,7 @@ def _aiokafka(values: Mapping[str, Any], cls: type, client: str) -> dict[str, An
     check_hostname = values.pop("ssl_check_hostname", None)
     if "batch_size" in values and cls is aiokafka.AIOKafkaProducer:
         values.setdefault("max_batch_size", values.pop("batch_size"))
-    if values.get("acks") in ("1", "0", "-1"):
-        values["acks"] = int(values["acks"])
+    _client_values(values)
     kwargs = _select(values, _accepted(cls), client)
     if ssl_files:
         from aiokafka.helpers import create_ssl_context
@@ -99,6 +98,14 @@ def kafka_python_consumer_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
 def kafka_python_producer_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments for `kafka.KafkaProducer`."""
     values = dict(values)
+    _client_values(values)
+    return _select(values, frozenset(kafka.KafkaProducer.DEFAULT_CONFIG), "kafka-python producer")
+
+
+def _client_values(values: dict[str, Any]) -> None:
+    """The seeds' spellings the client libraries take otherwise: `acks: "1"` is 1, and
+    `compression_type: "none"` is no compression (None)."""
     if values.get("acks") in ("1", "0", "-1"):
         values["acks"] = int(values["acks"])
-    return _select(values, frozenset(kafka.KafkaProducer.DEFAULT_CONFIG), "kafka-python producer")
+    if values.get("compression_type") == "none":
+        values["compression_type"] = None

@@ -26,7 +26,7 @@ class KafkaTransport:
         return self.settings.bootstrap_servers
 
     def async_consumer(self, topics: Sequence[str], *, group_id: str | None = None) -> AsyncKafkaConsumerClient:
-        return AsyncKafkaConsumerClient(topics, self.settings, group_id=group_id)
+        return AsyncKafkaConsumerClient(topics, self.settings, group_id=group_id, decode_json=True)
 
     def async_producer(self) -> AsyncKafkaProducerClient:
         return AsyncKafkaProducerClient(self.settings)

@@ -465,11 +465,12 @@ class AsyncMemoryConsumer(_AsyncContext):
                 return [msg for _, messages in batches for msg in messages]
             await self._core.broker._wait_async(seq, remaining)
 
-    async def getone(self) -> KafkaMessage:
-        """The next message (waits for one); the others of its fetch are kept for the next calls."""
-        while not self._pending:
-            self._pending.extend(await self.getmany())
-        return self._pending.popleft()
+    async def getone(self, timeout_ms: int = 1000) -> KafkaMessage | None:
+        """The next message, or None when none came within `timeout_ms`; the others of its fetch
+        are kept for the next calls."""
+        if not self._pending:
+            self._pending.extend(await self.getmany(timeout_ms=timeout_ms))
+        return self._pending.popleft() if self._pending else None
 
     async def commit_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
         self._core.commit(offsets)

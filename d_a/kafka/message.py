@@ -9,7 +9,15 @@ from typing import Any
 import orjson
 from aiokafka.structs import TopicPartition
 
-__all__ = ["KafkaMessage", "TopicPartition", "decode_value", "encode_value", "key_bytes", "messages_from"]
+__all__ = [
+    "KafkaMessage",
+    "TopicPartition",
+    "decode_value",
+    "encode_value",
+    "key_bytes",
+    "messages_from",
+    "raw_messages_from",
+]
 
 _ENCODE_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -17,7 +25,8 @@ _ENCODE_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 @dataclass(slots=True)
 class KafkaMessage:
     """A consumed message. `value` is the decoded JSON; when it could not be decoded, `value` is
-    None and `error` says why (the message is still delivered so its offset can be committed)."""
+    None and `error` says why (the message is still delivered so its offset can be committed).
+    A client made with `decode_json=False` leaves `value` as the bytes received."""
 
     topic: str
     partition: int
@@ -59,6 +68,11 @@ def messages_from(records: Iterable[Any]) -> list[KafkaMessage]:
             value, error = decode_value(record.value)
         append(message(record.topic, record.partition, record.offset, record.key, value, record.timestamp, error))
     return out
+
+
+def raw_messages_from(records: Iterable[Any]) -> list[KafkaMessage]:
+    """KafkaMessages whose `value` is the record's bytes as received (the caller decodes them)."""
+    return [KafkaMessage(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in records]
 
 
 def key_bytes(key: bytes | str | None) -> bytes | None:

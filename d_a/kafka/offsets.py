@@ -20,7 +20,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from heapq import heapify, heappop, heappush
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
+from ..config.problems import problems_from_validation
 from ..config.schema import OffsetCommitConfig
+from ..errors import ConfigError
 from .message import KafkaMessage, TopicPartition
 
 __all__ = ["OffsetCommitter", "OffsetManager"]
@@ -92,23 +96,25 @@ class _PartitionOffsets:
 class OffsetManager:
     """Tracks in-flight messages of one consumer and commits what is safe to commit.
 
-    `track_message` when a message is fetched, `mark_done` when it was fully handled, then
-    `maybe_commit` (every `commit_batch_size` done messages or `commit_interval_seconds`) and
-    `close` on stop. The bookkeeping is synchronous and cheap (well under a microsecond per call) and,
-    like a consumer, meant for one thread: the consumer's event loop. `commit` is async, retried,
-    and keeps the offsets pending when it finally fails.
+    `begin` when a message is fetched, `mark_done` when it was fully handled, then `maybe_commit`
+    (every `commit_batch_size` done messages or `commit_interval_seconds`) and `close` on stop.
+    The seeds' `track_message(msg)` marks a message handled at once (its offset + 1 becomes
+    committable, unless an earlier message of its partition is still in flight). The bookkeeping
+    is synchronous and cheap (well under a microsecond per call) and, like a consumer, meant for
+    one thread: the consumer's event loop. `commit` is async, retried, and keeps the offsets
+    pending when it finally fails.
     """
 
     def __init__(
         self,
         consumer: OffsetCommitter,
-        config: OffsetCommitConfig | None = None,
+        config: OffsetCommitConfig | Mapping[str, Any] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self._consumer = consumer
-        self._config = config or OffsetCommitConfig()
+        self._config = _commit_config(config)
         self._clock = clock
         self._sleep = sleep
         self._partitions: dict[TopicPartition, _PartitionOffsets] = {}
@@ -119,10 +125,15 @@ class OffsetManager:
         self.commits = 0
         self.failed_commits = 0
 
-    def track_message(self, msg: KafkaMessage | tuple[TopicPartition, int]) -> None:
-        """`msg` was fetched and is now in flight (an offset below the committed one is ignored)."""
+    def begin(self, msg: KafkaMessage | tuple[TopicPartition, int]) -> None:
+        """`msg` was fetched and is now in flight: its partition's commits stop below it until
+        `mark_done` (an offset below the committed one is ignored)."""
         topic, partition, offset = _position(msg)
         self._state(topic, partition).track(offset)
+
+    def track_message(self, msg: KafkaMessage | tuple[TopicPartition, int]) -> None:
+        """The seeds' call: `msg` was handled, its offset + 1 may be committed (as `mark_done`)."""
+        self.mark_done(msg)
 
     def mark_done(
         self, msg: KafkaMessage | tuple[TopicPartition, int] | TopicPartition, offset: int | None = None
@@ -228,6 +239,20 @@ class OffsetManager:
         if state is None:
             state = self._partitions[TopicPartition(topic, partition)] = _PartitionOffsets()
         return state
+
+
+def _commit_config(config: OffsetCommitConfig | Mapping[str, Any] | None) -> OffsetCommitConfig:
+    """OFFSET_COMMIT_CONFIG as a dict (the seeds' form) or a validated OffsetCommitConfig."""
+    if config is None:
+        return OffsetCommitConfig()
+    if isinstance(config, OffsetCommitConfig):
+        return config
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"offset_commit: expected a mapping, got {type(config).__name__}")
+    try:
+        return OffsetCommitConfig.model_validate(dict(config))
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc, "offset_commit")) from None
 
 
 def _position(msg: Any, offset: int | None = None) -> tuple[str, int, int]:

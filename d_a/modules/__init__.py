@@ -11,11 +11,12 @@ from . import (  # noqa: F401 - register the built-in module parsers
     station_guidance,
     thermal_management,
 )
-from .base import ModuleParser, module_parser, register_module_parser, registered_module_parsers
+from .base import MODULE_PARSER_MAP, ModuleParser, module_parser, register_module_parser, registered_module_parsers
 from .inputs import InputAssembly, build_module_input, data_quality, dependency_inputs
 from .module_input import ModuleInput
 
 __all__ = [
+    "MODULE_PARSER_MAP",
     "InputAssembly",
     "ModuleInput",
     "ModuleParser",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
-from ..batching import BatchResultAggregator
+from ..batching import BatchResultAggregator, checked_seconds
 from ..config import ConfigSource
-from ..errors import DataAnalysisError
+from ..errors import DataAnalysisError, handle_error
 from .base import ServiceBase
 from .engine import ServiceEngine
 
@@ -78,42 +78,73 @@ class AsyncDataAnalysisService(ServiceBase):
             await self.stop()
 
     async def get_all_inputs(self, station_id: str) -> dict[str, Any]:
-        """`{module: module_input}` for every module, for one station."""
+        """`{module: module_input}` for every module, for one station (awaited, as the seeds show)."""
         return self.dispatcher.get_all_inputs(station_id)
 
-    async def get_inputs(self, station_id: str, module: str | None = None) -> Any:
-        """This service's module input for a station (all modules' inputs without a module)."""
-        return self._inputs(station_id, module)
-
-    async def get_outputs(self, station_id: str) -> dict[str, Any]:
-        """The seeds' name for `get_all_inputs`."""
-        return self.dispatcher.get_all_inputs(station_id)
-
-    async def add_station(self, station_id: str, callback: Callable[..., Any] | None = None) -> None:
-        """Serve a station now (with its own callback if given), before or without its own data."""
-        engine = self._engine()
-        if callback is not None:
-            engine.station_callbacks[station_id] = callback
-        engine.scheduler.trigger(station_id)
+    async def add_station(
+        self,
+        station_id: str,
+        callback: Callable[..., Any] | None = None,
+        result_handler: Callable[..., Any] | None = None,
+    ) -> None:
+        """Serve a station now (with its own callback and result handler if given), before or
+        without its own data; it runs once its required topics hold data."""
+        self._engine().add_station(station_id, callback, result_handler)
 
     async def remove_station(self, station_id: str) -> None:
         """Stop serving a station and drop its windows."""
-        engine = self._engine()
-        engine.forget_station(station_id)
+        self._stop_station(station_id)
+
+    def _stop_station(self, station_id: str) -> None:
+        self._engine().forget_station(station_id)
         self.dispatcher.remove_station(station_id)
 
-    async def reload_config(self, config: ConfigSource = None) -> None:
-        """Re-read the configuration: windows keep their data; topics new to the service are
-        consumed after the consumer restarts (uncommitted messages are delivered again)."""
-        source = config if config is not None else self._source
-        self.dispatcher.reload_config(source)
-        self.config = self.dispatcher.config
-        if self.module_name is not None and self.engine is not None:
-            wanted = self.config.topics_for(self.module_name)
-            if set(wanted) != set(self.topics):
-                await self._resubscribe(wanted)
+    def reload_config(self, config: ConfigSource = None) -> Awaitable[None]:
+        """Re-read the configuration now (default: its original source); windows keep their data.
+
+        A plain call, as the seeds document it. When the module's topics changed, the consumer
+        restarts on the new ones (uncommitted messages are delivered again): the returned awaitable
+        is done when it has; awaiting it is optional."""
+        self._reload(config)
+        if self.module_name is None or self.engine is None:
+            return _done()
+        wanted = self.config.topics_for(self.module_name)
+        if set(wanted) == set(self.topics):
+            return _done()
+        task = asyncio.get_running_loop().create_task(self._resubscribe(wanted), name="d_a-resubscribe")
+        task.add_done_callback(_report_failure)
+        return task
+
+    @property
+    def _batch_timeout(self) -> float:
+        """The batch timeout in seconds (the seeds' batch document sets `service._batch_timeout`)."""
+        return self.engine.aggregator.batch_timeout if self.engine else self.options.engine.batch_timeout
+
+    @_batch_timeout.setter
+    def _batch_timeout(self, seconds: float) -> None:
+        seconds = checked_seconds("batch_timeout", seconds)
+        self.options.engine.batch_timeout = seconds
+        if self.engine is not None:
+            self.engine.aggregator.batch_timeout = seconds
 
     async def _resubscribe(self, topics: list[str]) -> None:
         await self._engine().replace_consumer(self.transport.async_consumer(topics, group_id=self.options.group_id))
         self.topics = topics
         logger.info("now consuming %d topics after a config reload", len(topics))
+
+
+class _Done:
+    """An awaitable that is already done (what `reload_config` returns when nothing is left to do)."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield
+
+
+def _done() -> Awaitable[None]:
+    return _Done()
+
+
+def _report_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        handle_error(task.exception(), context="consumer restart after a config reload")

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..config import ConfigSource
+from ..config import Config, ConfigSource, load_config, reread
 from ..dispatcher import DataDispatcher
 from ..errors import DataAnalysisError
 from ..kafka.transport import Transport
+from ..logs import ensure_logging
 from .engine import ServiceEngine
+from .handlers import resolve_result_handler
 from .options import DEFAULT_OUTPUT_PREFIX, resolve_options
 
 __all__ = ["ServiceBase"]
@@ -36,6 +38,7 @@ class ServiceBase:
         required_topics: Sequence[str] | None = None,
         **service_settings: Any,
     ) -> None:
+        resolve_result_handler(result_handler)  # a handler of neither seeds' form fails here, not at every run
         self.module_name = module_name
         self.result_handler = result_handler
         self.options = resolve_options(
@@ -50,6 +53,9 @@ class ServiceBase:
             overrides={"data_expire_seconds": data_expire_seconds, **service_settings},
         )
         self.config = self.options.config
+        self.module_name = self.options.engine.module_name
+        if self.config.service.configure_logging:
+            ensure_logging()
         self.topics = self.options.topics
         self.transport = self.options.transport
         self.dispatcher = DataDispatcher(self.config.service.data_expire_seconds, self.config, defer_encoding=True)
@@ -61,24 +67,52 @@ class ServiceBase:
     def output_topic(self) -> str | None:
         return self.options.engine.output_topic
 
-    def _inputs(self, station_id: str, module: str | None = None) -> Any:
-        """The module's input for a station (every module's input without a module)."""
-        module = module or self.module_name
+    def get_inputs(self, station_id: str, module: str | None = None) -> Any:
+        """Every module's input for a station, `{module: module_input}` (the seeds' call); with
+        `module`, that module's input only."""
         if module is None:
             return self.dispatcher.get_all_inputs(station_id)
         return self.dispatcher.get_module_input(station_id, module)
 
+    def get_outputs(self, station_id: str) -> dict[str, Any]:
+        """The seeds' other name of `get_inputs(station_id)`: every module's input for a station."""
+        return self.dispatcher.get_all_inputs(station_id)
+
     def get_station_status(self) -> dict[str, dict[str, Any]]:
-        """Per station: running, queued, runs, errors, last error."""
-        return self.engine.station_status() if self.engine else {}
+        """Per station: `running` (served), `task` / `future` (see StationHandle), `ready`,
+        `in_callback`, `queued`, `runs`, `errors`, `last_error`; {} when the service is not running."""
+        return self.engine.station_status(self._stop_station) if self.engine else {}
 
     def get_service_status(self) -> dict[str, Any]:
-        """Main loop, consumer and producer health, stations, queue depth, errors, latency (the
-        last figures once stopped)."""
+        """The seeds' fields (`main_thread_alive`, `consumer_alive`, `producer_alive`,
+        `station_count`, `result_handler_registered`) and queue depth, counters, errors and latency
+        (the last figures once stopped)."""
         if self.engine is None:
-            stopped = {"main_loop_alive": False, "consumer_alive": False, "producer_alive": False}
-            return {**(self._final_status or {}), **stopped, "station_count": len(self.dispatcher.stations())}
+            stopped = {
+                "main_loop_alive": False,
+                "main_thread_alive": False,
+                "consumer_alive": False,
+                "producer_alive": False,
+            }
+            return {
+                **(self._final_status or {}),
+                **stopped,
+                "station_count": len(self.dispatcher.stations()),
+                "result_handler_registered": self.result_handler is not None,
+            }
         return self.engine.status()
+
+    def _reload(self, config: ConfigSource) -> Config:
+        """Read the configuration again (default: the service's source), fit it to this service and
+        hand it to the dispatcher (windows keep their data)."""
+        fitted = self.options.fit(load_config(reread(config if config is not None else self._source)))
+        self.dispatcher.reload_config(fitted)
+        self.config = fitted
+        return fitted
+
+    def _stop_station(self, station_id: str) -> None:
+        """Stop serving a station and drop its windows (a StationHandle's `cancel`)."""
+        raise NotImplementedError
 
     def _engine(self) -> ServiceEngine:
         if self.engine is None:

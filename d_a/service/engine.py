@@ -31,8 +31,10 @@ from ..topics import BadInput
 from .callbacks import CallbackPool
 from .delivery import DeliveryTracker, Position, positions_of
 from .garbage import IdleCollector, young_gc_threshold
+from .handlers import ResultHandler, check_batch_upload_handler, check_callback, resolve_result_handler
 from .outputs import batch_output, single_output
 from .scheduler import StationScheduler
+from .station_handle import StationHandle
 
 __all__ = ["EngineSettings", "ServiceEngine"]
 
@@ -117,10 +119,13 @@ class ServiceEngine:
         self.dispatcher = dispatcher
         self.consumer = consumer
         self.producer = producer
+        check_callback(callback)
+        check_batch_upload_handler(batch_upload_handler)
         self.callback = callback
-        self.result_handler = result_handler
+        self.result_handler: ResultHandler | None = resolve_result_handler(result_handler)
         self.batch_upload_handler = batch_upload_handler
         self.station_callbacks: dict[str, Callable[..., Any]] = {}
+        self.station_result_handlers: dict[str, ResultHandler] = {}
         self.callback_pool = callback_pool or CallbackPool(settings.max_concurrency, thread_name_prefix="d_a-callback")
         self.offsets = OffsetManager(consumer, config.offset_commit)
         self.tracker = DeliveryTracker(self._release)
@@ -262,7 +267,7 @@ class ServiceEngine:
         self.counters["messages"] += len(messages)
         by_topic: dict[str, list[KafkaMessage]] = {}
         for message in messages:
-            self.offsets.track_message(message)
+            self.offsets.begin(message)
             if message.error is not None:
                 self.counters["bad_messages"] += 1
                 self.dispatcher.bad_input.record(
@@ -407,15 +412,16 @@ class ServiceEngine:
                 station, self.settings.module_name or "", result, module_input if self.settings.upload_input else None
             )
             ok = await self._send(message, key=station)
-        if self.result_handler is not None and not failed:
+        handler = self.station_result_handlers.get(station, self.result_handler)
+        if handler is not None and not failed:
             try:
-                await self._call(self.result_handler, station, module_input, result)
+                await self._call(handler.function, *handler.arguments(station, module_input, result))
             except Exception as exc:  # noqa: BLE001
                 handle_error(exc, context=f"result_handler station={station}")
         return ok
 
     def _uploads_singles(self) -> bool:
-        return self.producer is not None and self.settings.output_topic is not None and self.result_handler is None
+        return self.producer is not None and self.settings.output_topic is not None
 
     async def _upload_batch(self, collector: BatchCollector) -> bool:
         results = collector.results_list()
@@ -478,11 +484,24 @@ class ServiceEngine:
             except Exception as exc:  # noqa: BLE001
                 handle_error(exc, context="service housekeeping")
 
+    def add_station(
+        self, station: str, callback: Callable[..., Any] | None = None, handler: Callable[..., Any] | None = None
+    ) -> None:
+        """Serve `station` now, with a callback and result handler of its own when given."""
+        check_callback(callback)
+        resolved = resolve_result_handler(handler)
+        if callback is not None:
+            self.station_callbacks[station] = callback
+        if resolved is not None:
+            self.station_result_handlers[station] = resolved
+        self.scheduler.trigger(station)
+
     def forget_station(self, station: str) -> None:
         self.tracker.forget(station)
         self._due_since_ms.pop(station, None)
         self.scheduler.remove(station)
         self.station_callbacks.pop(station, None)
+        self.station_result_handlers.pop(station, None)
 
     # -- status ------------------------------------------------------------------------------------
 
@@ -498,6 +517,7 @@ class ServiceEngine:
         age = None if self.last_message_at is None else time.monotonic() - self.last_message_at
         return {
             "main_loop_alive": self.loop_alive,
+            "main_thread_alive": self.loop_alive,
             "consumer_alive": self.consumer.connected,
             "producer_alive": None if self.producer is None else self.producer.connected,
             "station_count": len(self.dispatcher.stations()),
@@ -507,6 +527,8 @@ class ServiceEngine:
             "consumption_paused_seconds": None if self.paused_since is None else time.monotonic() - self.paused_since,
             "seconds_since_last_message": age,
             "open_batches": self.aggregator.open_batches,
+            "result_handler_registered": self.result_handler is not None,
+            "batch_upload_handler_registered": self.batch_upload_handler is not None,
             "counters": dict(self.counters),
             "messages_per_topic": dict(self.messages_per_topic),
             "bad_input": self.dispatcher.bad_input.by_kind(),
@@ -524,15 +546,27 @@ class ServiceEngine:
         except Exception:  # noqa: BLE001 - a status read must not fail because a client is closing
             return {}
 
-    def station_status(self) -> dict[str, dict[str, Any]]:
-        return {
-            station: {
-                "running": state.running,
-                "queued": state.queued,
-                "runs": state.runs,
-                "errors": state.errors,
-                "last_error": state.last_error,
-                "task": None,
+    def serves(self, station: str) -> bool:
+        """Whether the running service serves `station` (it holds data or was added)."""
+        return self.loop_alive and (station in self.scheduler.states or self.dispatcher.has_station(station))
+
+    def station_status(self, stop: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+        """Per station: the seeds' `running` (served) and `task` / `future` (a StationHandle whose
+        `cancel` calls `stop`), plus whether it is ready, queued or in its callback, and counters."""
+        stations = dict.fromkeys([*self.dispatcher.stations(), *self.scheduler.states])
+        status = {}
+        for station in stations:
+            state = self.scheduler.states.get(station)
+            handle = StationHandle(station, self.serves, stop)
+            status[station] = {
+                "running": self.serves(station),
+                "task": handle,
+                "future": handle,
+                "ready": self.is_ready(station),
+                "in_callback": state is not None and state.running,
+                "queued": state is not None and state.queued,
+                "runs": 0 if state is None else state.runs,
+                "errors": 0 if state is None else state.errors,
+                "last_error": None if state is None else state.last_error,
             }
-            for station, state in self.scheduler.states.items()
-        }
+        return status

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,9 +16,12 @@ from ..kafka.client_config import resolve_settings
 from ..kafka.transport import Transport
 from .engine import EngineSettings
 
-__all__ = ["ServiceOptions", "resolve_options"]
+__all__ = ["ENV_TRANSPORT", "ServiceOptions", "resolve_options"]
+
+logger = logging.getLogger("d_a.service")
 
 DEFAULT_OUTPUT_PREFIX = "MODULE-OUTPUT-"
+ENV_TRANSPORT = "D_A_TRANSPORT"  # "kafka" (default) or "memory": the transport when none is given
 
 
 @dataclasses.dataclass
@@ -26,6 +31,23 @@ class ServiceOptions:
     transport: Transport
     group_id: str
     engine: EngineSettings
+    kafka_config: Mapping[str, Any] | None = None
+    adhoc_topics: list[str] | None = None  # the topics of a module the configuration does not list
+    service_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def fit(self, config: Config) -> Config:
+        """A (re)loaded configuration with this service's own settings applied to it: its
+        `kafka_config`, the module it was given when the configuration does not list it, and the
+        service settings passed as arguments."""
+        if self.kafka_config is not None:
+            config = dataclasses.replace(config, kafka=resolve_settings(self.kafka_config))
+        module = self.engine.module_name
+        if module is not None and self.adhoc_topics is not None and module not in config.modules:
+            config = config.with_module(module, [t for t in self.adhoc_topics if t in config.topics])
+        if self.service_overrides:
+            service = type(config.service).model_validate({**config.service.model_dump(), **self.service_overrides})
+            config = dataclasses.replace(config, service=service)
+        return config
 
 
 def resolve_options(
@@ -43,23 +65,36 @@ def resolve_options(
     """Resolve the seeds' constructor arguments into one validated set of options.
 
     Topics: `topics`, else the module's topics (its dependencies' output topics included), else
-    every configured topic. The consumer group defaults to `<group_id>.<module>` so services of
-    different modules never split one group's partitions between them.
+    every configured topic. A `module_name` the configuration does not list (the seeds' examples
+    use `test_module`) reads `topics`, or every input topic, and is logged; one that looks like a
+    typo of a configured module is a ConfigError. The consumer group defaults to
+    `<group_id>.<module>` so services of different modules never split one group's partitions.
     """
     cfg = load_config(config)
     if kafka_config is not None:
         cfg = dataclasses.replace(cfg, kafka=resolve_settings(kafka_config))
-    if module_name is not None and module_name not in cfg.modules:
-        raise ConfigError(f"module_name: unknown module {module_name!r}{did_you_mean(module_name, cfg.modules)}")
     if topics:
         chosen = list(dict.fromkeys(topics))
         unknown = [t for t in chosen if t not in cfg.topics]
         if unknown:
             raise ConfigError(f"topics: not configured: {', '.join(unknown)}{did_you_mean(unknown[0], cfg.topics)}")
-    elif module_name is not None:
-        chosen = cfg.topics_for(module_name)
-    else:
-        chosen = list(cfg.topics)
+    adhoc = None
+    if module_name is not None and module_name not in cfg.modules:
+        hint = did_you_mean(module_name, cfg.modules)
+        if hint:
+            raise ConfigError(f"module_name: unknown module {module_name!r}{hint}")
+        adhoc = list(chosen) if topics else cfg.input_topics
+        cfg = cfg.with_module(module_name, adhoc)
+        logger.warning(
+            "module %r is not in the configuration (modules: %s): it reads %d topics (%s) and gets their "
+            "fields; configure it to choose its topics and dependencies",
+            module_name,
+            ", ".join(cfg.modules[:-1]),
+            len(adhoc),
+            "given" if topics else "every input topic",
+        )
+    if not topics:
+        chosen = cfg.topics_for(module_name) if module_name is not None else list(cfg.topics)
     if not chosen:
         raise ConfigError(f"topics: module {module_name!r} reads no topic; give topics= or configure some")
     output_topic = None
@@ -70,9 +105,8 @@ def resolve_options(
             else f"{output_topic_prefix}{module_name.upper()}"
         )
     known = type(cfg.service).model_fields
-    service = type(cfg.service).model_validate(
-        {**cfg.service.model_dump(), **{k: v for k, v in overrides.items() if v is not None and k in known}}
-    )
+    service_overrides = {k: v for k, v in overrides.items() if v is not None and k in known}
+    service = type(cfg.service).model_validate({**cfg.service.model_dump(), **service_overrides})
     required = list(required_topics or (cfg.required_topics.get(module_name, []) if module_name else []))
     missing = [t for t in required if t not in chosen]
     if missing:
@@ -97,14 +131,28 @@ def resolve_options(
         idle_gc=service.idle_gc,
     )
     cfg = dataclasses.replace(cfg, service=service)
-    return ServiceOptions(cfg, chosen, _transport(transport, cfg), base_group, engine)
+    return ServiceOptions(
+        cfg,
+        chosen,
+        _transport(transport, cfg),
+        base_group,
+        engine,
+        kafka_config=kafka_config,
+        adhoc_topics=adhoc,
+        service_overrides=service_overrides,
+    )
 
 
 def _transport(transport: Transport | str | None, cfg: Config) -> Transport:
-    if transport is None or transport == "kafka":
+    if transport is None:
+        transport = os.environ.get(ENV_TRANSPORT) or "kafka"
+        where = f" ({ENV_TRANSPORT})"
+    else:
+        where = ""
+    if transport == "kafka":
         return KafkaTransport(cfg.kafka)
     if transport == "memory":
         return MemoryTransport(InMemoryBroker())
     if isinstance(transport, str):
-        raise ConfigError(f"transport: unknown transport {transport!r} (use 'kafka', 'memory' or a Transport)")
+        raise ConfigError(f"transport{where}: unknown transport {transport!r} (use 'kafka', 'memory' or a Transport)")
     return transport

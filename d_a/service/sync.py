@@ -19,6 +19,7 @@ from ..errors import DataAnalysisError
 from .base import ServiceBase
 from .callbacks import CallbackPool
 from .engine import ServiceEngine
+from .handlers import resolve_result_handler
 from .threaded import ThreadedConsumer, ThreadedProducer
 
 __all__ = ["DataAnalysisService"]
@@ -41,11 +42,25 @@ class DataAnalysisService(ServiceBase):
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
 
-    def start(self, callback: Callable[..., Any] | None = None, background: bool = True) -> None:
+    def start(
+        self,
+        callback: Callable[..., Any] | None = None,
+        result_handler: Callable[..., Any] | bool | None = None,
+        background: bool = True,
+    ) -> None:
         """Connect (KafkaConnectionError after the configured retries) and process; with
-        `background=False` this call blocks until `stop()` is called from another thread."""
+        `background=False` this call blocks until `stop()` is called from another thread.
+
+        Both of the seeds' forms work: `start(callback, background=...)` and
+        `start(callback, result_handler, background)` (a bool second argument is `background`).
+        A `result_handler` given here replaces the constructor's."""
+        if isinstance(result_handler, bool):
+            result_handler, background = None, result_handler
         if self._thread is not None:
             raise DataAnalysisError("the service is already started")
+        if result_handler is not None:
+            resolve_result_handler(result_handler)
+            self.result_handler = result_handler
         started = threading.Event()
         failure: list[BaseException] = []
         self._stopped.clear()
@@ -75,14 +90,12 @@ class DataAnalysisService(ServiceBase):
             self._stopped.wait()
 
     async def _start_engine(self, callback: Callable[..., Any] | None) -> None:
-        transport, topics, group = self.transport, self.topics, self.options.group_id
-        consumer = ThreadedConsumer(lambda: transport.consumer(topics, group_id=group), topics)
-        producer = ThreadedProducer(transport.producer) if self.output_topic is not None else None
+        producer = ThreadedProducer(self.transport.producer) if self.output_topic is not None else None
         engine = ServiceEngine(
             self.config,
             self.options.engine,
             self.dispatcher,
-            consumer,
+            self._consumer(self.topics),
             producer,
             callback=callback,
             result_handler=self.result_handler,
@@ -90,6 +103,10 @@ class DataAnalysisService(ServiceBase):
         )
         await engine.start()
         self.engine = engine
+
+    def _consumer(self, topics: list[str]) -> ThreadedConsumer:
+        transport, group = self.transport, self.options.group_id
+        return ThreadedConsumer(lambda: transport.consumer(topics, group_id=group), topics)
 
     def stop(self) -> None:
         """Stop fetching, finish running callbacks, flush batches, commit offsets, disconnect."""
@@ -104,31 +121,33 @@ class DataAnalysisService(ServiceBase):
         self._thread = self._loop = self.engine = None
         self._stopped.set()
 
-    def get_outputs(self, station_id: str) -> dict[str, Any]:
-        """Every module's input for one station (the seeds' name)."""
-        return self.dispatcher.get_all_inputs(station_id)
-
     def get_all_inputs(self, station_id: str) -> dict[str, Any]:
+        """`{module: module_input}` for every module, for one station."""
         return self.dispatcher.get_all_inputs(station_id)
 
-    def get_inputs(self, station_id: str, module: str | None = None) -> Any:
-        return self._inputs(station_id, module)
-
-    def add_station(self, station_id: str, callback: Callable[..., Any] | None = None) -> None:
-        """Serve a station now (with its own callback if given)."""
+    def add_station(
+        self,
+        station_id: str,
+        callback: Callable[..., Any] | None = None,
+        result_handler: Callable[..., Any] | None = None,
+    ) -> None:
+        """Serve a station now (with its own callback and result handler if given)."""
         engine, loop = self._running()
-        if callback is not None:
-            engine.station_callbacks[station_id] = callback
-        loop.call_soon_threadsafe(engine.scheduler.trigger, station_id)
+        resolve_result_handler(result_handler)
+        loop.call_soon_threadsafe(engine.add_station, station_id, callback, result_handler)
 
     def remove_station(self, station_id: str) -> None:
         """Stop serving a station and drop its windows."""
+        self._stop_station(station_id)
+
+    def _stop_station(self, station_id: str) -> None:
         engine, loop = self._running()
         loop.call_soon_threadsafe(engine.forget_station, station_id)
         self.dispatcher.remove_station(station_id)
 
     def get_service_status(self) -> dict[str, Any]:
-        """The seeds' fields (main_thread_alive, consumer_alive, producer_alive, station_count) and more."""
+        """The seeds' fields (main_thread_alive, consumer_alive, producer_alive, station_count,
+        result_handler_registered) and more."""
         status = super().get_service_status()
         status["main_thread_alive"] = (
             self._thread is not None and self._thread.is_alive() and bool(status["main_loop_alive"])
@@ -136,9 +155,18 @@ class DataAnalysisService(ServiceBase):
         return status
 
     def reload_config(self, config: ConfigSource = None) -> None:
-        """Re-read the configuration; windows keep their data."""
-        self.dispatcher.reload_config(config if config is not None else self._source)
-        self.config = self.dispatcher.config
+        """Re-read the configuration (default: its original source); windows keep their data.
+        When the module's topics changed, the consumer restarts on the new ones before this returns
+        (uncommitted messages are delivered again)."""
+        self._reload(config)
+        if self.module_name is None or self.engine is None or self._loop is None:
+            return
+        wanted = self.config.topics_for(self.module_name)
+        if set(wanted) != set(self.topics):
+            engine = self.engine
+            asyncio.run_coroutine_threadsafe(engine.replace_consumer(self._consumer(wanted)), self._loop).result()
+            self.topics = wanted
+            logger.info("now consuming %d topics after a config reload", len(wanted))
 
     def _running(self) -> tuple[ServiceEngine, asyncio.AbstractEventLoop]:
         if self.engine is None or self._loop is None:

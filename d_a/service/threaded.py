@@ -41,11 +41,9 @@ class ThreadedConsumer:
         batches = await asyncio.to_thread(self._consumer.poll, timeout_ms, max_records)
         return [message for messages in batches.values() for message in messages]
 
-    async def getone(self) -> KafkaMessage:
-        while True:
-            messages = await self.getmany(timeout_ms=1000, max_records=1)
-            if messages:
-                return messages[0]
+    async def getone(self, timeout_ms: int = 1000) -> KafkaMessage | None:
+        messages = await self.getmany(timeout_ms=timeout_ms, max_records=1)
+        return messages[0] if messages else None
 
     async def commit_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
         assert self._consumer is not None

@@ -31,5 +31,15 @@ Conventions of the generated data (beyond DESIGN §4):
 from .engine import DEFAULT_START, StationSimulator, rates
 from .faults import FAULT_KINDS, FaultConfig
 from .message import TOPICS, SimMessage
+from .mock_producer import MockProducer
 
-__all__ = ["DEFAULT_START", "FAULT_KINDS", "TOPICS", "FaultConfig", "SimMessage", "StationSimulator", "rates"]
+__all__ = [
+    "DEFAULT_START",
+    "FAULT_KINDS",
+    "TOPICS",
+    "FaultConfig",
+    "MockProducer",
+    "SimMessage",
+    "StationSimulator",
+    "rates",
+]

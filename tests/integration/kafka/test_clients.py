@@ -52,7 +52,7 @@ async def test_async_round_trip_with_non_ascii_json(kafka_bootstrap: str, multi:
     for topic in topics:
         await produce(kafka_bootstrap, topic, 25)
     async with AsyncKafkaConsumerClient(
-        topics, settings(kafka_bootstrap), group_id=unique("g"), multi_consumer_mode=multi
+        topics, settings(kafka_bootstrap), group_id=unique("g"), multi_consumer_mode=multi, decode_json=True
     ) as consumer:
         assert consumer.multi_consumer_mode is multi
         messages = await consume_async(consumer, 50)
@@ -95,7 +95,9 @@ async def test_non_json_value_is_delivered_with_an_error(kafka_bootstrap: str) -
     async with AsyncKafkaProducerClient(settings(kafka_bootstrap)) as producer:
         await producer.send(topic, b"{not json", key="ST0001")
         await producer.send(topic, {"ok": True}, key="ST0001")
-    async with AsyncKafkaConsumerClient([topic], settings(kafka_bootstrap), group_id=unique("g")) as consumer:
+    async with AsyncKafkaConsumerClient(
+        [topic], settings(kafka_bootstrap), group_id=unique("g"), decode_json=True
+    ) as consumer:
         bad, good = await consume_async(consumer, 2)
     assert bad.value is None and bad.error.startswith("not UTF-8 JSON")
     assert good.value == {"ok": True} and good.offset == bad.offset + 1
@@ -104,11 +106,13 @@ async def test_non_json_value_is_delivered_with_an_error(kafka_bootstrap: str) -
 async def test_commit_then_resume_continues_exactly_after_the_committed_offset(kafka_bootstrap: str) -> None:
     topic, group = unique("resume"), unique("g")
     await produce(kafka_bootstrap, topic, 100)
-    async with AsyncKafkaConsumerClient([topic], settings(kafka_bootstrap, max_poll_records=40), group_id=group) as c:
+    async with AsyncKafkaConsumerClient(
+        [topic], settings(kafka_bootstrap, max_poll_records=40), group_id=group, decode_json=True
+    ) as c:
         first = (await consume_async(c, 40))[:40]
         await c.commit_offsets({first[-1].tp: first[-1].offset + 1})
     assert [m.value["seq"] for m in first] == list(range(40))
-    async with AsyncKafkaConsumerClient([topic], settings(kafka_bootstrap), group_id=group) as c:
+    async with AsyncKafkaConsumerClient([topic], settings(kafka_bootstrap), group_id=group, decode_json=True) as c:
         rest = await consume_async(c, 60)
         assert await c.getmany(timeout_ms=300) == []
     assert [m.value["seq"] for m in rest] == list(range(40, 100))
@@ -117,10 +121,10 @@ async def test_commit_then_resume_continues_exactly_after_the_committed_offset(k
 async def test_a_crash_before_the_commit_delivers_the_messages_again(kafka_bootstrap: str) -> None:
     topic, group = unique("crash"), unique("g")
     await produce(kafka_bootstrap, topic, 30)
-    async with AsyncKafkaConsumerClient([topic], settings(kafka_bootstrap), group_id=group) as c:
+    async with AsyncKafkaConsumerClient([topic], settings(kafka_bootstrap), group_id=group, decode_json=True) as c:
         seen = await consume_async(c, 30)
         await c.commit_offsets({seen[9].tp: seen[9].offset + 1})  # only the first 10 were handled
-    async with AsyncKafkaConsumerClient([topic], settings(kafka_bootstrap), group_id=group) as c:
+    async with AsyncKafkaConsumerClient([topic], settings(kafka_bootstrap), group_id=group, decode_json=True) as c:
         again = await consume_async(c, 20)
     assert [m.value["seq"] for m in again] == list(range(10, 30))
 
@@ -173,7 +177,7 @@ async def test_consumer_and_producer_recover_from_a_broker_restart() -> None:
         config = settings(broker.bootstrap, max_retries=20, retry_interval=0.5)
         async with (
             AsyncKafkaProducerClient(config) as producer,
-            AsyncKafkaConsumerClient([topic], config, group_id=unique("g")) as consumer,
+            AsyncKafkaConsumerClient([topic], config, group_id=unique("g"), decode_json=True) as consumer,
         ):
             await producer.send_many(topic, [("ST0001", {"phase": "before", "seq": i}) for i in range(20)])
             before = await consume_async(consumer, 20)

@@ -113,7 +113,9 @@ async def test_document_002_batch_reaches_the_output_topic_once_without_the_none
         await service.stop()
 
     uploads: list[dict] = []
-    async with AsyncKafkaConsumerClient([service.output_topic], kafka_config, group_id=f"reader-{suffix}") as reader:
+    async with AsyncKafkaConsumerClient(
+        [service.output_topic], kafka_config, group_id=f"reader-{suffix}", decode_json=True
+    ) as reader:
         deadline = time.monotonic() + DEADLINE_SECONDS
         while not uploads and time.monotonic() < deadline:
             uploads += [m.value for m in await reader.getmany(timeout_ms=500)]

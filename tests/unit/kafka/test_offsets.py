@@ -66,7 +66,7 @@ def msg(offset: int, partition: int = 0) -> KafkaMessage:
 
 def handle(manager: OffsetManager, offsets, partition: int = 0) -> None:
     for offset in offsets:
-        manager.track_message(msg(offset, partition))
+        manager.begin(msg(offset, partition))
         manager.mark_done(msg(offset, partition))
 
 
@@ -163,7 +163,7 @@ async def test_an_unfinished_message_is_replayed_after_a_restart(broker):
     manager = OffsetManager(consumer)
     messages = await consumer.getmany(timeout_ms=100)
     for message in messages:
-        manager.track_message(message)
+        manager.begin(message)
     for message in messages[1:]:
         manager.mark_done(message)  # offset 0 is still being handled
 
@@ -178,7 +178,7 @@ async def test_an_unfinished_message_is_replayed_after_a_restart(broker):
 async def test_a_slow_message_holds_back_only_later_offsets_of_its_partition(make_manager):
     manager = make_manager()
     for offset in range(5):
-        manager.track_message(msg(offset))
+        manager.begin(msg(offset))
     for offset in range(1, 5):
         manager.mark_done(msg(offset))
     handle(manager, range(10), partition=1)
@@ -194,7 +194,7 @@ async def test_messages_done_out_of_order_commit_up_to_the_lowest_unfinished(mak
     manager = make_manager()
     offsets = list(range(50))
     for offset in offsets:
-        manager.track_message(msg(offset))
+        manager.begin(msg(offset))
     random.Random(7).shuffle(offsets)
     unfinished = set(offsets)
 
@@ -207,7 +207,7 @@ async def test_messages_done_out_of_order_commit_up_to_the_lowest_unfinished(mak
 async def test_partitions_are_committed_independently(make_manager, broker):
     manager = make_manager()
     for offset in range(3):
-        manager.track_message(msg(offset, partition=0))
+        manager.begin(msg(offset, partition=0))
     manager.mark_done(msg(2, partition=0))
     handle(manager, range(10), partition=1)
 
@@ -235,7 +235,7 @@ async def test_redelivered_and_untracked_messages(make_manager):
     assert await manager.commit()
 
     for offset in range(5, 10):
-        manager.track_message(msg(offset))  # redelivered after a rebalance: already committed
+        manager.begin(msg(offset))  # redelivered after a rebalance: already committed
     assert manager.pending_count == 0
     assert manager.committable() == {}
 
@@ -247,14 +247,14 @@ async def test_redelivered_and_untracked_messages(make_manager):
 
 async def test_memory_stays_bounded_after_a_million_messages(make_manager):
     manager = make_manager()
-    manager.track_message((TP0, 0))  # stuck for the whole run: everything behind it is held back
+    manager.begin((TP0, 0))  # stuck for the whole run: everything behind it is held back
     fetched = msg(0)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         for offset in range(1, 1_000_001):
             fetched.offset = offset
-            manager.track_message(fetched)
+            manager.begin(fetched)
             manager.mark_done(fetched)
         current, peak = tracemalloc.get_traced_memory()
     finally:

@@ -291,13 +291,16 @@ async def test_sync_and_async_handlers_and_status(transport, broker) -> None:
         await until(lambda: handled)
         station = service.get_station_status()["S1"]
         status = service.get_service_status()
+        assert station["task"].running() and not station["task"].done()
     finally:
         await service.stop()
     assert handled == [("S1", {"n": 1})]
-    assert station["runs"] == 1 and station["running"] is False and station["errors"] == 0
+    assert station["runs"] == 1 and station["running"] is True and station["errors"] == 0
     assert status["main_loop_alive"] and status["consumer_alive"] and status["producer_alive"]
+    assert status["main_thread_alive"] and status["result_handler_registered"]
     assert status["station_count"] == 1 and status["counters"]["messages"] == 1
     assert service.get_service_status()["main_loop_alive"] is False
+    assert station["task"].done() and service.get_station_status() == {}
 
 
 async def test_reload_config_adds_a_topic_and_keeps_windows(transport, broker) -> None:
@@ -313,7 +316,7 @@ async def test_reload_config_adds_a_topic_and_keeps_windows(transport, broker) -
             "modules": ["pv_prediction"],
             "window_size": 4,
         }
-        await service.reload_config(document)
+        await service.reload_config(document)  # a plain call; awaiting waits for the new consumer
         publish(broker, "SITE-IRRADIANCE", {"stationId": "S1", "ghi": 812.0}, key="S1")
         await until(lambda: inputs[-1].get("ghi") == 812.0)
     finally:

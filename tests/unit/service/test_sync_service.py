@@ -61,7 +61,8 @@ def test_station_management_and_inputs(transport, broker) -> None:
     try:
         publish(broker, "SCHEDULE-DEVICE-METER", {"stationId": "S1", "meterPower": 2.5}, key="S1")
         wait_sync(lambda: calls)
-        assert service.get_inputs("S1")["meterPower"] == 2.5
+        assert service.get_inputs("S1", "operation_optimization")["meterPower"] == 2.5
+        assert service.get_inputs("S1")["operation_optimization"]["meterPower"] == 2.5
         assert "operation_optimization" in service.get_outputs("S1")
         service.add_station("S2", lambda s, data: calls.append(f"own-{s}"))
         wait_sync(lambda: "own-S2" in calls)

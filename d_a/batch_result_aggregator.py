@@ -1,0 +1,5 @@
+"""The seeds' import path of batch aggregation (`d_a.batch_result_aggregator`); it lives in `d_a.batching`."""
+
+from .batching import BatchCollector, BatchResultAggregator
+
+__all__ = ["BatchCollector", "BatchResultAggregator"]
