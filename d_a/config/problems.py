@@ -42,6 +42,10 @@ def problems_from_validation(
         where = ".".join(p for p in (path, *parts) if p)
         if err["type"] == "extra_forbidden":
             problems.append(f"{where}: unknown key{did_you_mean(str(err['loc'][-1]), candidates)}")
+        elif err.get("input") is Ellipsis:
+            problems.append(
+                f"{where}: `...` is a placeholder (the seeds' examples use it for 'and so on'): write the values"
+            )
         else:
             problems.append(f"{where}: {err['msg']} (got {describe(err['input'])})")
     return problems

@@ -22,7 +22,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from ..errors import KafkaConnectionError
 from .connection import ConnectionState
@@ -55,6 +55,24 @@ class InMemoryBroker:
     client fetches return nothing and report `connected` False, as the Kafka clients do during an
     outage; the inspection calls (`end_offsets`, `committed`, `topics`) always work.
     """
+
+    _shared: ClassVar[InMemoryBroker | None] = None
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> InMemoryBroker:
+        """The process's own broker, behind `transport="memory"` and `D_A_TRANSPORT=memory`: the
+        services, producers and tests of one process meet there."""
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
+    @classmethod
+    def reset_shared(cls) -> None:
+        """Forget the shared broker (the next `shared()` is a new, empty one)."""
+        with cls._shared_lock:
+            cls._shared = None
 
     def __init__(self, partitions: int = 3) -> None:
         if partitions < 1:

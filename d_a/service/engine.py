@@ -158,6 +158,7 @@ class ServiceEngine:
         self.observer: Any = None  # e.g. d_a.metrics.ServiceMetrics: observe_callback / observe_latency
         self.idle_collector: IdleCollector | None = None  # set at start when `idle_gc`
         self._compacting = False  # a compaction step is scheduled (see _idle)
+        self._none_noted = False  # a None result was logged (once) as not uploaded
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -412,6 +413,14 @@ class ServiceEngine:
                 station, self.settings.module_name or "", result, module_input if self.settings.upload_input else None
             )
             ok = await self._send(message, key=station)
+        elif result is None and not failed and not self._none_noted and self._uploads_singles():
+            self._none_noted = True
+            logger.info(
+                "callback returned None for station %s: nothing uploaded to %s (None is no output; the seeds "
+                "uploaded the module input instead, see docs/MIGRATION.md); said once",
+                station,
+                self.settings.output_topic,
+            )
         handler = self.station_result_handlers.get(station, self.result_handler)
         if handler is not None and not failed:
             try:

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..config import Config, ConfigSource, load_config
 from ..config.problems import did_you_mean
 from ..errors import ConfigError
-from ..kafka import InMemoryBroker, KafkaTransport, MemoryTransport
+from ..kafka.choice import choose_transport
 from ..kafka.client_config import resolve_settings
 from ..kafka.transport import Transport
 from .engine import EngineSettings
 
-__all__ = ["ENV_TRANSPORT", "ServiceOptions", "resolve_options"]
+__all__ = ["ServiceOptions", "resolve_options"]
 
 logger = logging.getLogger("d_a.service")
 
 DEFAULT_OUTPUT_PREFIX = "MODULE-OUTPUT-"
-ENV_TRANSPORT = "D_A_TRANSPORT"  # "kafka" (default) or "memory": the transport when none is given
 
 
 @dataclasses.dataclass
@@ -134,25 +132,10 @@ def resolve_options(
     return ServiceOptions(
         cfg,
         chosen,
-        _transport(transport, cfg),
+        choose_transport(transport, cfg.kafka),
         base_group,
         engine,
         kafka_config=kafka_config,
         adhoc_topics=adhoc,
         service_overrides=service_overrides,
     )
-
-
-def _transport(transport: Transport | str | None, cfg: Config) -> Transport:
-    if transport is None:
-        transport = os.environ.get(ENV_TRANSPORT) or "kafka"
-        where = f" ({ENV_TRANSPORT})"
-    else:
-        where = ""
-    if transport == "kafka":
-        return KafkaTransport(cfg.kafka)
-    if transport == "memory":
-        return MemoryTransport(InMemoryBroker())
-    if isinstance(transport, str):
-        raise ConfigError(f"transport{where}: unknown transport {transport!r} (use 'kafka', 'memory' or a Transport)")
-    return transport

@@ -7,7 +7,7 @@ itself thread-safe behind this adapter because only its own fetcher threads touc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..kafka.message import KafkaMessage, TopicPartition
@@ -75,3 +75,7 @@ class ThreadedProducer:
     async def send(self, topic: str, value: Any, key: bytes | str | None = None) -> None:
         assert self._producer is not None
         await asyncio.to_thread(self._producer.send, topic, value, key)
+
+    async def send_many(self, topic: str, items: Sequence[tuple[bytes | str | None, Any]]) -> None:
+        for key, value in items:
+            await self.send(topic, value, key)

@@ -3,7 +3,8 @@
 The seeds import it from their own `tests/test_mock_producer.py`; with d_a it is
 `from d_a.simulator import MockProducer`, with the same calls: `start`, `send_all_topics(station_id)`,
 `run_continuous(duration_seconds, interval_seconds)` and `stop`. It sends realistic messages of
-every input topic (the simulator's, see `StationSimulator`) to Kafka.
+every input topic (the simulator's, see `StationSimulator`) to Kafka, or with `transport="memory"`
+(or `D_A_TRANSPORT=memory`) to the process's in-memory broker.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 import orjson
 
-from ..kafka import AsyncKafkaProducerClient
+from ..kafka.choice import choose_transport
+from ..kafka.transport import AsyncProducer, Transport
 from .engine import StationSimulator
 from .message import SimMessage
 
@@ -29,16 +31,23 @@ class MockProducer:
     """Sends simulated station data to Kafka (`kafka_config`: KAFKA_CONFIG, nested or flat; the
     configured one by default)."""
 
-    def __init__(self, kafka_config: Mapping[str, Any] | None = None, *, stations: int = 10, seed: int = 0) -> None:
-        self.kafka_config = kafka_config
+    def __init__(
+        self,
+        kafka_config: Mapping[str, Any] | None = None,
+        *,
+        stations: int = 10,
+        seed: int = 0,
+        transport: Transport | str | None = None,
+    ) -> None:
+        self.transport = choose_transport(transport, kafka_config)
         self.stations = stations
         self.seed = seed
         self.sent = 0
-        self._producer: AsyncKafkaProducerClient | None = None
+        self._producer: AsyncProducer | None = None
 
     async def start(self) -> None:
-        """Connect to Kafka (KafkaConnectionError after the configured retries)."""
-        producer = AsyncKafkaProducerClient(self.kafka_config)
+        """Connect (KafkaConnectionError after the configured retries)."""
+        producer = self.transport.async_producer()
         await producer.start()
         self._producer = producer
 
