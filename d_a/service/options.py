@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..config import Config, ConfigSource, load_config
+from ..config import Config, ConfigSource, KafkaSettings, load_config
 from ..config.problems import did_you_mean
 from ..errors import ConfigError
 from ..kafka.choice import choose_transport
@@ -37,8 +37,8 @@ class ServiceOptions:
         """A (re)loaded configuration with this service's own settings applied to it: its
         `kafka_config`, the module it was given when the configuration does not list it, and the
         service settings passed as arguments."""
-        if self.kafka_config is not None:
-            config = dataclasses.replace(config, kafka=resolve_settings(self.kafka_config))
+        kafka = resolve_settings(self.kafka_config) if self.kafka_config is not None else config.kafka
+        config = dataclasses.replace(config, kafka=service_kafka(kafka))
         module = self.engine.module_name
         if module is not None and self.adhoc_topics is not None and module not in config.modules:
             config = config.with_module(module, [t for t in self.adhoc_topics if t in config.topics])
@@ -46,6 +46,19 @@ class ServiceOptions:
             service = type(config.service).model_validate({**config.service.model_dump(), **self.service_overrides})
             config = dataclasses.replace(config, service=service)
         return config
+
+
+def service_kafka(kafka: KafkaSettings) -> KafkaSettings:
+    """The Kafka settings a service runs with: offsets are committed by its OffsetManager once
+    callbacks saw the data, so the consumer's own auto-commit (which would commit fetched data
+    before any callback ran) is turned off, with a warning when the configuration asked for it."""
+    if kafka.consumer.get("enable_auto_commit") is not True:
+        return kafka
+    logger.warning(
+        "Kafka consumer setting enable_auto_commit=True is not used by the service: offsets are committed "
+        "after callbacks saw the data (at-least-once); set enable_auto_commit to False to silence this"
+    )
+    return dataclasses.replace(kafka, consumer={**kafka.consumer, "enable_auto_commit": False})
 
 
 def resolve_options(
@@ -69,8 +82,8 @@ def resolve_options(
     `<group_id>.<module>` so services of different modules never split one group's partitions.
     """
     cfg = load_config(config)
-    if kafka_config is not None:
-        cfg = dataclasses.replace(cfg, kafka=resolve_settings(kafka_config))
+    kafka = resolve_settings(kafka_config) if kafka_config is not None else cfg.kafka
+    cfg = dataclasses.replace(cfg, kafka=service_kafka(kafka))
     if topics:
         chosen = list(dict.fromkeys(topics))
         unknown = [t for t in chosen if t not in cfg.topics]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -107,6 +107,20 @@ class Window:
     def __len__(self) -> int:
         self.flush()
         return len(self._store)
+
+    def __iter__(self) -> Iterator[tuple[dict, float]]:
+        """`(record, ts)` pairs, oldest first: the seeds' `deque[(raw, ts)]` view of a window."""
+        self.flush()
+        return iter(list(zip(self._store.rows(), self._store.times().tolist(), strict=True)))
+
+    def __getitem__(self, index: int) -> tuple[dict, float]:
+        """The `(record, ts)` pair at `index` (negative counts from the newest), as the seeds' deque."""
+        self.flush()
+        size = len(self._store)
+        position = index + size if index < 0 else index
+        if not 0 <= position < size:
+            raise IndexError(f"window index {index} out of range ({size} records)")
+        return self._store.rows(position, position + 1)[0], float(self._store.times(position, position + 1)[0])
 
     @property
     def newest_ts(self) -> float | None:

@@ -392,3 +392,40 @@ async def test_result_handler_forms(memory, form: str) -> None:
     expected = (STATION, {"v": 1}) if form == "constructor" else (STATION, STATION, {"v": 1})
     assert calls == [expected]
     assert len(read_memory("MODULE-OUTPUT-OPERATION_OPTIMIZATION")) == 1
+
+
+async def test_copy_of_kafka_config_with_single_consumer_mode(memory) -> None:
+    """'如资源紧张，可将 multi_consumer_mode 置 False': a copy of `d_a.config.KAFKA_CONFIG` with
+    `consumer.multi_consumer_mode = False` is accepted (it once clashed with the top-level copy)."""
+    import copy
+
+    from d_a import AsyncDataAnalysisService
+    from d_a.config import KAFKA_CONFIG
+    from d_a.kafka.consumer_plan import plan_consumers
+
+    config = copy.deepcopy(KAFKA_CONFIG)
+    config["consumer"]["multi_consumer_mode"] = False
+    service = AsyncDataAnalysisService(module_name="load_prediction", kafka_config=config)
+    assert service.config.kafka.multi_consumer_mode is False
+    plan = plan_consumers(
+        "seed",
+        service.topics,
+        service.config.kafka,
+        group_id=None,
+        multi_consumer_mode=None,
+        max_retries=None,
+        retry_interval=None,
+    )
+    assert not plan.multi_consumer_mode and len(plan.members) == 1
+
+
+def test_enable_auto_commit_true_is_overridden_loudly(memory, caplog) -> None:
+    """The seeds' examples often set `enable_auto_commit: True`; the aiokafka consumer would then
+    commit fetched offsets before any callback ran (data lost in a crash). A service keeps
+    committing after callbacks and says so with a warning naming the setting."""
+    from d_a import DataAnalysisService
+
+    config = {"bootstrap_servers": ["localhost:9092"], "group_id": "g", "enable_auto_commit": True}
+    service = DataAnalysisService(module_name="load_prediction", kafka_config=config)
+    assert service.config.kafka.consumer["enable_auto_commit"] is False
+    assert "enable_auto_commit=True is not used by the service" in caplog.text

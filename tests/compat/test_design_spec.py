@@ -214,3 +214,21 @@ def test_logging_format_of_the_spec(caplog) -> None:
     assert LOG_FORMAT == "[%(asctime)s] %(levelname)s %(name)s %(message)s"
     record = logging.LogRecord("d_a.service", logging.INFO, __file__, 1, "服务启动", None, None)
     assert logging.Formatter(LOG_FORMAT).format(record).endswith("] INFO d_a.service 服务启动")
+
+
+def test_data_cache_reads_like_the_seeds_deques() -> None:
+    """§2.2 / §5.4: `data_cache = {station_id: {topic: deque[(raw, ts)]}}` and the expiry check
+    `if window and (now - window[-1][1] > data_expire_seconds)`."""
+    from d_a import DataDispatcher
+
+    dispatcher = DataDispatcher()
+    for minute in (0, 5):
+        record = {"stationId": "S1", "meterPower": float(minute), "sendTime": f"2025-11-01 08:{minute:02d}:00"}
+        dispatcher.update_topic_data("S1", "SCHEDULE-DEVICE-METER", record)
+    window = dispatcher.data_cache["S1"]["SCHEDULE-DEVICE-METER"]
+    assert len(window) == 2 and [raw["meterPower"] for raw, ts in window] == [0.0, 5.0]
+    newest_raw, newest_ts = window[-1]
+    assert newest_raw["meterPower"] == 5.0 and newest_ts == window[1][1] > window[0][1]
+    assert window and newest_ts + 600 < 2e9
+    with pytest.raises(IndexError):
+        window[2]
