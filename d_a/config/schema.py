@@ -101,5 +101,6 @@ class ServiceConfig(_Section):
     upload_input: StrictBool = False
     max_held_messages: PositiveInt = 200_000
     stop_timeout: PositiveFloat = 30.0
+    global_bootstrap_timeout: PositiveFloat = 30.0
     gc_threshold: PositiveInt | None = 10_000
     idle_gc: StrictBool = True

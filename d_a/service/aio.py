@@ -12,6 +12,7 @@ from ..config import ConfigSource
 from ..errors import DataAnalysisError
 from .base import ServiceBase
 from .engine import ServiceEngine
+from .options import global_topics_for
 
 __all__ = ["AsyncDataAnalysisService"]
 
@@ -43,7 +44,7 @@ class AsyncDataAnalysisService(ServiceBase):
         """Connect (KafkaConnectionError after the configured retries) and start processing."""
         if self.engine is not None:
             raise DataAnalysisError("the service is already started")
-        consumer = self.transport.async_consumer(self.topics, group_id=self.options.group_id)
+        consumer = self.transport.async_consumer(self.options.engine.consumed_topics, group_id=self.options.group_id)
         needs_producer = self.output_topic is not None
         producer = self.transport.async_producer() if needs_producer else None
         self.engine = ServiceEngine(
@@ -55,6 +56,7 @@ class AsyncDataAnalysisService(ServiceBase):
             callback=callback,
             result_handler=result_handler or self.result_handler,
             batch_upload_handler=batch_upload_handler,
+            global_reader=getattr(self.transport, "async_global_reader", None),
         )
         try:
             await self.engine.start()
@@ -114,6 +116,11 @@ class AsyncDataAnalysisService(ServiceBase):
                 await self._resubscribe(wanted)
 
     async def _resubscribe(self, topics: list[str]) -> None:
-        await self._engine().replace_consumer(self.transport.async_consumer(topics, group_id=self.options.group_id))
+        engine = self._engine()
+        global_topics = global_topics_for(self.config, topics, self.transport)
+        consumed = [t for t in topics if t not in global_topics]
+        await engine.replace_consumer(self.transport.async_consumer(consumed, group_id=self.options.group_id))
+        await engine.globals.resubscribe(global_topics)  # a new global topic is bootstrapped
+        self.options.engine.global_topics = global_topics
         self.topics = topics
         logger.info("now consuming %d topics after a config reload", len(topics))

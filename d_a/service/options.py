@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,8 +14,11 @@ from ..kafka import InMemoryBroker, KafkaTransport, MemoryTransport
 from ..kafka.client_config import resolve_settings
 from ..kafka.transport import Transport
 from .engine import EngineSettings
+from .globals import split_global_topics
 
-__all__ = ["ServiceOptions", "resolve_options"]
+__all__ = ["ServiceOptions", "global_topics_for", "resolve_options"]
+
+logger = logging.getLogger("d_a.service")
 
 DEFAULT_OUTPUT_PREFIX = "MODULE-OUTPUT-"
 
@@ -95,9 +99,27 @@ def resolve_options(
         stop_timeout=service.stop_timeout,
         gc_threshold=service.gc_threshold,
         idle_gc=service.idle_gc,
+        global_bootstrap_timeout=service.global_bootstrap_timeout,
     )
     cfg = dataclasses.replace(cfg, service=service)
-    return ServiceOptions(cfg, chosen, _transport(transport, cfg), base_group, engine)
+    resolved = _transport(transport, cfg)
+    engine.global_topics = global_topics_for(cfg, chosen, resolved)
+    return ServiceOptions(cfg, chosen, resolved, base_group, engine)
+
+
+def global_topics_for(cfg: Config, topics: Sequence[str], transport: Transport) -> list[str]:
+    """The topics a global reader reads (see globals.py); [] with a transport that has no global
+    reader (its consumer then reads them, as any other topic, logged)."""
+    _, global_topics = split_global_topics(cfg, topics)
+    if global_topics and not (hasattr(transport, "async_global_reader") and hasattr(transport, "global_reader")):
+        logger.warning(
+            "transport %s has no global reader: global topics %s are consumed in the group, so stations may "
+            "run before they are loaded, and committed global data is not read again after a restart",
+            getattr(transport, "name", type(transport).__name__),
+            ", ".join(global_topics),
+        )
+        return []
+    return global_topics
 
 
 def _transport(transport: Transport | str | None, cfg: Config) -> Transport:

@@ -19,7 +19,7 @@ from ..errors import DataAnalysisError
 from .base import ServiceBase
 from .callbacks import CallbackPool
 from .engine import ServiceEngine
-from .threaded import ThreadedConsumer, ThreadedProducer
+from .threaded import ThreadedConsumer, ThreadedGlobalReader, ThreadedProducer
 
 __all__ = ["DataAnalysisService"]
 
@@ -75,8 +75,12 @@ class DataAnalysisService(ServiceBase):
             self._stopped.wait()
 
     async def _start_engine(self, callback: Callable[..., Any] | None) -> None:
-        transport, topics, group = self.transport, self.topics, self.options.group_id
+        transport, topics, group = self.transport, self.options.engine.consumed_topics, self.options.group_id
         consumer = ThreadedConsumer(lambda: transport.consumer(topics, group_id=group), topics)
+
+        def global_reader(topics: list[str]) -> ThreadedGlobalReader:
+            return ThreadedGlobalReader(lambda: transport.global_reader(topics), topics)
+
         producer = ThreadedProducer(transport.producer) if self.output_topic is not None else None
         engine = ServiceEngine(
             self.config,
@@ -87,6 +91,7 @@ class DataAnalysisService(ServiceBase):
             callback=callback,
             result_handler=self.result_handler,
             callback_pool=CallbackPool(self.max_workers, thread_name_prefix="d_a-station"),
+            global_reader=global_reader if hasattr(transport, "global_reader") else None,
         )
         await engine.start()
         self.engine = engine
