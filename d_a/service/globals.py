@@ -94,13 +94,17 @@ class GlobalTopics:
             return
         if self.make_reader is None:
             raise ValueError("global topics need a reader factory")
+        self._loaded.clear()  # from now on no station runs until the bootstrap is over
         reader = self.make_reader(self.topics)
-        await reader.start()
+        try:
+            await reader.start()
+        except BaseException:
+            self._loaded.set()
+            raise
         self.reader = reader
         self.messages = dict.fromkeys(self.topics, 0)
         self._applied = reader.positions()
         self._targets, self._ends = None, {}
-        self._loaded.clear()
         self._spawn(self._follow(reader))
         self._spawn(self._bootstrap(reader))
         logger.info("reading global topics %s without a consumer group, from their beginning", ", ".join(self.topics))
@@ -246,7 +250,7 @@ class GlobalTopics:
     async def _end_offsets(self, reader: AsyncGlobalReader, timeout: float) -> dict[TopicPartition, int]:
         self.end_offset_queries += 1
         ends = await asyncio.wait_for(reader.end_offsets(), timeout)
-        self._ends.update(ends)
+        self._ends = {**self._ends, **ends}  # replaced, not changed: status() may read it from another thread
         return ends
 
     async def _reach(self, targets: Offsets, deadline: float) -> bool:
