@@ -109,6 +109,12 @@ class ServiceMetrics(Collector):
         for topic, partitions in status.get("lag", {}).items():
             lag.add_metric([topic], sum(p.get("lag") or 0 for p in partitions.values()))
         yield lag
+        loaded = GaugeMetricFamily(
+            "d_a_global_topic_loaded", "1 once a global topic was read up to its end offsets at start", labels=["topic"]
+        )
+        for topic, progress in status.get("global_topics", {}).items():
+            loaded.add_metric([topic], 1 if progress.get("loaded") else 0)
+        yield loaded
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -101,6 +101,7 @@ class ServiceConfig(_Section):
     upload_input: StrictBool = False
     max_held_messages: PositiveInt = 200_000
     stop_timeout: PositiveFloat = 30.0
+    global_bootstrap_timeout: PositiveFloat = 30.0
     gc_threshold: PositiveInt | None = 10_000
     idle_gc: StrictBool = True
     configure_logging: StrictBool = True

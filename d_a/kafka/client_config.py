@@ -21,6 +21,7 @@ from ..config import KafkaSettings, get_config, normalize_kafka_config
 __all__ = [
     "aiokafka_consumer_kwargs",
     "aiokafka_producer_kwargs",
+    "global_reader_values",
     "kafka_python_consumer_kwargs",
     "kafka_python_producer_kwargs",
     "resolve_settings",
@@ -109,3 +110,25 @@ def _client_values(values: dict[str, Any]) -> None:
         values["acks"] = int(values["acks"])
     if values.get("compression_type") == "none":
         values["compression_type"] = None
+
+
+GROUP_KEYS = (
+    "group_id",
+    "group_instance_id",
+    "enable_auto_commit",
+    "auto_commit_interval_ms",
+    "partition_assignment_strategy",
+    "session_timeout_ms",
+    "heartbeat_interval_ms",
+    "rebalance_timeout_ms",
+    "max_poll_interval_ms",
+    "max_poll_records",
+    "auto_offset_reset",
+)
+
+
+def global_reader_values(consumer: Mapping[str, Any]) -> dict[str, Any]:
+    """A global reader's consumer settings: the service's connection settings without a group,
+    from the earliest offset, fetches not capped (aiokafka reads None as no cap)."""
+    values = {key: value for key, value in consumer.items() if key not in GROUP_KEYS}
+    return {**values, "group_id": None, "enable_auto_commit": False, "auto_offset_reset": "earliest"}

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..config import KafkaSettings
-from .aio import AsyncKafkaConsumerClient, AsyncKafkaProducerClient
+from .aio import AsyncKafkaConsumerClient, AsyncKafkaGlobalReader, AsyncKafkaProducerClient
 from .client_config import resolve_settings
-from .sync import KafkaConsumerClient, KafkaProducerClient
+from .sync import KafkaConsumerClient, KafkaGlobalReader, KafkaProducerClient
 
 __all__ = ["KafkaTransport"]
 
@@ -36,3 +36,9 @@ class KafkaTransport:
 
     def producer(self) -> KafkaProducerClient:
         return KafkaProducerClient(self.settings)
+
+    def async_global_reader(self, topics: Sequence[str]) -> AsyncKafkaGlobalReader:
+        return AsyncKafkaGlobalReader(topics, self.settings)
+
+    def global_reader(self, topics: Sequence[str]) -> KafkaGlobalReader:
+        return KafkaGlobalReader(topics, self.settings)

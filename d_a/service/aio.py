@@ -43,7 +43,7 @@ class AsyncDataAnalysisService(ServiceBase):
         """Connect (KafkaConnectionError after the configured retries) and start processing."""
         if self.engine is not None:
             raise DataAnalysisError("the service is already started")
-        consumer = self.transport.async_consumer(self.topics, group_id=self.options.group_id)
+        consumer = self.transport.async_consumer(self.options.engine.consumed_topics, group_id=self.options.group_id)
         needs_producer = self.output_topic is not None
         producer = self.transport.async_producer() if needs_producer else None
         self.engine = ServiceEngine(
@@ -55,6 +55,7 @@ class AsyncDataAnalysisService(ServiceBase):
             callback=callback,
             result_handler=result_handler or self.result_handler,
             batch_upload_handler=batch_upload_handler,
+            global_reader=getattr(self.transport, "async_global_reader", None),
         )
         try:
             await self.engine.start()
@@ -128,7 +129,9 @@ class AsyncDataAnalysisService(ServiceBase):
             self.engine.aggregator.batch_timeout = seconds
 
     async def _resubscribe(self, topics: list[str]) -> None:
-        await self._engine().replace_consumer(self.transport.async_consumer(topics, group_id=self.options.group_id))
+        consumed, global_topics = self._split(topics)
+        consumer = self.transport.async_consumer(consumed, group_id=self.options.group_id)
+        await self._engine().resubscribe(consumer, global_topics)
         self.topics = topics
         logger.info("now consuming %d topics after a config reload", len(topics))
 

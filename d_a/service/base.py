@@ -13,7 +13,7 @@ from ..kafka.transport import Transport
 from ..logs import ensure_logging
 from .engine import ServiceEngine
 from .handlers import resolve_result_handler
-from .options import DEFAULT_OUTPUT_PREFIX, resolve_options
+from .options import DEFAULT_OUTPUT_PREFIX, global_topics_for, resolve_options
 
 __all__ = ["ServiceBase"]
 
@@ -109,6 +109,11 @@ class ServiceBase:
         self.dispatcher.reload_config(fitted)
         self.config = fitted
         return fitted
+
+    def _split(self, topics: list[str]) -> tuple[list[str], list[str]]:
+        """(the topics the service's consumer reads, those its global reader reads)."""
+        global_topics = global_topics_for(self.config, topics, self.transport)
+        return [t for t in topics if t not in global_topics], global_topics
 
     def _stop_station(self, station_id: str) -> None:
         """Stop serving a station and drop its windows (a StationHandle's `cancel`)."""

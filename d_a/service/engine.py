@@ -18,7 +18,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..batching import BatchCollector, BatchResultAggregator
@@ -26,11 +26,12 @@ from ..config import Config
 from ..dispatcher import DataDispatcher, IngestReport
 from ..errors import error_counts, handle_error
 from ..kafka import KafkaMessage, OffsetManager
-from ..kafka.transport import AsyncConsumer, AsyncProducer
+from ..kafka.transport import AsyncConsumer, AsyncGlobalReader, AsyncProducer
 from ..topics import BadInput
 from .callbacks import CallbackPool
 from .delivery import DeliveryTracker, Position, positions_of
 from .garbage import IdleCollector, young_gc_threshold
+from .globals import GlobalTopics
 from .handlers import ResultHandler, check_batch_upload_handler, check_callback, resolve_result_handler
 from .outputs import batch_output, single_output
 from .scheduler import StationScheduler
@@ -66,6 +67,13 @@ class EngineSettings:
     upload_input: bool = False
     gc_threshold: int | None = None  # Python's generation-0 GC threshold while the engine runs
     idle_gc: bool = False  # collect garbage when no station is queued or running (see garbage.py)
+    global_topics: list[str] = field(default_factory=list)  # read by the global reader (see globals.py)
+    global_bootstrap_timeout: float = 30.0
+
+    @property
+    def consumed_topics(self) -> list[str]:
+        """The topics of the service's consumer: all but the global ones."""
+        return [t for t in self.topics if t not in self.global_topics]
 
 
 _PLAIN_RESULTS = frozenset({dict, list, str, int, float, bool, type(None)})  # never awaitable: no ABC check
@@ -113,6 +121,7 @@ class ServiceEngine:
         result_handler: Callable[..., Any] | None = None,
         batch_upload_handler: Callable[..., Any] | None = None,
         callback_pool: CallbackPool | None = None,
+        global_reader: Callable[[list[str]], AsyncGlobalReader] | None = None,
     ) -> None:
         self.config = config
         self.settings = settings
@@ -130,6 +139,9 @@ class ServiceEngine:
         self.offsets = OffsetManager(consumer, config.offset_commit)
         self.tracker = DeliveryTracker(self._release)
         self.scheduler = StationScheduler(settings.min_interval, self.is_ready)
+        self.globals = GlobalTopics(
+            global_reader, dispatcher, self.scheduler.trigger, settings.global_bootstrap_timeout
+        )
         self.aggregator = BatchResultAggregator(settings.batch_timeout, BATCH_CLEANUP_INTERVAL)
         self.batching = batch_upload_handler is not None or (settings.module_name is not None and producer is not None)
         self._batch_topics = {t for t in settings.topics if config.topics.get(t) and config.topics[t].defines_batch}
@@ -164,12 +176,18 @@ class ServiceEngine:
 
     async def start(self) -> None:
         await self.consumer.start()
-        if self.producer is not None:
-            try:
+        try:
+            if self.producer is not None:
                 await self.producer.start()
+            try:
+                await self.globals.start(self.settings.global_topics)
             except BaseException:
-                await self.consumer.stop()
+                if self.producer is not None:
+                    await self.producer.stop()
                 raise
+        except BaseException:
+            await self.consumer.stop()
+            raise
         self.loop_alive = True  # from now on; the loop task clears it if it ever ends
         self._gc_threshold = young_gc_threshold(self.settings.gc_threshold)
         self.idle_collector = IdleCollector() if self.settings.idle_gc else None
@@ -197,6 +215,7 @@ class ServiceEngine:
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        await self.globals.stop()
         for collector in self.aggregator.drain():
             await self._upload_batch(collector)
         await self.offsets.close()
@@ -247,6 +266,13 @@ class ServiceEngine:
                 self.settings.max_held_messages,
                 self.counters["consumption_pauses"],
             )
+
+    async def resubscribe(self, consumer: AsyncConsumer, global_topics: list[str]) -> None:
+        """After a config reload: `consumer` reads the station topics, the global reader
+        `global_topics` (a global topic new to it is bootstrapped again)."""
+        await self.replace_consumer(consumer)
+        await self.globals.resubscribe(global_topics)
+        self.settings.global_topics = global_topics
 
     async def replace_consumer(self, consumer: AsyncConsumer) -> None:
         """Switch to a consumer of other topics (after a config reload): commit, close, start anew."""
@@ -319,8 +345,13 @@ class ServiceEngine:
     async def _worker(self) -> None:
         while True:
             station = await self.scheduler.queue.get()
-            if station not in self.scheduler.states:
+            state = self.scheduler.states.get(station)
+            if state is None:
                 continue
+            if self.globals.must_wait(first_run=state.runs == 0):  # global data first (see globals.py)
+                await self.globals.wait(first_run=state.runs == 0)
+                if station not in self.scheduler.states:
+                    continue
             await self.run_station(station)
             if self.scheduler.idle:
                 self._idle()
@@ -538,8 +569,9 @@ class ServiceEngine:
             "open_batches": self.aggregator.open_batches,
             "result_handler_registered": self.result_handler is not None,
             "batch_upload_handler_registered": self.batch_upload_handler is not None,
-            "counters": dict(self.counters),
-            "messages_per_topic": dict(self.messages_per_topic),
+            "counters": self._counters(),
+            "messages_per_topic": {**self.messages_per_topic, **self.globals.messages},
+            "global_topics": self.globals.status(),
             "bad_input": self.dispatcher.bad_input.by_kind(),
             "errors": error_counts(),
             "latency_ms": self.latency_percentiles(),
@@ -548,6 +580,13 @@ class ServiceEngine:
             "lag": self._lag(),
             "idle_gc_passes": None if self.idle_collector is None else list(self.idle_collector.passes),
         }
+
+    def _counters(self) -> dict[str, int]:
+        """The engine's counters, with the global reader's messages."""
+        counters = dict(self.counters)
+        counters["messages"] += sum(self.globals.messages.values())
+        counters["bad_messages"] += self.globals.bad_messages
+        return counters
 
     def _lag(self) -> dict[str, Any]:
         try:

@@ -14,8 +14,9 @@ from ..kafka.choice import choose_transport
 from ..kafka.client_config import resolve_settings
 from ..kafka.transport import Transport
 from .engine import EngineSettings
+from .globals import split_global_topics
 
-__all__ = ["ServiceOptions", "resolve_options"]
+__all__ = ["ServiceOptions", "global_topics_for", "resolve_options"]
 
 logger = logging.getLogger("d_a.service")
 
@@ -140,15 +141,33 @@ def resolve_options(
         stop_timeout=service.stop_timeout,
         gc_threshold=service.gc_threshold,
         idle_gc=service.idle_gc,
+        global_bootstrap_timeout=service.global_bootstrap_timeout,
     )
     cfg = dataclasses.replace(cfg, service=service)
+    resolved = choose_transport(transport, cfg.kafka)
+    engine.global_topics = global_topics_for(cfg, chosen, resolved)
     return ServiceOptions(
         cfg,
         chosen,
-        choose_transport(transport, cfg.kafka),
+        resolved,
         base_group,
         engine,
         kafka_config=kafka_config,
         adhoc_topics=adhoc,
         service_overrides=service_overrides,
     )
+
+
+def global_topics_for(cfg: Config, topics: Sequence[str], transport: Transport) -> list[str]:
+    """The topics a global reader reads (see globals.py); [] with a transport that has no global
+    reader (its consumer then reads them, as any other topic, logged)."""
+    _, global_topics = split_global_topics(cfg, topics)
+    if global_topics and not (hasattr(transport, "async_global_reader") and hasattr(transport, "global_reader")):
+        logger.warning(
+            "transport %s has no global reader: global topics %s are consumed in the group, so stations may "
+            "run before they are loaded, and committed global data is not read again after a restart",
+            getattr(transport, "name", type(transport).__name__),
+            ", ".join(global_topics),
+        )
+        return []
+    return global_topics

@@ -20,7 +20,7 @@ from .base import ServiceBase
 from .callbacks import CallbackPool
 from .engine import ServiceEngine
 from .handlers import resolve_result_handler
-from .threaded import ThreadedConsumer, ThreadedProducer
+from .threaded import ThreadedConsumer, ThreadedGlobalReader, ThreadedProducer
 
 __all__ = ["DataAnalysisService"]
 
@@ -90,16 +90,22 @@ class DataAnalysisService(ServiceBase):
             self._stopped.wait()
 
     async def _start_engine(self, callback: Callable[..., Any] | None) -> None:
-        producer = ThreadedProducer(self.transport.producer) if self.output_topic is not None else None
+        transport = self.transport
+
+        def global_reader(topics: list[str]) -> ThreadedGlobalReader:
+            return ThreadedGlobalReader(lambda: transport.global_reader(topics), topics)
+
+        producer = ThreadedProducer(transport.producer) if self.output_topic is not None else None
         engine = ServiceEngine(
             self.config,
             self.options.engine,
             self.dispatcher,
-            self._consumer(self.topics),
+            self._consumer(self.options.engine.consumed_topics),
             producer,
             callback=callback,
             result_handler=self.result_handler,
             callback_pool=CallbackPool(self.max_workers, thread_name_prefix="d_a-station"),
+            global_reader=global_reader if hasattr(transport, "global_reader") else None,
         )
         await engine.start()
         self.engine = engine
@@ -163,8 +169,9 @@ class DataAnalysisService(ServiceBase):
             return
         wanted = self.config.topics_for(self.module_name)
         if set(wanted) != set(self.topics):
-            engine = self.engine
-            asyncio.run_coroutine_threadsafe(engine.replace_consumer(self._consumer(wanted)), self._loop).result()
+            consumed, global_topics = self._split(wanted)
+            resubscribed = self.engine.resubscribe(self._consumer(consumed), global_topics)
+            asyncio.run_coroutine_threadsafe(resubscribed, self._loop).result()
             self.topics = wanted
             logger.info("now consuming %d topics after a config reload", len(wanted))
 

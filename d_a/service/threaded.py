@@ -7,13 +7,14 @@ itself thread-safe behind this adapter because only its own fetcher threads touc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..errors import KafkaConnectionError
 from ..kafka.message import KafkaMessage, TopicPartition
-from ..kafka.transport import Consumer, Producer
+from ..kafka.transport import Consumer, GlobalReader, Producer
 
-__all__ = ["ThreadedConsumer", "ThreadedProducer"]
+__all__ = ["ThreadedConsumer", "ThreadedGlobalReader", "ThreadedProducer"]
 
 
 class ThreadedConsumer:
@@ -51,6 +52,49 @@ class ThreadedConsumer:
 
     def get_lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]:
         return self._consumer.get_lag_info() if self._consumer is not None else {}
+
+
+class ThreadedGlobalReader:
+    """An AsyncGlobalReader over a blocking GlobalReader (created on `start`, in a worker thread).
+
+    `positions` are those of the latest poll that returned, so they never run ahead of the
+    messages handed over."""
+
+    def __init__(self, make: Callable[[], GlobalReader], topics: list[str]) -> None:
+        self._make = make
+        self.topics = topics
+        self._reader: GlobalReader | None = None
+        self._positions: dict[TopicPartition, int] = {}
+
+    @property
+    def connected(self) -> bool:
+        return self._reader is not None and self._reader.connected
+
+    async def start(self) -> None:
+        self._reader = await asyncio.to_thread(self._make)
+        self._positions = self._reader.positions()
+
+    async def stop(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await asyncio.to_thread(reader.close)
+
+    async def getmany(self, timeout_ms: int = 1000) -> list[KafkaMessage]:
+        reader = self._started()
+        messages = await asyncio.to_thread(reader.poll, timeout_ms)
+        self._positions = reader.positions()
+        return messages
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        return await asyncio.to_thread(self._started().end_offsets)
+
+    def positions(self) -> dict[TopicPartition, int]:
+        return dict(self._positions)
+
+    def _started(self) -> GlobalReader:
+        if self._reader is None:
+            raise KafkaConnectionError("the global reader is not started")
+        return self._reader
 
 
 class ThreadedProducer:

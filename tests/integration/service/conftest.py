@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator
+
 import pytest
+
+from d_a.kafka import BrokerUnavailable, EmbeddedBroker
 
 
 @pytest.fixture
@@ -16,3 +21,26 @@ def kafka_config(kafka_bootstrap: str) -> dict:
         "max_retries": 3,
         "retry_interval": 0.2,
     }
+
+
+@pytest.fixture
+def fresh_brokers() -> Iterator[Callable[[], EmbeddedBroker]]:
+    """Starts a new embedded broker per call (fresh topics, fresh groups); all stopped at the end."""
+    started: list[EmbeddedBroker] = []
+
+    def start() -> EmbeddedBroker:
+        broker = EmbeddedBroker()
+        started.append(broker)
+        try:
+            broker.start()
+        except BrokerUnavailable as exc:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"embedded broker unavailable under CI: {exc}", pytrace=False)
+            pytest.skip(f"embedded broker unavailable: {exc}")
+        return broker
+
+    try:
+        yield start
+    finally:
+        for broker in started:
+            broker.close()
