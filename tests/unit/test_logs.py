@@ -103,3 +103,45 @@ def test_registered_secret_masked_on_console(capsys) -> None:
     captured = capsys.readouterr()
     assert "console-secret-42" not in captured.err
     assert "token is ***" in captured.err
+
+
+def test_ensure_logging_sets_up_console_and_file_when_nothing_is_configured(tmp_path, monkeypatch) -> None:
+    from d_a.logs import ensure_logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setenv("DATA_ANALYSIS_LOG", str(tmp_path / "app.log"))
+    ensure_logging()
+    ensure_logging()  # a second service adds nothing
+    assert sorted(type(h).__name__ for h in root.handlers) == ["RotatingFileHandler", "StreamHandler"]
+    for handler in root.handlers:
+        handler.close()
+
+
+def test_ensure_logging_adds_only_the_file_to_an_application_configured_console(tmp_path, monkeypatch) -> None:
+    from d_a.logs import ensure_logging
+
+    path = tmp_path / "app.log"
+    monkeypatch.setenv("DATA_ANALYSIS_LOG", str(path))
+    console = logging.StreamHandler()
+    monkeypatch.setattr(logging.getLogger(), "handlers", [console])
+    ensure_logging()
+    package = logging.getLogger("d_a")
+    added = [h for h in package.handlers if isinstance(h, RotatingFileHandler)]
+    assert len(added) == 1 and added[0].baseFilename == str(path)
+    ensure_logging()
+    assert len([h for h in package.handlers if isinstance(h, RotatingFileHandler)]) == 1
+
+
+def test_ensure_logging_respects_a_file_the_application_writes_itself(tmp_path, monkeypatch) -> None:
+    from d_a.logs import ensure_logging
+
+    path = tmp_path / "app.log"
+    monkeypatch.setenv("DATA_ANALYSIS_LOG", str(path))
+    own = RotatingFileHandler(path, encoding="utf-8")
+    monkeypatch.setattr(logging.getLogger(), "handlers", [own])
+    try:
+        ensure_logging()
+        assert not [h for h in logging.getLogger("d_a").handlers if isinstance(h, RotatingFileHandler)]
+    finally:
+        own.close()

@@ -247,3 +247,53 @@ def test_slow_topics_outlive_the_default_idle_expiry() -> None:
     assert topics["SCHEDULE-STATION-REALTIME-DATA"].expire_seconds >= 3600
     assert topics["SCHEDULE-STATION-PARAM"].expire_seconds >= 86400
     assert topics["SCHEDULE-CAR-PRICE"].expire_seconds >= 31 * 86400
+
+
+def test_a_config_py_next_to_the_package_comes_before_config_yaml(tmp_path, monkeypatch) -> None:
+    """The seeds mount their config.py at <package>/config.py (Docker, Kubernetes)."""
+    import d_a.config.loader as loader
+
+    mounted = tmp_path / "mounted.py"
+    mounted.write_text("OFFSET_COMMIT_CONFIG = {'commit_batch_size': 7}\n", encoding="utf-8")
+    (tmp_path / "config.yaml").write_text("offset_commit: {commit_batch_size: 8}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_config().offset_commit.commit_batch_size == 8
+    monkeypatch.setattr(loader, "PACKAGE_MOUNT", mounted)
+    assert load_config().offset_commit.commit_batch_size == 7
+    monkeypatch.setenv("DATA_ANALYSIS_CONFIG_PATH", str(tmp_path / "config.yaml"))
+    assert load_config().offset_commit.commit_batch_size == 8
+
+
+def test_the_config_package_itself_as_a_source_reads_the_default_sources_again(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text("service: {data_expire_seconds: 7200}\n", encoding="utf-8")
+    monkeypatch.setenv("DATA_ANALYSIS_CONFIG_PATH", str(path))
+    assert load_config(d_a.config).service.data_expire_seconds == 7200
+
+
+def test_a_config_module_is_imported_again_on_reread(tmp_path, monkeypatch) -> None:
+    import importlib
+
+    from d_a.config import reread
+
+    (tmp_path / "site_settings.py").write_text("OFFSET_COMMIT_CONFIG = {'commit_batch_size': 7}\n", "utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("site_settings")
+    assert load_config(module).offset_commit.commit_batch_size == 7
+    (tmp_path / "site_settings.py").write_text("OFFSET_COMMIT_CONFIG = {'commit_batch_size': 9}\n", "utf-8")
+    importlib.invalidate_caches()
+    assert load_config(reread(module)).offset_commit.commit_batch_size == 9
+
+
+def test_with_module_registers_a_module_the_configuration_does_not_list() -> None:
+    config = load_config().with_module("test_module", ["SCHEDULE-DEVICE-METER", "SCHEDULE-CAR-PRICE"])
+    assert config.topics_for("test_module") == ["SCHEDULE-DEVICE-METER", "SCHEDULE-CAR-PRICE"]
+    assert config.module_output_topics["test_module"] == "MODULE-OUTPUT-TEST_MODULE"
+    assert "MODULE-OUTPUT-TEST_MODULE" in config.topics and config.modules[-1] == "test_module"
+    with pytest.raises(ConfigError, match="NOPE"):
+        load_config().with_module("x", ["NOPE"])
+
+
+def test_an_ellipsis_placeholder_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"topics\.X\.fields\.1: `\.\.\.` is a placeholder"):
+        load_config({"topics": {"X": {"fields": ["a", ...]}}})

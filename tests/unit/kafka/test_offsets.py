@@ -266,3 +266,20 @@ async def test_memory_stays_bounded_after_a_million_messages(make_manager):
     assert manager.committable() == {TP0: 0}
     manager.mark_done(TP0, 0)
     assert manager.committable() == {TP0: 1_000_001}
+
+
+async def test_track_message_is_the_seeds_handled_and_begin_holds_the_partition() -> None:
+    """The seeds' `track_message(msg)`: handled, committable at once; `begin` keeps a partition's
+    commit below a message until `mark_done`."""
+    committed = []
+
+    class Consumer:
+        def commit_offsets(self, offsets):
+            committed.append(dict(offsets))
+
+    manager = OffsetManager(Consumer(), {"commit_batch_size": 1})
+    manager.begin(msg(5))
+    manager.track_message(msg(6))
+    assert await manager.commit() and committed[-1] == {TP0: 5}  # 5 still in flight
+    manager.mark_done(msg(5))
+    assert await manager.commit() and committed[-1] == {TP0: 7}

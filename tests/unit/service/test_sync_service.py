@@ -84,3 +84,22 @@ def test_unreachable_kafka_fails_start_with_kafka_connection_error() -> None:
     )
     with pytest.raises(KafkaConnectionError, match="after 2 attempts"):
         service.start(lambda s, d: None)
+
+
+def test_seed_start_forms_and_reload_adding_a_topic(transport, broker) -> None:
+    """`start(callback, result_handler, background)` and `start(callback, False)`-style positional
+    background; reload_config subscribes a topic added to the module's configuration."""
+    handled, inputs = [], []
+    service = DataAnalysisService("pv_prediction", transport=transport)
+    service.start(lambda s, data: inputs.append(data) or {"ok": 1}, lambda s, r: handled.append(r), True)
+    try:
+        publish(broker, "SCHEDULE-DEVICE-PV", {"stationId": "S1", "pvId": "PV1", "pvPreDcPower": 3.5}, key="S1")
+        wait_sync(lambda: handled == [{"ok": 1}])
+        document = service.config.legacy()
+        document["TOPIC_DETAIL"]["SITE-IRRADIANCE"] = {"fields": ["ghi"], "modules": ["pv_prediction"]}
+        service.reload_config(document)
+        assert "SITE-IRRADIANCE" in service.topics
+        publish(broker, "SITE-IRRADIANCE", {"stationId": "S1", "ghi": 812.0}, key="S1")
+        wait_sync(lambda: inputs[-1].get("ghi") == 812.0)
+    finally:
+        service.stop()
