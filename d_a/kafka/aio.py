@@ -25,7 +25,12 @@ from aiokafka.errors import KafkaError
 
 from ..config import KafkaSettings
 from ..errors import KafkaConnectionError
-from .client_config import aiokafka_consumer_kwargs, aiokafka_producer_kwargs, global_reader_values, resolve_settings
+from .client_config import (
+    aiokafka_consumer_kwargs,
+    aiokafka_producer_kwargs,
+    global_reader_values,
+    resolve_connection,
+)
 from .connection import ConnectionState
 from .consumer_plan import plan_consumers
 from .message import KafkaMessage, TopicPartition, encode_value, key_bytes, messages_from, raw_messages_from
@@ -288,9 +293,7 @@ class AsyncKafkaGlobalReader:
         if not topics:
             raise ValueError("AsyncKafkaGlobalReader needs at least one topic")
         self.topics = list(dict.fromkeys(topics))
-        self.settings = resolve_settings(config)
-        self.max_retries = max_retries or self.settings.max_retries
-        self.retry_interval = self.settings.retry_interval if retry_interval is None else retry_interval
+        self.settings, self.max_retries, self.retry_interval = resolve_connection(config, max_retries, retry_interval)
         self._consumer: AIOKafkaConsumer | None = None
         self._positions: dict[TopicPartition, int] = {}
         self._lock = asyncio.Lock()  # a fetch and a change of assignment never overlap
@@ -402,9 +405,7 @@ class AsyncKafkaProducerClient:
         max_retries: int | None = None,
         retry_interval: float | None = None,
     ) -> None:
-        self.settings = resolve_settings(config)
-        self.max_retries = max_retries or self.settings.max_retries
-        self.retry_interval = self.settings.retry_interval if retry_interval is None else retry_interval
+        self.settings, self.max_retries, self.retry_interval = resolve_connection(config, max_retries, retry_interval)
         self._producer: AIOKafkaProducer | None = None
         self._outage = ConnectionState("producer")
 

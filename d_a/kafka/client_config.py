@@ -19,6 +19,7 @@ import kafka
 from ..config import KafkaSettings, get_config, normalize_kafka_config
 
 __all__ = [
+    "resolve_connection",
     "aiokafka_consumer_kwargs",
     "aiokafka_producer_kwargs",
     "global_reader_values",
@@ -31,6 +32,18 @@ logger = logging.getLogger("d_a.kafka")
 
 SSL_FILE_KEYS = ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password")
 _reported: set[tuple[str, str]] = set()
+
+
+def resolve_connection(
+    config: KafkaSettings | Mapping[str, Any] | None, max_retries: int | None, retry_interval: float | None
+) -> tuple[KafkaSettings, int, float]:
+    """(settings, connect attempts, first retry delay): a client's arguments over its settings."""
+    settings = resolve_settings(config)
+    return (
+        settings,
+        max_retries or settings.max_retries,
+        settings.retry_interval if retry_interval is None else retry_interval,
+    )
 
 
 def resolve_settings(config: KafkaSettings | Mapping[str, Any] | None) -> KafkaSettings:

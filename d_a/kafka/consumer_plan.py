@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import KafkaSettings
-from .client_config import resolve_settings
+from .client_config import resolve_connection
 
 __all__ = ["ConsumerPlan", "plan_consumers", "use_multi_consumer"]
 
@@ -53,7 +53,7 @@ def plan_consumers(
     if not topics:
         raise ValueError(f"{client} needs at least one topic")
     unique = list(dict.fromkeys(topics))
-    settings = resolve_settings(config)
+    settings, attempts, first_delay = resolve_connection(config, max_retries, retry_interval)
     values = dict(settings.consumer)
     group = group_id or values.get("group_id") or DEFAULT_GROUP
     multi = use_multi_consumer(settings, unique) if multi_consumer_mode is None else multi_consumer_mode
@@ -75,7 +75,7 @@ def plan_consumers(
         settings=settings,
         group_id=group,
         multi_consumer_mode=multi,
-        max_retries=max_retries or settings.max_retries,
-        retry_interval=settings.retry_interval if retry_interval is None else retry_interval,
+        max_retries=attempts,
+        retry_interval=first_delay,
         members=members,
     )

@@ -27,7 +27,7 @@ from .client_config import (
     global_reader_values,
     kafka_python_consumer_kwargs,
     kafka_python_producer_kwargs,
-    resolve_settings,
+    resolve_connection,
 )
 from .connection import ConnectionState
 from .consumer_plan import plan_consumers
@@ -256,9 +256,7 @@ class KafkaGlobalReader:
         if not topics:
             raise ValueError("KafkaGlobalReader needs at least one topic")
         self.topics = list(dict.fromkeys(topics))
-        self.settings = resolve_settings(config)
-        self.max_retries = max_retries or self.settings.max_retries
-        self.retry_interval = self.settings.retry_interval if retry_interval is None else retry_interval
+        self.settings, self.max_retries, self.retry_interval = resolve_connection(config, max_retries, retry_interval)
         self._state = ConnectionState(f"global reader of {', '.join(self.topics)}")
         self._lock = threading.Lock()
         self._positions: dict[TopicPartition, int] = {}
@@ -359,9 +357,7 @@ class KafkaProducerClient:
         max_retries: int | None = None,
         retry_interval: float | None = None,
     ) -> None:
-        self.settings = resolve_settings(config)
-        self.max_retries = max_retries or self.settings.max_retries
-        self.retry_interval = self.settings.retry_interval if retry_interval is None else retry_interval
+        self.settings, self.max_retries, self.retry_interval = resolve_connection(config, max_retries, retry_interval)
         self._outage = ConnectionState("producer")
         kwargs = kafka_python_producer_kwargs(self.settings.producer)
         kwargs.setdefault("bootstrap_timeout_ms", BOOTSTRAP_TIMEOUT_MS)
