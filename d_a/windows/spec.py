@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..config.schema import WINDOW_KINDS
 
 DEFAULT_MAX_RECORDS_PER_SECOND = 64
+DEFAULT_SECOND_GRACE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,9 @@ class WindowSpec:
     """A window's shape; invalid values raise ValueError naming the value and what is allowed.
 
     `window_size` counts records, except for `per_second` windows, where it counts seconds
-    (each holding at most `max_records_per_second` records).
+    (each holding at most `max_records_per_second` records). `second_grace_seconds` (per_second
+    only): how long after its end a second waits for late records before the clock completes it;
+    None: only a record of a newer second completes it.
     """
 
     kind: str
@@ -25,6 +28,7 @@ class WindowSpec:
     device_key: str | None = None
     max_age_seconds: float | None = None
     max_records_per_second: int = DEFAULT_MAX_RECORDS_PER_SECOND
+    second_grace_seconds: float | None = DEFAULT_SECOND_GRACE_SECONDS
 
     def __post_init__(self) -> None:
         if self.kind not in WINDOW_KINDS:
@@ -36,6 +40,7 @@ class WindowSpec:
             raise ValueError(f"fields {self.fields!r} name a field more than once")
         _require_positive("interval_seconds", self.interval_seconds)
         _require_positive("max_age_seconds", self.max_age_seconds)
+        _require_non_negative("second_grace_seconds", self.second_grace_seconds)
         if self.kind == "per_device" and not self.device_key:
             raise ValueError("a per_device window needs device_key (the record key naming the device)")
 
@@ -51,3 +56,11 @@ def _require_positive(name: str, value: object) -> None:
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not is_number or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
+
+
+def _require_non_negative(name: str, value: object) -> None:
+    if value is None:
+        return
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0 or None, got {value!r}")

@@ -208,6 +208,11 @@ class ColumnStore:
         late = self._merge(records[:split], ts[:split])
         return late + self._append(records[split:], ts[split:])
 
+    def touch(self) -> None:
+        """A new version with the same rows: what readers derive from them changed (a per_second
+        window's newest second became complete by the clock). `mark` stays, so they extend."""
+        self.version = next(_VERSIONS)
+
     def evict_front(self, count: int) -> None:
         """Drop the `count` oldest rows."""
         count = max(0, min(count, self.size))
