@@ -5,12 +5,19 @@ station in one batch) or the seeds' `update_topic_data` (one station's data). Gl
 (the calendar) are kept once and read by every station, so a station that appears after them
 sees them in its very first input. Every method is thread-safe (one re-entrant lock, as the seeds
 specify); bad input is counted and logged by `bad_input`, never raised.
+
+A per_second topic's second (car orders) is also complete by the clock (PerSecondWindow): the
+dispatcher lists each such window's due time when its newest second opens, in a heap, so that
+`close_due_seconds` (a service calls it a few times a second) costs O(log n) per second that
+becomes due, and `get_module_input` closes what is due for the station it reads.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,7 +31,7 @@ from .modules.topic_inputs import TopicInputCache
 from .parser_base import ParserBase
 from .topics import BadInput, BadInputLog, StationRecord, StationRouter, TopicParser, build_parsers
 from .topics.registry import TOPIC_PARSER_MAP, ParserSpec, ParserTable
-from .windows import Window, WindowSpec, make_window
+from .windows import PerSecondWindow, Window, WindowSpec, make_window
 from .windows.store import Compactor
 
 __all__ = ["TOPIC_PARSER_MAP", "DataDispatcher", "IngestReport"]
@@ -54,6 +61,7 @@ def window_spec(topic: TopicConfig) -> WindowSpec:
         interval_seconds=topic.interval_seconds,
         device_key=topic.device_key,
         max_records_per_second=topic.max_records_per_second,
+        second_grace_seconds=topic.second_grace_seconds,
     )
 
 
@@ -81,6 +89,10 @@ class DataDispatcher:
         self._topic_padding: dict[str, str | None] = {}
         self._topic_parser_overrides: dict[str, ParserSpec] = {}
         self._module_parser_overrides: dict[str, ParserBase] = {}
+        # per_second windows' due times (PerSecondWindow.due_at): (due, order, station or None, topic)
+        self._due: list[tuple[float, int, str | None, str]] = []
+        self._due_order = 0
+        self.close_by_clock = True  # False: seconds complete only by newer records (see close_due_seconds)
         self._source = config
         self._apply_config(load_config(config))
         self.padding_strategy: str | None = self.config.service.padding_strategy
@@ -128,10 +140,16 @@ class DataDispatcher:
             return window.records() if window is not None else []
 
     def get_module_input(self, station_id: str, module: str) -> dict[str, Any] | None:
-        """`module`'s input for the station; None when its module parser fails (logged)."""
+        """`module`'s input for the station; None when its module parser fails (logged).
+
+        A per_second topic's second that is complete by the clock now is closed first, so a
+        caller reading later than its due time gets it (`car_orders`) without a newer record."""
         with self.lock:
             if module not in self.config.module_to_topics:
                 raise DispatcherError(f"unknown module {module!r}; configured: {', '.join(self.config.modules)}")
+            now = self.clock()
+            if self.close_by_clock and self._clocked:
+                self._close_due_of(station_id, now)
             try:
                 parser = self._module_parser_overrides.get(module) or module_parser(module)
                 if not isinstance(parser, ModuleParser):
@@ -140,7 +158,7 @@ class DataDispatcher:
                     station_id,
                     self._windows_of(station_id),
                     self.padding_for,
-                    self.clock(),
+                    now,
                     self._input_cache,
                 )
                 return parser.parse(data)
@@ -190,8 +208,8 @@ class DataDispatcher:
         with self.lock:
             old_specs = self._specs
             self._apply_config(config)
-            for windows in [*self.data_cache.values(), self._global]:
-                self._migrate(windows, old_specs)
+            for station_id, windows in [*self.data_cache.items(), (None, self._global)]:
+                self._migrate(station_id, windows, old_specs)
         logger.info(
             "configuration reloaded from %s: %d topics, %d modules",
             config.source,
@@ -316,6 +334,33 @@ class DataDispatcher:
         with self.lock:
             return [t for t, w in self._global.items() if len(w)]
 
+    def close_due_seconds(self, now: float | None = None) -> set[str]:
+        """Complete the per_second windows' newest seconds that are complete by the clock at `now`
+        (default: the dispatcher's clock, which stamps arrivals unless `ingest` is given them); the
+        stations whose completed second thereby changed, to run (a global window's: every station).
+        A service calls it a few times a second; a library user may, or just read later
+        (`get_module_input` closes a station's due seconds itself).
+
+        With `close_by_clock` False nothing closes (a service clears it while its consumption is
+        paused: records not read yet may belong to the open seconds)."""
+        stations: set[str] = set()
+        if not self.close_by_clock:
+            return stations
+        with self.lock:
+            now = self.clock() if now is None else now
+            due = self._due
+            while due and due[0][0] <= now:
+                at, _, station_id, topic = heapq.heappop(due)
+                window = self._window(station_id, topic) if station_id is not None else self._global.get(topic)
+                if not isinstance(window, PerSecondWindow) or window.clock_listed != at:
+                    continue  # the window is gone or was replaced, or is listed again since
+                window.clock_listed = None
+                if window.close_due(now):
+                    stations.update(self.data_cache if station_id is None else (station_id,))
+                else:
+                    self._list_due(station_id, topic, window)  # newer records moved its due time
+        return stations
+
     def compaction_due(self) -> bool:
         """Whether windows hold rows to encode (only with `defer_encoding`)."""
         return self._compactor is not None and len(self._compactor) > 0
@@ -339,6 +384,12 @@ class DataDispatcher:
         self._assemblies: dict[str, dict[str, InputAssembly]] = {}  # station -> module -> its last input
         self._parsers: dict[str, TopicParser] = build_parsers(config.topics, self.router, self._topic_parser_overrides)
         self._specs = {name: window_spec(topic) for name, topic in config.topics.items()}
+        # per_second topics whose seconds the clock completes too
+        self._clocked = [
+            name
+            for name, spec in self._specs.items()
+            if spec.kind == "per_second" and spec.second_grace_seconds is not None
+        ]
 
     def _rebuild_parsers(self) -> None:
         with self.lock:
@@ -388,11 +439,14 @@ class DataDispatcher:
         for item in records:
             by_station.setdefault(item.station_id, []).append(item)
         replace = whole and self.config.topics[topic].kind == "replace"
+        clocked = topic in self._clocked
         with self.lock:
             for station_id, items in by_station.items():
                 window = self._window_for(station_id, topic)
                 rows, times = [i.record for i in items], [i.ts for i in items]
                 changed = window.replace(rows, times, arrival) if replace else window.stage(rows, times, arrival)
+                if clocked and isinstance(window, PerSecondWindow) and window.clock_listed is None:
+                    self._list_due(station_id, topic, window)
                 stations = self.data_cache if station_id is None else (station_id,)
                 report.touched.update(stations)
                 if changed:
@@ -401,6 +455,25 @@ class DataDispatcher:
                 if report.newest_ts is None or newest > report.newest_ts:
                     report.newest_ts = newest
         return report.triggered
+
+    def _list_due(self, station_id: str | None, topic: str, window: PerSecondWindow) -> None:
+        """List the window's due time (when it has a second to complete) for `close_due_seconds`."""
+        at = window.due_at()
+        if at is not None:
+            window.clock_listed = at
+            self._due_order += 1
+            heapq.heappush(self._due, (at, self._due_order, station_id, topic))
+
+    def _close_due_of(self, station_id: str, now: float) -> None:
+        """Complete the station's per_second seconds that are due at `now` (a global window's are
+        left to `close_due_seconds`, which runs every station with them)."""
+        windows = self.data_cache.get(station_id)
+        if windows is None:
+            return
+        for topic in self._clocked:
+            window = windows.get(topic)
+            if isinstance(window, PerSecondWindow):
+                window.close_due(now)
 
     def _window_for(self, station_id: str | None, topic: str) -> Window:
         if station_id is None:
@@ -433,8 +506,8 @@ class DataDispatcher:
             return topic_config.expire_seconds
         return self.data_expire_seconds
 
-    def _migrate(self, windows: dict[str, Window], old_specs: dict[str, WindowSpec]) -> None:
-        """Fit one station's windows to the current specs (drop, resize or rebuild)."""
+    def _migrate(self, station_id: str | None, windows: dict[str, Window], old_specs: dict[str, WindowSpec]) -> None:
+        """Fit one station's windows (None: the global ones) to the current specs (drop, resize or rebuild)."""
         for topic in list(windows):
             spec = self._specs.get(topic)
             if spec is None:
@@ -449,7 +522,12 @@ class DataDispatcher:
                 continue
             rebuilt = make_window(spec, self._compactor)
             rebuilt.add_many(window.records(), list(window.times()), window.last_update)
+            if isinstance(window, PerSecondWindow) and window.newest_second_complete:
+                assert isinstance(rebuilt, PerSecondWindow)
+                rebuilt.close_due(math.inf)  # readers keep the second they had
             windows[topic] = rebuilt
+            if topic in self._clocked and isinstance(rebuilt, PerSecondWindow):
+                self._list_due(station_id, topic, rebuilt)
 
     @staticmethod
     def _checked_format(fmt: str) -> str:

@@ -46,6 +46,8 @@ class TopicConfig(_Section):
     (e.g. `gunNo`) that `aligned_fields` are keyed by: the module input then carries one key order
     over the whole window and rows aligned to it. `records_key` names the module-input key holding
     a per_second topic's completed second or a per_device topic's devices (latest record each).
+    A per_second topic's second is complete when a newer second begins, or by the clock
+    `second_grace_seconds` after it ended (null: only a newer second completes it).
     A message of a topic with `defines_batch` opens a result batch (`<topic>_<newest epoch s>`)
     expecting the stations it carries.
     """
@@ -70,6 +72,7 @@ class TopicConfig(_Section):
     align_by: StrictStr | None = None
     aligned_fields: list[StrictStr] = Field(default_factory=list)
     max_records_per_second: PositiveInt = 64
+    second_grace_seconds: NonNegativeFloat | None = 0.5
     defines_batch: StrictBool = False
 
     def legacy(self) -> dict[str, object]:
