@@ -501,12 +501,16 @@ class ServiceEngine:
     # -- housekeeping ------------------------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
-        """Expiry, batch timeouts, periodic and catch-up runs, time-based commits."""
+        """Expiry, batch timeouts, seconds complete by the clock, periodic and catch-up runs,
+        time-based commits."""
         last_interval = last_expiry = time.monotonic()
+        was_paused = False
         while not self._stopping.is_set():
             await asyncio.sleep(min(0.2, self.aggregator.cleanup_interval))
             try:
                 now = time.monotonic()
+                self._close_due_seconds(held=was_paused)
+                was_paused = self.paused_since is not None
                 if self.aggregator.due_for_cleanup():
                     for collector in self.aggregator.cleanup_expired():
                         await self._upload_batch(collector)
@@ -523,6 +527,14 @@ class ServiceEngine:
                 await self.offsets.maybe_commit()
             except Exception as exc:  # noqa: BLE001
                 handle_error(exc, context="service housekeeping")
+
+    def _close_due_seconds(self, *, held: bool) -> None:
+        """Run the stations whose newest second of car orders (a per_second topic) is now complete by
+        the clock. Not while consumption is paused, nor in the first pass after it resumed (`held`):
+        records still unread then may belong to those seconds (nor in runs' inputs meanwhile)."""
+        self.dispatcher.close_by_clock = self.paused_since is None and not held
+        for station in self.dispatcher.close_due_seconds():
+            self.scheduler.trigger(station)
 
     def add_station(
         self, station: str, callback: Callable[..., Any] | None = None, handler: Callable[..., Any] | None = None
