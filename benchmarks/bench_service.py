@@ -3,6 +3,7 @@ AsyncDataAnalysisService (decode -> window -> module input -> callback -> upload
 operation_optimization, on the in-memory transport and on the embedded Kafka broker.
 
     python benchmarks/bench_service.py [--quick] [--broker memory|embedded|both] [--single-consumer] [--profile]
+                                       [--latency-only] [--stations 100,1000] [--order-follow-seconds 2]
     make bench    # the same on the mypyc build of d_a (setup.py), as the image installs it
 
 Throughput: simulator messages (1,000 stations) are loaded into the transport before the service
@@ -23,11 +24,16 @@ process of its own (as producers are); the engine's samples are taken after a wa
 messages sent during the measurement count even when they come after it, as after a stall): latency
 (timestamp of the message that triggered a run -> its callback) and staleness (oldest message no
 callback had seen -> the callback that saw it; it includes data that waits for its trigger by
-design, such as a car order of a second still in progress). `D_A_BOOTSTRAP` replaces the embedded
-broker by a Kafka cluster. `--profile` adds a cProfile of the in-memory throughput run (event-loop
-thread, top 15 by tottime). The machine's speed (a fixed Python workload, at the start and the end)
-is printed with the figures: the same VM class has run this code at less than half its usual
-speed. Prints figures only (no assertions).
+design, such as a car order of a second still in progress). In memory also the age of a car order
+when a callback first has it in `car_orders`, from its publication: the orders published during the
+measurement (the feed goes on for `--order-follow-seconds` after it, 2 by default, so that stopping
+the feed is no session end for them; 0 makes it one for every station), and how many of them no
+callback ever had in `car_orders` (a second of orders is complete when a newer one begins, or by the
+clock a second and a grace after it arrived). `--latency-only` and `--stations` run just those runs.
+`D_A_BOOTSTRAP` replaces the embedded broker by a Kafka cluster. `--profile` adds a cProfile of the
+in-memory throughput run (event-loop thread, top 15 by tottime). The machine's speed (a fixed Python
+workload, at the start and the end) is printed with the figures: the same VM class has run this code
+at less than half its usual speed. Prints figures only (no assertions).
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ from d_a.kafka import EmbeddedBroker, InMemoryBroker, MemoryTransport
 from d_a.service.aio import AsyncDataAnalysisService
 from d_a.service.engine import ServiceEngine, percentiles
 from d_a.simulator import TOPICS, SimMessage, StationSimulator, rates
+from d_a.simulator.message import CAR_ORDER
 
 MODULE = "operation_optimization"
 THROUGHPUT_STATIONS = 1_000
@@ -74,6 +81,8 @@ JOIN_TIMEOUT_SECONDS = 60.0
 FEED_MARGIN_SECONDS = 10.0  # simulated beyond warm-up + measurement, for slow group joins
 FEEDER_READY_SECONDS = 300.0  # the feeder process generates its whole feed before it says ready
 STALL_SECONDS = 30.0  # a throughput run with no progress for this long is reported as stalled
+ORDER_FOLLOW_SECONDS = [2.0]  # the feed goes on after the measurement: the measured orders' next seconds come
+ORDER_SETTLE_SECONDS = 3.0  # after the feed stopped: its last seconds of car orders may complete by the clock
 CATCH_UP_QUIET_SECONDS = 0.5  # after a latency run: this long without new messages means all were consumed
 SLOW_TOPIC_SECONDS = 60.0  # --slow-topics-wait-ms: topics whose station sends less often than this
 IDLE_STATIONS = 10  # the idle run's data: every simulated topic exists, then nothing more comes
@@ -107,19 +116,64 @@ class Feed(Protocol):
 
 
 class MemoryFeed:
-    """Appends straight to the in-memory broker."""
+    """Appends straight to the in-memory broker (and tells `orders` when each car order was published)."""
 
-    def __init__(self, broker: InMemoryBroker) -> None:
+    def __init__(self, broker: InMemoryBroker, orders: CarOrderAges | None = None) -> None:
         self.broker = broker
+        self.orders = orders
 
     async def publish(self, messages: Sequence[SimMessage], *, now: bool) -> None:
         for m in messages:
             self.broker.produce(
                 m.topic, m.value, key=m.key, timestamp_ms=int(time.time() * 1000) if now else m.timestamp_ms
             )
+        if self.orders is not None:
+            self.orders.published([m for m in messages if m.topic == CAR_ORDER])
 
     async def close(self) -> None:
         return None
+
+
+class CarOrderAges:
+    """How old each car order is when a callback first has it in `car_orders`: the feeder notes when
+    it published each order, the callback when it sees one (orders published while `measuring`)."""
+
+    def __init__(self) -> None:
+        self.measuring = False
+        self._published: dict[tuple[str, str, str], tuple[float, bool]] = {}
+        self.ages: list[float] = []
+
+    def published(self, messages: Sequence[SimMessage]) -> None:
+        now = time.time()
+        for m in messages:
+            order = orjson.loads(m.value)
+            self._published[order_key(order)] = (now, self.measuring)
+
+    def seen(self, orders: Sequence[dict]) -> None:
+        """A callback has `orders` (called on the callback's thread: dict.pop is atomic)."""
+        now = time.time()
+        for order in orders:
+            sent = self._published.pop(order_key(order), None)
+            if sent is not None and sent[1]:
+                self.ages.append(now - sent[0])
+
+    def unseen(self) -> int:
+        """Orders published while measuring that no callback has had yet."""
+        return sum(measured for _, measured in list(self._published.values()))
+
+
+def order_key(order: dict) -> tuple[str, str, str]:
+    return str(order.get("stationId")), str(order.get("gunNo")), str(order.get("sendTime"))
+
+
+def seeing_orders(ages: CarOrderAges) -> Callable[[str, Any], dict[str, Any]]:
+    """`callback`, noting the car orders each run has."""
+
+    def model(station_id: str, module_input: Any) -> dict[str, Any]:
+        ages.seen((module_input or {}).get("car_orders") or ())
+        return callback(station_id, module_input)
+
+    return model
 
 
 class KafkaFeed:
@@ -163,9 +217,9 @@ class Env:
         config = {"bootstrap_servers": self.bootstrap, **KAFKA_GROUP, "auto_offset_reset": offset_reset}
         return AsyncDataAnalysisService(MODULE, kafka_config=config, transport="kafka", group_id=group)
 
-    async def feed(self) -> Feed:
+    async def feed(self, orders: CarOrderAges | None = None) -> Feed:
         if self.memory is not None:
-            return MemoryFeed(self.memory)
+            return MemoryFeed(self.memory, orders)
         assert self.bootstrap is not None
         return await KafkaFeed(self.bootstrap).start()
 
@@ -390,12 +444,17 @@ class Latency:
     staleness: list[float]
     max_held: int
     max_queue: int
+    order_ages: list[float] | None = None  # seconds, in memory only (see CarOrderAges)
+    orders_unseen: int = 0
 
     def p(self, q: float) -> float | None:
         return percentile(self.samples, q)
 
     def stale(self, q: float) -> float | None:
         return percentile(self.staleness, q)
+
+    def order_age(self, q: float) -> float | None:
+        return None if not self.order_ages else 1000 * percentiles(self.order_ages)[f"p{round(q * 100)}"]
 
 
 class LocalFeeder:
@@ -500,10 +559,12 @@ async def feeder_process(bootstrap: str, stations: int, topics: list[str], secon
         await feed.close()
 
 
-async def start_feeder(env: Env, stations: int, topics: list[str], seconds: float) -> LocalFeeder | ProcessFeeder:
+async def start_feeder(
+    env: Env, stations: int, topics: list[str], seconds: float, orders: CarOrderAges | None = None
+) -> LocalFeeder | ProcessFeeder:
     if env.memory is not None:
         sim = StationSimulator(stations=stations, history_hours=2, topics=topics)
-        return LocalFeeder(RealTimeFeeder.simulate(sim, seconds, await env.feed()))
+        return LocalFeeder(RealTimeFeeder.simulate(sim, seconds, await env.feed(orders)))
     assert env.bootstrap is not None
     return await ProcessFeeder.start(env.bootstrap, stations, topics, seconds)
 
@@ -512,9 +573,11 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
     """Feed `stations` in real time; the engine's samples after `warm_up` seconds of feeding (and
     every fed topic read), for `measure_seconds`."""
     service = env.service("latest" if env.external else "earliest")
-    feeder = await start_feeder(env, stations, sim_topics(service), warm_up + measure_seconds + FEED_MARGIN_SECONDS)
+    orders = CarOrderAges() if env.memory is not None else None
+    seconds = warm_up + measure_seconds + FEED_MARGIN_SECONDS
+    feeder = await start_feeder(env, stations, sim_topics(service), seconds, orders)
     try:
-        await service.start(callback)  # Kafka: returns once the groups have joined
+        await service.start(callback if orders is None else seeing_orders(orders))  # Kafka: once the groups joined
         engine = service.engine
         assert engine is not None
         feeder.go()
@@ -525,6 +588,8 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
         samples: list[float] = []
         staleness: list[float] = []
         max_held = max_queue = 0
+        if orders is not None:
+            orders.measuring = True
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < measure_seconds:
             await asyncio.sleep(STATUS_SECONDS)
@@ -534,10 +599,15 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
             max_held, max_queue = max(max_held, s["held_messages"]), max(max_queue, s["queue_depth"])
         seconds = time.perf_counter() - t0
         last, fed = status(service)["counters"], await feeder.published() - fed0
+        if orders is not None:
+            orders.measuring = False
+            await asyncio.sleep(ORDER_FOLLOW_SECONDS[0])  # the measured orders' stations go on sending
         await feeder.stop()
         await caught_up(engine)
         samples += drain(engine.latencies_ms)
         staleness += drain(engine.staleness_ms)
+        if orders is not None:
+            await asyncio.sleep(ORDER_SETTLE_SECONDS)
     finally:
         await feeder.stop()
         await service.stop()
@@ -552,6 +622,8 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
         sorted(staleness),
         max_held,
         max_queue,
+        None if orders is None else sorted(orders.ages),
+        0 if orders is None else orders.unseen(),
     )
 
 
@@ -725,6 +797,13 @@ def print_latency(r: Latency) -> None:
         f"staleness p50 {ms(r.stale(0.50))} / p95 {ms(r.stale(0.95))} / p99 {ms(r.stale(0.99))} ms; "
         f"max held {r.max_held:,}, max queue {r.max_queue:,}"
     )
+    if r.order_ages is not None:
+        oldest = 1000 * max(r.order_ages, default=0.0)
+        print(
+            f"  {'':9s} {'':>5s}           car-order age at its first callback p50 {ms(r.order_age(0.50))} / "
+            f"p95 {ms(r.order_age(0.95))} / p99 {ms(r.order_age(0.99))} / max {ms(oldest)} ms "
+            f"({len(r.order_ages):,} orders); {r.orders_unseen:,} orders never in a callback's car_orders"
+        )
 
 
 def print_tick_cost(r: TickCost) -> None:
@@ -762,6 +841,9 @@ def print_summary(throughputs: list[Throughput], ticks: list[TickCost], latencie
             target = "-"
         print(f"  {f'p95 latency, {r.label}, {r.stations:,} stations':52s} {ms(p95) + ' ms':>16s}  {target}")
         print(f"  {f'p95 staleness, {r.label}, {r.stations:,} stations':52s} {ms(r.stale(0.95)) + ' ms':>16s}  -")
+        if r.order_ages is not None:
+            label = f"p95 car-order age, {r.label}, {r.stations:,} stations"
+            print(f"  {label:52s} {ms(r.order_age(0.95)) + ' ms':>16s}  -")
 
 
 PROFILE_PARTS = (
@@ -811,6 +893,20 @@ def main() -> None:
     parser.add_argument("--broker", choices=("memory", "embedded", "both"), default="both")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-memory throughput run")
     parser.add_argument(
+        "--latency-only", action="store_true", help="only the latency runs (no throughput, ticks, idle)"
+    )
+    parser.add_argument(
+        "--order-follow-seconds",
+        type=float,
+        default=ORDER_FOLLOW_SECONDS[0],
+        help="in memory: how long the feed goes on after the measurement (0: it ends every station's session)",
+    )
+    parser.add_argument(
+        "--stations",
+        default=",".join(map(str, LATENCY_STATIONS)),
+        help="stations of the latency and tick runs, comma-separated (default: %(default)s)",
+    )
+    parser.add_argument(
         "--single-consumer", action="store_true", help="Kafka: multi_consumer_mode false (one consumer for all topics)"
     )
     parser.add_argument(
@@ -831,6 +927,8 @@ def main() -> None:
     warm_up, measure = QUICK_SECONDS if args.quick else (WARM_UP_SECONDS, MEASURE_SECONDS)
     kinds = ["memory", "embedded"] if args.broker == "both" else [args.broker]
     external = os.environ.get("D_A_BOOTSTRAP")
+    latency_stations = [int(n) for n in args.stations.split(",")]
+    ORDER_FOLLOW_SECONDS[0] = args.order_follow_seconds
 
     print(
         f"d_a service benchmark ({'quick' if args.quick else 'full'}; module {MODULE}; {os.cpu_count()} cores"
@@ -838,11 +936,13 @@ def main() -> None:
         f"; Kafka {kafka_waits()}; {build()})"
     )
     machine_at_start = machine_seconds()
-    print(
-        f"\nthroughput: {count:,} pre-loaded simulator messages, {THROUGHPUT_STATIONS:,} stations, cheap sync callback"
-    )
+    if not args.latency_only:
+        print(
+            f"\nthroughput: {count:,} pre-loaded simulator messages, {THROUGHPUT_STATIONS:,} stations, "
+            "cheap sync callback"
+        )
     throughputs = []
-    for kind in kinds:
+    for kind in [] if args.latency_only else kinds:
         throughputs.append(in_env(kind, lambda env: throughput(env, count)))
         print_throughput(throughputs[-1])
     print(
@@ -851,22 +951,22 @@ def main() -> None:
         f"{measure:.0f} s measured (Kafka: the feeder publishes from a process of its own)"
     )
     ticks = []
-    if "memory" in kinds:
+    if "memory" in kinds and not args.latency_only:
         print(
             "\nwork per tick: the real-time feed's ticks, each published once the one before is served "
             f"(in memory; {warm_up:.0f} simulated s of warm-up, {measure:.0f} s measured)"
         )
-        for stations in LATENCY_STATIONS:
+        for stations in latency_stations:
             ticks.append(in_env("memory", lambda env, n=stations: tick_cost(env, n, int(warm_up), int(measure))))
             print_tick_cost(ticks[-1])
     kafka_kinds = [kind for kind in kinds if kind != "memory"]
-    if kafka_kinds:
+    if kafka_kinds and not args.latency_only:
         print(f"\nidle: CPU of a started service with no data flowing ({IDLE_SECONDS:.0f} s)")
         for kind in kafka_kinds:
             print_idle_cost(in_env(kind, idle_cost))
     latencies = []
     for kind in kinds:
-        for stations in LATENCY_STATIONS:
+        for stations in latency_stations:
             latencies.append(in_env(kind, lambda env, n=stations: latency(env, n, warm_up, measure)))
             print_latency(latencies[-1])
     machine_at_end = machine_seconds()
