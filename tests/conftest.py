@@ -16,7 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 
+import d_a.config.kafka as kafka_config
 import d_a.config.loader as config_loader
+import d_a.kafka.client_config as client_config
 from d_a.kafka import BrokerUnavailable, EmbeddedBroker, InMemoryBroker
 
 BROKER_FIXTURES = frozenset({"kafka_bootstrap", "embedded_broker"})
@@ -44,6 +46,8 @@ def _isolated_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Te
     loggers = [logging.getLogger(), logging.getLogger("d_a")]
     saved = [(list(logger.handlers), logger.level) for logger in loggers]
     monkeypatch.setattr(config_loader, "_current", None)
+    monkeypatch.setattr(client_config, "_reported", set())  # settings reported once per process
+    monkeypatch.setattr(kafka_config, "_reported_ignored", set())
     InMemoryBroker.reset_shared()
     yield
     InMemoryBroker.reset_shared()
