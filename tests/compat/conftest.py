@@ -3,8 +3,8 @@
 Each test is an example of the seeds' API reference (001), batch document (002), developer guide
 (003), deployment guide (004) or design specification (000), with the seeds' imports and calls.
 Where d_a deliberately differs, the test asserts the documented difference (docs/MIGRATION.md).
-Examples that talk to Kafka run on the embedded broker, configured the seeds' way (a config.py
-with KAFKA_CONFIG); the others on the in-memory transport, chosen by D_A_TRANSPORT=memory so the
+Examples that talk to Kafka run on an embedded broker of their own, configured the seeds' way (a
+config.py with KAFKA_CONFIG); the others on the in-memory transport, chosen by D_A_TRANSPORT=memory so the
 seeds' code stays unchanged.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from seed_helpers import write_seed_config
 
-from d_a.kafka import InMemoryBroker
+from d_a.kafka import EmbeddedBroker, InMemoryBroker
 
 
 @pytest.fixture
@@ -26,8 +26,10 @@ def memory(monkeypatch: pytest.MonkeyPatch) -> InMemoryBroker:
 
 
 @pytest.fixture
-def seed_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kafka_bootstrap: str) -> Path:
-    """The deployment guide's config.py, pointed at the test broker, as the process's configuration."""
-    path = write_seed_config(tmp_path, kafka_bootstrap)
+def seed_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded_broker: EmbeddedBroker) -> Path:
+    """The deployment guide's config.py, pointed at a broker of the test's own (the seeds' topic
+    names are shared by every test; a fresh broker keeps each test's data to itself), as the
+    process's configuration."""
+    path = write_seed_config(tmp_path, embedded_broker.bootstrap)
     monkeypatch.setenv("DATA_ANALYSIS_CONFIG_PATH", str(path))
     return path
