@@ -24,6 +24,7 @@ from rich.pretty import Pretty
 from rich.table import Table
 
 from ..kafka import AsyncKafkaProducerClient, EmbeddedBroker, InMemoryBroker, KafkaTransport, MemoryTransport
+from ..logs import setup_logging
 from ..service import AsyncDataAnalysisService
 from ..simulator import StationSimulator
 from .simulate import publish_messages
@@ -68,6 +69,7 @@ def forecast_next_hour(station_id: str, module_input: dict[str, Any]) -> dict[st
 
 
 def run(args: argparse.Namespace) -> int:
+    setup_logging("WARNING", file=False)  # the demo's own output shows what happens; problems still show
     return asyncio.run(_demo(args))
 
 
