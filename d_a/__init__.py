@@ -27,14 +27,17 @@ from .kafka import (
 from .logs import setup_logging
 from .modules import ModuleParser, register_module_parser
 from .parser_base import ParserBase
+from .service import AsyncDataAnalysisService, DataAnalysisService
 from .topics import TopicParser, register_parser
 
 __all__ = [
     "AsyncKafkaConsumerClient",
     "AsyncKafkaProducerClient",
+    "AsyncDataAnalysisService",
     "Config",
     "ConfigError",
     "DataAnalysisError",
+    "DataAnalysisService",
     "DataDispatcher",
     "DispatcherError",
     "KafkaConnectionError",
