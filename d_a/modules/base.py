@@ -19,8 +19,9 @@ class ModuleParser(ParserBase):
     """Base parser: passes the aggregated input through; subclasses add derived keys.
 
     Unlike the seeds' sketch (raw windows keyed by topic name), `parse` receives the generic flat
-    input (`f`, `f_window`, dependency keys, `_data_quality`): the windows are already aligned and
-    padded, and full 7-day windows are not turned into lists of dicts for every call.
+    input (`f`, `f_window`, dependency keys, `_data_quality`, each topic's own keys under
+    `_topics`): the windows are already aligned and padded, and full 7-day windows are not turned
+    into lists of dicts for every call.
     """
 
     name: ClassVar[str] = "generic"
