@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..config import Config, load_config
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_config(config: Config, console: Console) -> None:
-    """Topics, modules in dependency order, and masked Kafka settings, as tables."""
+    """Topics, modules in dependency order, shared input names, and masked Kafka settings, as tables."""
     console.print(f"configuration: {config.source}", highlight=False)
     outputs = set(config.module_output_topics.values())
     topics = Table(title=f"Topics ({len(config.input_topics)} input + {len(outputs)} module output)")
@@ -64,6 +65,8 @@ def print_config(config: Config, console: Console) -> None:
             str(len(inputs)),
         )
     console.print(modules)
+    if config.shared_names:
+        console.print(shared_names_table(config))
 
     kafka = Table(title="Kafka settings (secrets masked)")
     kafka.add_column("client")
@@ -81,5 +84,15 @@ def print_config(config: Config, console: Console) -> None:
     )
     for key in config.kafka.ignored:
         console.print(f"ignored Kafka setting: {key}", markup=False, highlight=False)
-    for note in config.notes:
-        console.print(f"note: {note}", markup=False, highlight=False)
+
+
+def shared_names_table(config: Config) -> Table:
+    """Per module, the input names several of its topics give and whose value each flat name holds."""
+    table = Table(
+        title=escape("Shared input names: the flat name holds the first topic's value, _topics[topic] each topic's")
+    )
+    for column in ("module", "names", "flat name from", "also given by"):
+        table.add_column(column, no_wrap=True)
+    for shared in config.shared_names:
+        table.add_row(shared.module, ", ".join(shared.names), shared.owner or "-", "\n".join(shared.others))
+    return table

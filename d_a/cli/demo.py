@@ -183,6 +183,10 @@ def _summary(console: Console, service: AsyncDataAnalysisService, uploads: list[
 
 
 def _shortened(data: dict[str, Any] | None) -> dict[str, Any]:
+    """The input with every list cut to its newest three items (the per-topic views too)."""
     if data is None:
         return {}
-    return {k: (v[-3:] if isinstance(v, list) and len(v) > 3 else v) for k, v in data.items()}
+    return {
+        k: _shortened(v) if isinstance(v, dict) else v[-3:] if isinstance(v, list) and len(v) > 3 else v
+        for k, v in data.items()
+    }

@@ -59,12 +59,13 @@ def load_config(source: ConfigSource = None) -> Config:
         return source
     document, name = _read(source)
     config = build_config(document, defaults=default_document(), source=name)
-    if config.notes:
+    if config.shared_names:
         logger.info(
-            "config %s: %d field names shared by topics of one module (first topic wins); "
-            "`d-a check-config` lists them",
+            "config %s: %d input names shared by topics of one module (%s); the flat name holds the "
+            "first topic's value, every topic's is under _topics[topic]; `d-a check-config` lists them",
             name,
-            len(config.notes),
+            sum(len(shared.names) for shared in config.shared_names),
+            ", ".join(dict.fromkeys(shared.module for shared in config.shared_names)),
         )
     return config
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from ..errors import ConfigError
 from .graph import dependency_order
+from .input_names import SharedName, shared_names
 from .kafka import KafkaSettings, normalize_kafka_config
 from .problems import did_you_mean, problems_from_validation
 from .schema import OffsetCommitConfig, ServiceConfig, TopicConfig
@@ -40,8 +41,6 @@ SECTION_NAMES: dict[str, str] = {
 _BY_SEED_NAME = {seed: canonical for canonical, seed in SECTION_NAMES.items()}
 # Names the seeds' config module computes from the sections; d_a derives them again.
 DERIVED_NAMES = ("TOPIC_TO_MODULES", "MODULE_TO_TOPICS")
-# Ids that every topic may carry; they are routing keys, not field-name collisions.
-_ROUTING_FIELDS = frozenset({"stationId", "station_id"})
 
 
 class _Document(BaseModel):
@@ -82,9 +81,15 @@ class Config:
     modules: tuple[str, ...]
     topic_to_modules: dict[str, list[str]]
     module_to_topics: dict[str, list[str]]
-    notes: tuple[str, ...] = ()
+    shared_names: tuple[SharedName, ...] = ()
     source: str = "<dict>"
     document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What an operator should know about the configuration: one line per group of shared
+        input names (`shared_names`), naming the topic whose values have the flat names."""
+        return tuple(shared.note() for shared in self.shared_names)
 
     @property
     def input_topics(self) -> list[str]:
@@ -218,7 +223,7 @@ def build_config(
         modules=tuple(order),
         topic_to_modules=topic_to_modules,
         module_to_topics=module_to_topics,
-        notes=tuple(_field_collisions(topics, module_to_topics, set(output_topics.values()))),
+        shared_names=shared_names(topics, module_to_topics, set(output_topics.values())),
         source=source,
         document=dict(document),
     )
@@ -321,29 +326,3 @@ def _check_required(
                     f"(add it to topics.{name}.modules)"
                 )
     return problems
-
-
-def _field_collisions(
-    topics: Mapping[str, TopicConfig], module_to_topics: Mapping[str, list[str]], outputs: set[str]
-) -> list[str]:
-    """Fields that two topics of one module share: the first topic in order owns the flat name."""
-    notes = []
-    for module, names in module_to_topics.items():
-        owner: dict[str, str] = {}
-        shadowed: dict[str, list[str]] = {}
-        for name in names:
-            if name in outputs:
-                continue
-            for f in topics[name].fields:
-                if f in _ROUTING_FIELDS:
-                    continue
-                if f in owner:
-                    shadowed.setdefault(f, []).append(name)
-                else:
-                    owner[f] = name
-        for f, losers in shadowed.items():
-            notes.append(
-                f"module {module}: field {f!r} is taken from {owner[f]}; "
-                f"the same field of {', '.join(losers)} is not in the flat input"
-            )
-    return notes

@@ -13,13 +13,15 @@ from . import (  # noqa: F401 - register the built-in module parsers
 )
 from .base import MODULE_PARSER_MAP, ModuleParser, module_parser, register_module_parser, registered_module_parsers
 from .inputs import InputAssembly, build_module_input, data_quality, dependency_inputs
-from .module_input import ModuleInput
+from .module_input import ModuleInput, TopicDicts, TopicViews
 
 __all__ = [
     "MODULE_PARSER_MAP",
     "InputAssembly",
     "ModuleInput",
     "ModuleParser",
+    "TopicDicts",
+    "TopicViews",
     "build_module_input",
     "data_quality",
     "dependency_inputs",

@@ -26,9 +26,9 @@ __all__ = [
 class ModuleParser(ParserBase):
     """Base parser: passes the aggregated input through; subclasses add derived keys.
 
-    `parse` receives the generic flat input (`f`, `f_window`, dependency keys, `_data_quality`):
-    the windows are already aligned and padded, and full 7-day windows are not turned into lists
-    of dicts for every call.
+    `parse` receives the generic flat input (`f`, `f_window`, dependency keys, `_data_quality`,
+    each topic's own keys under `_topics`): the windows are already aligned and padded, and full
+    7-day windows are not turned into lists of dicts for every call.
     """
 
     name: ClassVar[str] = "generic"

@@ -7,6 +7,11 @@ topic's keys came from, asks the input cache again only for the topics whose win
 padding or current record moved, and writes just their keys into the flat input it keeps. Every
 run gets a ModuleInput over a copy of that input; the windows in it are shared with the assembly
 and the cache, and copied when a callback reads them.
+
+Topics sharing a field name (`gunNo`, `hostCode`) leave one of them the flat name
+(`d_a.config.input_names`); every topic's own keys are under `_topics[topic]`, over the same lists:
+the assembly keeps each topic's keys as one dict, replaced when the topic changes, and `_topics`
+as one shared value of the flat input (TopicDicts, replaced when a topic changes).
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import Config
+from ..config.input_names import TOPICS_KEY, flat_owners, table_orders
 from ..errors import DispatcherError, handle_error
 from ..windows import Window
-from .module_input import ModuleInput
+from .module_input import ModuleInput, TopicDicts
 from .topic_inputs import TopicInputCache, current_position, empty_inputs, lend, topic_inputs
 
 __all__ = ["InputAssembly", "build_module_input", "data_quality", "dependency_inputs"]
@@ -37,8 +43,9 @@ def build_module_input(
     """`module`'s input for one station (before its ModuleParser adds derived keys), built once;
     a service keeps an InputAssembly per station instead, to build only what changed.
 
-    Two topics sharing a field name: the first in the module's topic order owns the flat name.
-    A topic whose inputs fail to build leaves its fields None (DispatcherError via handle_error).
+    Two topics sharing a field name: the first in the module's topic order owns the flat name;
+    each topic's own keys are under `_topics[topic]`. A topic whose inputs fail to build leaves
+    its fields None (DispatcherError via handle_error).
     """
     return InputAssembly(config, module, fmt).build(station_id, window_of, padding_of, now, cache)
 
@@ -52,7 +59,7 @@ class _Part:
     """What one topic contributes, and the state of its window it was built from."""
 
     stamp: tuple
-    values: dict[str, Any]
+    values: dict[str, Any]  # never changed once made (the topic's view in every input built from it)
     keys: tuple[str, ...]
     available: bool
     lender: Any = None  # the cache entry whose lists are extended in place (callers borrow them)
@@ -62,8 +69,9 @@ class InputAssembly:
     """`module`'s input for one station as of its last build (see the module docstring).
 
     The flat names follow `build_module_input`: `stationId`, then each topic's keys in the
-    module's topic order (the first topic with a name owns it), then the dependency outputs
-    (they override topic keys), then `_data_quality`.
+    module's topic order (the first topic with a name owns it, an aligned table's key order goes
+    with its table), then the dependency outputs (they override topic keys), then `_topics`
+    (every topic's own keys, in the module's topic order) and `_data_quality`.
     """
 
     def __init__(self, config: Config, module: str, fmt: str) -> None:
@@ -75,8 +83,10 @@ class InputAssembly:
         self.topics = list(config.module_to_topics[module])
         # per topic: its config, None for a dependency's output
         self._plan = [(t, None if t in self.outputs else config.topics[t]) for t in self.topics]
+        self._orders = {t: table_orders(c) for t, c in self._plan if c is not None}  # key order -> its table
         self._parts: dict[str, _Part] = {}
         self._values: dict[str, Any] = {}
+        self._views = TopicDicts()  # `_topics`: each topic's part values (replaced, never changed)
         self._layout: dict[str, tuple[str, ...]] = {}  # each part's keys when the input was assembled
         self._owned: dict[str, tuple[str, ...] | None] = {}  # the names a topic owns (None: all of its keys)
         self._shared: frozenset[str] = frozenset()
@@ -139,7 +149,7 @@ class InputAssembly:
         try:
             if cache is not None:
                 entry = cache.entry(topic, topic_config, window, padding=padding, fmt=self.fmt, now=now)
-                values, lender = entry.values, entry if entry.lends else None
+                values, lender = dict(entry.values), entry if entry.lends else None  # the entry's changes later
             else:
                 values = topic_inputs(topic, topic_config, window, padding=padding, fmt=self.fmt, now=now)
         except Exception as exc:  # noqa: BLE001 - one topic's failure must not cost the others
@@ -152,6 +162,10 @@ class InputAssembly:
 
     def _update(self, station_id: str, changed: list[str]) -> None:
         """Write the changed parts into the flat input (all of it when names moved between parts)."""
+        views = TopicDicts(self._views)  # inputs built before hold the old one
+        for topic in changed:
+            views[topic] = self._parts[topic].values
+        self._views = views
         if any(topic in self.outputs or self._parts[topic].keys != self._layout.get(topic) for topic in changed):
             self._assemble(station_id)
         else:
@@ -161,25 +175,20 @@ class InputAssembly:
                     dict.update(self._values, part.values)
                 else:
                     self._values.update({name: part.values[name] for name in owned})
+            self._values[TOPICS_KEY] = views
         parts = [self._parts[topic] for topic in self.topics]
         self._available = [topic for topic, part in zip(self.topics, parts, strict=True) if part.available]
         self._lenders = [part.lender for part in parts if part.lender is not None]
 
     def _assemble(self, station_id: str) -> None:
-        values: dict[str, Any] = {"stationId": station_id}
-        owner: dict[str, str] = {}
-        for topic in self.topics:
-            if topic in self.outputs:
-                continue
-            part = self._parts[topic]
-            fresh = [name for name in part.keys if name not in values]
-            for name in fresh:
-                values[name] = part.values[name]
-                owner[name] = topic
+        parts = self._parts
+        owner = flat_owners((t, parts[t].keys, self._orders[t]) for t in self.topics if t not in self.outputs)
         for topic in self.outputs:
-            part = self._parts[topic]
-            values.update(part.values)
-            owner.update(dict.fromkeys(part.keys, topic))
+            owner.update(dict.fromkeys(parts[topic].keys, topic))
+        values: dict[str, Any] = {"stationId": station_id}
+        for name, topic in owner.items():
+            values[name] = parts[topic].values[name]
+        values[TOPICS_KEY] = self._views
         self._owned, self._layout = {}, {}
         for topic in self.topics:
             part = self._parts[topic]
@@ -187,7 +196,8 @@ class InputAssembly:
             self._owned[topic] = None if len(owned) == len(part.keys) else owned
             self._layout[topic] = part.keys
         self._values = values
-        self._shared = frozenset(owner)
+        # made from a dict, the set is sized so that every run's `set(shared)` copies its table as is
+        self._shared = frozenset({**owner, TOPICS_KEY: ""})
 
 
 def dependency_inputs(dependency: str, output: Any) -> dict[str, Any]:

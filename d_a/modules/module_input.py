@@ -8,6 +8,12 @@ so what a callback changes never reaches the cache or another run. Every way of 
 gives copies (`m[k]`, `get`, `pop`, `items()`, `values()`, `dict(m)`, `{**m}`, `m.copy()`,
 `m | other`, pickling); only C-level readers that cannot change anything, such as `==` or
 `orjson.dumps`, see the shared values themselves.
+
+The per-topic views under `_topics` nest the same way. The input holds them as the assembly
+does (TopicDicts: each topic's keys as one dict, shared by every run until the topic changes);
+reading `_topics` gives this input's TopicViews over them, reading a topic there gives a
+ModuleInput over its keys, and reading a value there copies it. A run costs one shared key more,
+whatever it reads.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["ModuleInput"]
+__all__ = ["ModuleInput", "TopicDicts", "TopicViews"]
 
 _MISSING = object()
 _COPIED = (list, dict)  # the containers a read copies (numpy arrays in inputs are read-only)
@@ -28,12 +34,13 @@ class ModuleInput(dict):
     A read from a model's thread and the copies the cache gives an input before it extends a list
     take the input's lock, so the copy is always made before the list changes."""
 
-    __slots__ = ("__weakref__", "_lock", "_shared")
+    __slots__ = ("__weakref__", "_lock", "_nested", "_shared")
 
     def __init__(self, values: Mapping[str, Any] = (), shared: Iterable[str] = ()) -> None:
         super().__init__(values)
         self._shared: set[Any] = set(shared)
         self._lock = threading.Lock()  # a model's thread may read while the cache hands out copies
+        self._nested: tuple[ModuleInput, ...] = ()
 
     def share(self, keys: Iterable[Any]) -> None:
         """Mark the values of `keys` as held by others too: a list or dict among them is copied
@@ -42,10 +49,23 @@ class ModuleInput(dict):
 
     def own_values(self, values: Iterable[Any]) -> None:
         """Copy now the shared values among `values` (their holder is about to change them)."""
-        changing = {id(value) for value in values}
+        self._own_changing({id(value) for value in values})
+
+    def _own_changing(self, changing: set[int]) -> None:
+        """Copy the shared values that are or hold (per-topic dicts) a changing list, and let the
+        inputs made from this one's values (the views it gave out) do the same."""
         with self._lock:
-            for key in [k for k in self._shared if id(dict.__getitem__(self, k)) in changing]:
+            for key in [k for k in self._shared if self._holds(dict.__getitem__(self, k), changing)]:
                 self._own_unlocked(key)
+            nested = self._nested
+        for inner in nested:
+            inner._own_changing(changing)
+
+    @staticmethod
+    def _holds(value: Any, changing: set[int]) -> bool:
+        if type(value) is TopicDicts:
+            return any(id(v) in changing for topic in value.values() for v in topic.values())
+        return id(value) in changing
 
     def _own(self, key: Any) -> Any:
         with self._lock:
@@ -55,10 +75,21 @@ class ModuleInput(dict):
         value = dict.__getitem__(self, key)
         if key in self._shared:
             self._shared.discard(key)
-            if type(value) in _COPIED:
-                value = value.copy()
-                dict.__setitem__(self, key, value)
+            copied = self._copied(value)
+            if copied is not value:
+                dict.__setitem__(self, key, copied)
+            return copied
         return value
+
+    def _copied(self, value: Any) -> Any:
+        """What a read of a shared value gives: a shallow copy of a list or dict, this input's
+        views of per-topic dicts, else the value."""
+        kind = type(value)
+        if kind is TopicDicts:
+            views = TopicViews(value)
+            self._nested += (views,)
+            return views
+        return value.copy() if kind in _COPIED else value
 
     def _own_all(self) -> None:
         with self._lock:
@@ -143,3 +174,36 @@ class ModuleInput(dict):
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled and copied (`copy.copy`, `copy.deepcopy`) as a plain dict of copies."""
         return (dict, (self.copy(),))
+
+
+class TopicDicts(dict):
+    """`_topics` as an assembly holds it: topic -> that topic's input keys, sharing the cache's
+    lists. Never changed once an input holds it (a changed topic gets a new one), so every run
+    until then shares it; an input reading it gets TopicViews over it."""
+
+    __slots__ = ()
+
+
+class TopicViews(ModuleInput):
+    """`input["_topics"]`: each topic's own keys (`f`, `f_window`, key orders, records), shadowed
+    by another topic's flat name or not, under the topic's name.
+
+    Made when a callback reads `_topics`; reading a topic gives a ModuleInput over its keys, made
+    on the first read, that copies a value when it is first read. Nothing is copied for topics or
+    values a callback does not read."""
+
+    __slots__ = ()
+
+    def __init__(self, topics: Mapping[str, dict[str, Any]]) -> None:
+        super().__init__(topics, topics)
+
+    @staticmethod
+    def _holds(value: Any, changing: set[int]) -> bool:
+        return any(id(v) in changing for v in value.values()) if type(value) is dict else id(value) in changing
+
+    def _copied(self, value: Any) -> Any:
+        if type(value) is not dict:
+            return super()._copied(value)
+        view = ModuleInput(value, value)
+        self._nested += (view,)
+        return view

@@ -4,7 +4,8 @@ For each field `f`: `f` (the current value, None when the window is empty) and `
 window's values, oldest first, aligned and padded when a strategy is set). Kind-specific extras:
 a per_second topic gives the completed second's records, a per_device topic each device's latest
 record (both under the topic's `records_key`); a topic with `align_by` gives one key order over the
-whole window (e.g. `gunNo`) and its `aligned_fields` as rows aligned to that order.
+whole window (e.g. `gunNo`) and its `aligned_fields` as rows aligned to that order, each table with
+its own key order (`status_gunNo`). The names follow `d_a.config.input_names`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config.input_names import default_records_key, input_names, order_name, records_key, window_name
 from ..config.schema import TopicConfig
 from ..topics.routing import STATION_ID_KEYS
 from ..windows import PerDeviceWindow, PerSecondWindow, Window, align_by_key
@@ -31,18 +33,6 @@ POSITION_SLOT = "current_position"
 MAX_BORROWERS = 16  # dead references are pruned when an entry has lent to this many inputs
 
 
-def default_records_key(topic: str) -> str:
-    """`SCHEDULE-DEVICE-STORAGE` -> `device_storage_records` (used when `records_key` is unset)."""
-    name = topic.removeprefix("SCHEDULE-").lower().replace("-", "_")
-    return f"{name}_records"
-
-
-def _records_key(topic: str, config: TopicConfig) -> str | None:
-    if config.kind not in ("per_second", "per_device"):
-        return None
-    return config.records_key or default_records_key(topic)
-
-
 def _fields(config: TopicConfig, window: Window | None) -> list[str]:
     """The fields a topic contributes (station ids are routing keys: `stationId` is set once)."""
     if config.fields:
@@ -54,17 +44,11 @@ def _fields(config: TopicConfig, window: Window | None) -> list[str]:
 
 
 def empty_inputs(topic: str, config: TopicConfig) -> dict[str, Any]:
-    """The keys of a topic with no data: every field None, every window empty."""
-    inputs: dict[str, Any] = {}
-    for field in _fields(config, None):
-        inputs[field] = None
-        inputs[f"{field}_window"] = []
-    if config.align_by:
-        inputs[config.align_by] = []
-    key = _records_key(topic, config)
-    if key:
-        inputs[key] = []
-    return inputs
+    """The keys of a topic with no data (the same keys as with data, when its fields are
+    configured): every field None, every window, key order and record list empty."""
+    fields = _fields(config, None)
+    values = {*_plain_fields(config, None), *config.aligned_fields}
+    return {name: None if name in values else [] for name in input_names(topic, config, fields)}
 
 
 def topic_inputs(
@@ -83,7 +67,7 @@ def topic_inputs(
     inputs: dict[str, Any] = {}
     for field in _plain_fields(config, window):
         inputs[field] = current.get(field) if current else None
-        inputs[f"{field}_window"] = window.column(field, padding, fmt)
+        inputs[window_name(field)] = window.column(field, padding, fmt)
     if config.align_by:
         inputs.update(_aligned_inputs(config, window, padding, fmt))
     inputs.update(_records_input(topic, config, window))
@@ -100,12 +84,12 @@ def _plain_fields(config: TopicConfig, window: Window | None) -> list[str]:
 
 def _records_input(topic: str, config: TopicConfig, window: Window) -> dict[str, list[dict]]:
     """The kind's records (per_second: the completed second; per_device: each device's latest)."""
-    key = _records_key(topic, config)
+    key = records_key(topic, config)
     if not key:
         return {}
     if isinstance(window, PerSecondWindow):
         return {key: window.completed_second()}
-    assert isinstance(window, PerDeviceWindow)  # the only other kind with records (`_records_key`)
+    assert isinstance(window, PerDeviceWindow)  # the only other kind with records (`records_key`)
     return {key: window.devices()}
 
 
@@ -121,7 +105,8 @@ def _current_record(config: TopicConfig, window: Window, now: float) -> dict | N
 
 
 def _aligned_inputs(config: TopicConfig, window: Window, padding: str | None, fmt: str) -> dict[str, Any]:
-    """One key order over the window and each aligned field's rows re-indexed to it.
+    """One key order over the window and each aligned field's rows re-indexed to it, with the
+    table's own key order (`status_gunNo`: the first field's order is the topic's `gunNo` too).
 
     Records whose key holds a list (REALTIME-DATA's `gunNo` with per-gun lists) are one row
     each; records keyed by one value (DEVICE-GUN, one record per gun) form a row per time slot.
@@ -139,7 +124,8 @@ def _aligned_inputs(config: TopicConfig, window: Window, padding: str | None, fm
             order, table = window.pivot(key, field, padding, fmt)
         inputs.setdefault(key, order)
         inputs[field] = table[-1] if len(table) else None
-        inputs[f"{field}_window"] = table
+        inputs[window_name(field)] = table
+        inputs[order_name(field, key)] = order
     inputs.setdefault(key, [])
     return inputs
 
@@ -176,7 +162,7 @@ class _Entry:
     borrowers: list[weakref.ref] = dataclasses.field(default_factory=list)  # inputs that may still read `values`
 
     def __post_init__(self) -> None:
-        self.window_keys = [f"{name}_window" for name in self.fields]
+        self.window_keys = [window_name(name) for name in self.fields]
 
     @property
     def lends(self) -> bool:
@@ -251,7 +237,7 @@ class TopicInputCache:
         if extendable and numpy:
             arrays = {name: _follower(window, name, values) for name in fields}
             if table is not None:
-                grids = {name: GrowingTable(values[f"{name}_window"]) for name in config.aligned_fields}
+                grids = {name: GrowingTable(values[window_name(name)]) for name in config.aligned_fields}
                 _show_grids(grids, values)
         entry = _Entry(
             key, window.version, window.mark(), len(window), values, extendable, table, fields, arrays, grids
@@ -281,7 +267,7 @@ def _extend_lists(entry: _Entry, config: TopicConfig, window: Window, dropped: i
     """List inputs: extended in place, after the inputs still holding them got their copies."""
     values = entry.values
     series = [values[key] for key in entry.window_keys]
-    tables = [values[f"{name}_window"] for name in config.aligned_fields] if entry.table is not None else []
+    tables = [values[window_name(name)] for name in config.aligned_fields] if entry.table is not None else []
     if entry.borrowers:
         _settle_borrowers(entry, series + tables)
     if entry.table is not None:
@@ -321,7 +307,7 @@ def _extend_arrays(entry: _Entry, config: TopicConfig, window: Window, dropped: 
         array.advance(dropped, tails[name])
         views[name] = array.view()
     for name, view in views.items():
-        values[f"{name}_window"] = view
+        values[window_name(name)] = view
         values[name] = latest.get(name) if latest else None
     return True
 
@@ -331,10 +317,10 @@ def _follower(window: Window, name: str, values: dict[str, Any]) -> GrowingArray
     directly (float values), else a growing copy; hands out the first view into `values`."""
     view = window.number_view(name)
     if view is not None:
-        values[f"{name}_window"] = view
+        values[window_name(name)] = view
         return None
-    array = GrowingArray(values[f"{name}_window"])
-    values[f"{name}_window"] = array.view()
+    array = GrowingArray(values[window_name(name)])
+    values[window_name(name)] = array.view()
     return array
 
 
@@ -342,7 +328,7 @@ def _show_grids(grids: dict[str, GrowingTable], values: dict[str, Any]) -> None:
     """Hand out the aligned fields' tables as views, and their newest rows as the current values."""
     for name, grid in grids.items():
         view = grid.view()
-        values[f"{name}_window"] = view
+        values[window_name(name)] = view
         values[name] = view[-1] if len(view) else None
 
 

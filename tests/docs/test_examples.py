@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from d_a.config.model import SECTION_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 DOCUMENTS = [REPO / "README.md", REPO / "README.zh-CN.md", *sorted((REPO / "docs").glob("*.md"))]
-FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^([ \t]*)```(\w+)\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
 
 
 def blocks(language: str) -> list:
@@ -28,9 +29,10 @@ def blocks(language: str) -> list:
     for document in DOCUMENTS:
         text = document.read_text(encoding="utf-8")
         for match in FENCE.finditer(text):
-            if match.group(1) == language:
+            if match.group(2) == language:
                 line = text.count("\n", 0, match.start()) + 1
-                found.append(pytest.param(match.group(2), id=f"{document.relative_to(REPO)}:{line}"))
+                code = textwrap.dedent(match.group(3))
+                found.append(pytest.param(code, id=f"{document.relative_to(REPO)}:{line}"))
     return found
 
 

@@ -95,3 +95,46 @@ def test_missing_file(capsys) -> None:
     code, _, err = run(capsys, "/nonexistent/d_a.yaml")
     assert code == 2
     assert "config file not found: /nonexistent/d_a.yaml" in err
+
+
+def shared_rows(out: str) -> list[tuple[str, str, str, list[str]]]:
+    """The shared-names table as (module, names, flat name from, [also given by])."""
+    table = out.split("Shared input names", 1)[1].split("Kafka settings", 1)[0]
+    rows: list[tuple[str, str, str, list[str]]] = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) != 4 or cells[3] == "":
+            continue
+        if cells[0]:
+            rows.append((cells[0], cells[1], cells[2], [cells[3]]))
+        else:
+            rows[-1][3].append(cells[3])
+    return rows
+
+
+def test_shared_input_names_are_listed_with_the_topic_owning_each(capsys) -> None:
+    code, out, _ = run(capsys)
+    assert code == 0
+    assert "_topics[topic]" in out
+    rows = {(module, names): (owner, others) for module, names, owner, others in shared_rows(out)}
+    assert rows[("operation_optimization", "gunNo")] == (
+        "SCHEDULE-STATION-REALTIME-DATA",
+        ["SCHEDULE-DEVICE-GUN", "SCHEDULE-CAR-ORDER"],
+    )
+    assert rows[("operation_optimization", "hostCode, hostCode_window")] == (
+        "SCHEDULE-STATION-PARAM",
+        [
+            "SCHEDULE-STATION-REALTIME-DATA",
+            "SCHEDULE-DEVICE-GUN",
+            "SCHEDULE-CAR-ORDER",
+            "SCHEDULE-DEVICE-HOST-DCDC",
+            "SCHEDULE-DEVICE-HOST-ACDC",
+        ],
+    )
+    assert rows[("operation_optimization", "meterId, meterId_window")] == (
+        "SCHEDULE-STATION-PARAM",
+        ["SCHEDULE-DEVICE-METER"],
+    )
+    config = load_config()
+    assert len(rows) == len(config.shared_names)
+    assert all(module in config.modules for module, _ in rows)

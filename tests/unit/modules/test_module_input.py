@@ -10,7 +10,7 @@ import threading
 import orjson
 import pytest
 
-from d_a.modules import ModuleInput
+from d_a.modules import ModuleInput, TopicDicts, TopicViews
 
 
 @pytest.fixture
@@ -133,3 +133,64 @@ def test_handing_out_copies_waits_for_a_read_in_progress(monkeypatch) -> None:
     cached.append(21.4)  # the cache extends its list only then
     assert read == [[20.5, 21.0]]
     assert data["soc_window"] == [20.5, 21.0]
+
+
+def with_topics(cached: dict) -> ModuleInput:
+    """An input as the assembly builds it: `_topics` holds each topic's keys, sharing the cache's lists."""
+    topics = TopicDicts({"ORDERS": cached, "PARAM": {"hostCode": "H1", "gridCapacity": 630}})
+    return ModuleInput(
+        {"stationId": "ST0001", "soc_window": cached["soc_window"], "_topics": topics}, shared=["soc_window", "_topics"]
+    )
+
+
+@pytest.mark.parametrize("read", READS.values(), ids=READS.keys())
+def test_changing_what_was_read_through_the_views_leaves_the_cache_alone(cached, read) -> None:
+    for value in read(with_topics(cached)):
+        if isinstance(value, TopicViews):
+            for view in read(value):
+                spoil(read(view))
+        spoil([value])
+    assert pristine(cached)
+
+
+def test_a_view_is_made_for_what_is_read_and_copies_what_is_read(cached) -> None:
+    data = with_topics(cached)
+    assert type(dict.__getitem__(data, "_topics")) is TopicDicts  # not read: nothing made
+    views = data["_topics"]
+    assert isinstance(views, TopicViews) and data["_topics"] is views
+    orders = views["ORDERS"]
+    assert isinstance(orders, ModuleInput) and views["ORDERS"] is orders
+    assert type(dict.__getitem__(views, "PARAM")) is dict  # a topic not read costs nothing
+    assert dict.__getitem__(orders, "car_orders") is cached["car_orders"]  # nor does a value not read
+    window = orders["soc_window"]
+    assert window == cached["soc_window"] and window is not cached["soc_window"]
+    assert orders["soc_window"] is window and window is not data["soc_window"]
+
+
+def test_an_input_gets_copies_in_its_views_before_the_cache_changes_its_lists(cached) -> None:
+    unread, moved = with_topics(cached), with_topics(cached)
+    views = moved.pop("_topics")  # a model keeps the views apart from its input
+    orders = views["ORDERS"]
+    for data in (unread, moved):
+        data.own_values([cached["soc_window"], cached["car_orders"]])
+    cached["soc_window"].append(22.0)  # what the cache does next
+    cached["car_orders"].clear()
+    assert unread["_topics"]["ORDERS"]["soc_window"] == [20.5, 21.0, 21.4]
+    assert unread["_topics"]["ORDERS"]["car_orders"] == [{"gunNo": "1", "outputPower": 61.0}]
+    assert orders["car_orders"] == [{"gunNo": "1", "outputPower": 61.0}]
+    assert views["ORDERS"]["soc_window"] == [20.5, 21.0, 21.4]
+    assert type(dict.__getitem__(views, "PARAM")) is dict  # it holds nothing that changed
+
+
+def test_views_read_like_the_plain_dicts_they_are(cached) -> None:
+    plain = {
+        "stationId": "ST0001",
+        "soc_window": [20.5, 21.0, 21.4],
+        "_topics": {"ORDERS": dict(cached), "PARAM": {"hostCode": "H1", "gridCapacity": 630}},
+    }
+    assert with_topics(cached) == plain
+    assert orjson.loads(orjson.dumps(with_topics(cached))) == plain
+    assert json.loads(json.dumps(with_topics(cached))) == plain
+    assert pickle.loads(pickle.dumps(with_topics(cached))) == plain
+    assert type(pickle.loads(pickle.dumps(with_topics(cached)))["_topics"]["ORDERS"]) is dict
+    assert copy.deepcopy(with_topics(cached)) == plain

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import orjson
+
 from d_a.config import TopicConfig
-from d_a.dispatcher import window_spec
-from d_a.modules.topic_inputs import default_records_key, topic_inputs
+from d_a.config.input_names import input_names
+from d_a.dispatcher import DataDispatcher, window_spec
+from d_a.modules.topic_inputs import default_records_key, empty_inputs, topic_inputs
+from d_a.simulator import StationSimulator
 from d_a.topics import parse_time
 from d_a.windows import make_window
 
@@ -65,3 +69,38 @@ def test_records_key_defaults_from_the_topic_name() -> None:
     inputs = topic_inputs("SITE-UNITS", config, window_with(config, records), padding=None, fmt="list", now=0.0)
     assert [d["unitId"] for d in inputs["site_units_records"]] == ["U1", "U2"]
     assert inputs["p"] == 2.0
+
+
+def test_a_topic_gives_the_same_names_with_and_without_data() -> None:
+    """Which topic owns a shared flat name must not depend on which topics hold data, so a topic's
+    names are the same whether its window is empty or not (and what `d-a check-config` lists)."""
+    dispatcher = DataDispatcher(data_expire_seconds=10**9, clock=lambda: parse_time("2025-11-01 00:01:00"))
+    sim = StationSimulator(stations=1, seed=4, history_hours=2)
+    for message in sim.initial_messages() + sim.advance(60):
+        dispatcher.ingest(message.topic, orjson.loads(message.value))
+    checked = []
+    for topic, config in dispatcher.config.topics.items():
+        window = dispatcher._window("ST0001", topic)
+        if not config.fields or window is None or not len(window):
+            continue
+        names = input_names(topic, config, config.fields)
+        assert list(empty_inputs(topic, config)) == names, topic
+        with_data = topic_inputs(topic, config, window, padding=None, fmt="list", now=parse_time("2025-11-01 00:01:00"))
+        assert list(with_data) == names, topic
+        checked.append(topic)
+    assert {"SCHEDULE-STATION-REALTIME-DATA", "SCHEDULE-DEVICE-GUN", "SCHEDULE-CAR-ORDER"} <= set(checked)
+    assert len(checked) >= 10
+
+
+def test_every_aligned_table_comes_with_its_key_order() -> None:
+    config = TopicConfig(
+        kind="append", fields=["gunNo", "status"], align_by="gunNo", aligned_fields=["status"], window_size=10
+    )
+    records = [
+        {"gunNo": 3, "status": 1, "sendTime": "2025-11-01 08:00:00"},
+        {"gunNo": 1, "status": 0, "sendTime": "2025-11-01 08:00:00"},
+    ]
+    inputs = topic_inputs("GUN", config, window_with(config, records), padding=None, fmt="list", now=0.0)
+    assert inputs["status_gunNo"] == inputs["gunNo"] == [1, 3]
+    assert dict(zip(inputs["status_gunNo"], inputs["status"], strict=True)) == {1: 0, 3: 1}
+    assert empty_inputs("GUN", config) == {"gunNo": [], "status": None, "status_window": [], "status_gunNo": []}
