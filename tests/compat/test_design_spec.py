@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from seed_helpers import into_memory, publish_memory, simulated, until
+from seed_helpers import into_memory, publish_memory, simulated, until, wait_sync
 
 STATION = "station_001"
 
@@ -232,3 +232,72 @@ def test_data_cache_reads_like_the_seeds_deques() -> None:
     assert window and newest_ts + 600 < 2e9
     with pytest.raises(IndexError):
         window[2]
+
+
+def test_the_seeds_module_paths_import() -> None:
+    """The module paths of the developer guide's project structure and the spec's sections."""
+    import d_a
+    from d_a.analysis_service import AsyncDataAnalysisService, DataAnalysisService
+    from d_a.batch_result_aggregator import BatchCollector, BatchResultAggregator
+    from d_a.dispatcher import TOPIC_PARSER_MAP, DataDispatcher
+    from d_a.errors import DataAnalysisError, DispatcherError, KafkaConnectionError, handle_error
+    from d_a.kafka_client import (
+        AsyncKafkaConsumerClient,
+        AsyncKafkaProducerClient,
+        KafkaConsumerClient,
+        KafkaProducerClient,
+    )
+    from d_a.main import main
+    from d_a.offset_manager import OffsetManager
+    from d_a.parser_base import ParserBase
+    from d_a.parsers import LoadPredictionParser, OperationOptimizationParser
+    from d_a.topic_parsers import ModelOutputParser, StationParamParser
+
+    names = (AsyncDataAnalysisService, DataAnalysisService, BatchCollector, BatchResultAggregator, DataDispatcher)
+    assert all(getattr(d_a, cls.__name__) is cls for cls in names)
+    assert d_a.TOPIC_PARSER_MAP is TOPIC_PARSER_MAP and d_a.OffsetManager is OffsetManager
+    clients = (KafkaConsumerClient, KafkaProducerClient, AsyncKafkaConsumerClient, AsyncKafkaProducerClient)
+    assert all(getattr(d_a, cls.__name__) is cls for cls in clients)
+    assert issubclass(LoadPredictionParser, ParserBase) and issubclass(ModelOutputParser, ParserBase)
+    assert OperationOptimizationParser and StationParamParser and callable(main) and callable(handle_error)
+    assert issubclass(DispatcherError, DataAnalysisError) and issubclass(KafkaConnectionError, DataAnalysisError)
+    assert set(d_a.__all__) >= {"AsyncDataAnalysisService", "DataAnalysisService", "BatchResultAggregator"}
+
+
+def test_sync_start_with_result_handler_and_background_positional(memory) -> None:
+    """§2.3.2: `start(callback, result_handler, background)`; `get_inputs(station_id)` gives every
+    module's input."""
+    from d_a import DataAnalysisService
+
+    handled = []
+    service = DataAnalysisService(module_name="operation_optimization")
+    service.start(lambda station_id, module_input: {"v": 1}, lambda s, m, r: handled.append((s, r)), True)
+    try:
+        publish_memory("SCHEDULE-DEVICE-METER", {"stationId": "S1", "meterPower": 4.0}, key="S1")
+        wait_sync(lambda: handled)
+        inputs = service.get_inputs("S1")
+    finally:
+        service.stop()
+    assert handled == [("S1", {"v": 1})]
+    assert inputs["operation_optimization"]["meterPower"] == 4.0
+
+
+async def test_async_add_station_with_its_own_callback_and_result_handler(memory) -> None:
+    """§2.3.3: `await add_station(station_id, callback, result_handler)`; `get_inputs` is a plain call."""
+    from d_a import AsyncDataAnalysisService
+
+    own = []
+    service = AsyncDataAnalysisService(module_name="operation_optimization")
+    await service.start(lambda station_id, module_input: {"by": "default"})
+    try:
+        await service.add_station(
+            "S7",
+            lambda station_id, module_input: {"by": "own"},
+            lambda station_id, module_input, result: own.append((station_id, result)),
+        )
+        publish_memory("SCHEDULE-DEVICE-METER", {"stationId": "S7", "meterPower": 2.0}, key="S7")
+        await until(lambda: own)
+        assert service.get_inputs("S7")["operation_optimization"]["meterPower"] == 2.0
+    finally:
+        await service.stop()
+    assert own[0] == ("S7", {"by": "own"})
