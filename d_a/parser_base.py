@@ -1,8 +1,12 @@
-"""ParserBase: the seeds' common interface of topic and module parsers."""
+"""ParserBase: the seeds' common interface of topic and module parsers.
+
+A plain base class rather than an `abc.ABC`: compiled by mypyc, an ABC and its compiled subclasses
+(TopicParser) would share one ABCMeta cache, so `issubclass(x, TopicParser)` being False for a
+user's parser class would be remembered as False for ParserBase too.
+"""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from typing import Any
 
 from mypy_extensions import mypyc_attr
@@ -11,9 +15,9 @@ __all__ = ["ParserBase"]
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
-class ParserBase(ABC):
+class ParserBase:
     """`parse(data)` returns the parsed dict, or None to skip the data (it is then counted)."""
 
-    @abstractmethod
     def parse(self, data: Any) -> dict[str, Any] | None:
-        """Parse one piece of data (a raw record, or a module's aggregated input)."""
+        """Parse one piece of data (a raw record, or a module's aggregated input); subclasses define it."""
+        raise NotImplementedError(f"{type(self).__name__} must define parse(data)")

@@ -52,3 +52,16 @@ def test_the_process_wide_map_applies_to_dispatchers_made_afterwards() -> None:
         del TOPIC_PARSER_MAP["SITE-DATA"]
     dispatcher.update_topic_data("A", "SITE-DATA", {"ts": 1.7e9, "rows": [{"sid": "A", "v": 3}]})
     assert dispatcher.get_module_input("A", "m")["v"] == 3
+
+
+def test_class_checks_against_the_compiled_bases_do_not_poison_each_other() -> None:
+    """Asking whether a parser class is a TopicParser must not change whether it is a ParserBase
+    (compiled bases once shared one ABC cache)."""
+    from d_a.topics import TopicParser
+
+    class Fresh(ParserBase):
+        def parse(self, raw_data):
+            return raw_data
+
+    assert not issubclass(Fresh, TopicParser)
+    assert issubclass(Fresh, ParserBase) and isinstance(Fresh(), ParserBase)
