@@ -9,6 +9,7 @@ elsewhere they are skipped with the reason. Tests using it are marked `integrati
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -64,28 +65,8 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"integration broker unavailable: {reason}")
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    """`host:port` of the session's broker (embedded Tansu, or D_A_BOOTSTRAP)."""
-    external = os.environ.get("D_A_BOOTSTRAP")
-    if external:
-        yield external
-        return
-    broker = EmbeddedBroker()
-    try:
-        broker.start()
-    except BrokerUnavailable as exc:
-        broker.close()
-        _unavailable(str(exc))
-    try:
-        yield broker.bootstrap
-    finally:
-        broker.close()
-
-
-@pytest.fixture
-def embedded_broker() -> Iterator[EmbeddedBroker]:
-    """A broker of this test's own, for tests that stop and restart it (never an external one)."""
+@contextlib.contextmanager
+def _running_broker() -> Iterator[EmbeddedBroker]:
     broker = EmbeddedBroker()
     try:
         broker.start()
@@ -96,6 +77,24 @@ def embedded_broker() -> Iterator[EmbeddedBroker]:
         yield broker
     finally:
         broker.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """`host:port` of the session's broker (embedded Tansu, or D_A_BOOTSTRAP)."""
+    external = os.environ.get("D_A_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    with _running_broker() as broker:
+        yield broker.bootstrap
+
+
+@pytest.fixture
+def embedded_broker() -> Iterator[EmbeddedBroker]:
+    """A broker of this test's own, for tests that stop and restart it (never an external one)."""
+    with _running_broker() as broker:
+        yield broker
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
