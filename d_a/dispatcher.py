@@ -118,16 +118,23 @@ class DataDispatcher:
             problem.station = station_id
             self.bad_input.record(problem, topic)
             return False
+        station = None if parser.is_global else str(station_id)
         records = []
         for item in items:
+            problems: list[BadInput] = []
             try:
-                record = parser.checked_parse(item)
-            except BadInput as problem:
-                problem.station = station_id
-                self.bad_input.record(problem, topic)
+                kept: StationRecord | None = parser.usable(item, station, arrival, problems)
+            except BadInput as unusable:
+                unusable.station = station_id
+                problems.append(unusable)
+                kept = None
+            for found in problems:
+                self.bad_input.record(found, topic)
+            if kept is None:
                 continue
-            ts = timestamp if timestamp is not None else parser.record_time(record, arrival)
-            records.append(StationRecord(None if parser.is_global else str(station_id), record, ts))
+            if timestamp is not None:
+                kept.ts = timestamp
+            records.append(kept)
         if not records:
             return False
         parser.accepted(records)

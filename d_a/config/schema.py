@@ -22,10 +22,10 @@ __all__ = [
 WINDOW_KINDS = ("latest", "append", "replace", "per_second", "per_device")
 PADDING_STRATEGIES = ("zero", "linear", "forward", "missing")
 
-FIELD_TYPES = ("number", "integer", "string", "id", "bool", "numbers", "list", "object", "any")
+FIELD_TYPES = ("number", "integer", "string", "id", "ids", "bool", "numbers", "list", "object", "any")
 
 WindowKind = Literal["latest", "append", "replace", "per_second", "per_device"]
-FieldType = Literal["number", "integer", "string", "id", "bool", "numbers", "list", "object", "any"]
+FieldType = Literal["number", "integer", "string", "id", "ids", "bool", "numbers", "list", "object", "any"]
 PaddingStrategy = Literal["zero", "linear", "forward", "missing"]
 PositiveFloat = Annotated[float, Field(strict=True, gt=0)]
 NonNegativeFloat = Annotated[float, Field(strict=True, ge=0)]

@@ -61,15 +61,28 @@ def _accepted(cls: type) -> frozenset[str]:
     return frozenset(name for name in parameters if name not in ("self", "loop", "topics"))
 
 
-def _select(values: Mapping[str, Any], accepted: frozenset[str], client: str) -> dict[str, Any]:
+def _select(
+    values: Mapping[str, Any], accepted: frozenset[str], client: str, other: tuple[str, frozenset[str]]
+) -> dict[str, Any]:
+    """The settings `client` accepts. A setting only the `other` library accepts is meant for it
+    (the thread-based service's kafka-python, or the asyncio service's aiokafka): said once at
+    INFO. One neither accepts is a WARNING."""
     kwargs = {}
+    other_client, other_accepted = other
     for key, value in values.items():
         if key in accepted:
             kwargs[key] = value
         elif (client, key) not in _reported:
             _reported.add((client, key))
-            logger.warning("Kafka setting %s is not supported by %s and is ignored", key, client)
+            if key in other_accepted:
+                logger.info("Kafka setting %s applies to the %s only, not the %s", key, other_client, client)
+            else:
+                logger.warning("Kafka setting %s is not supported by %s and is ignored", key, client)
     return kwargs
+
+
+def _kafka_python(cls: type) -> frozenset[str]:
+    return frozenset(cls.DEFAULT_CONFIG)  # type: ignore[attr-defined]
 
 
 def _aiokafka(values: Mapping[str, Any], cls: type, client: str) -> dict[str, Any]:
@@ -79,7 +92,9 @@ def _aiokafka(values: Mapping[str, Any], cls: type, client: str) -> dict[str, An
     if "batch_size" in values and cls is aiokafka.AIOKafkaProducer:
         values.setdefault("max_batch_size", values.pop("batch_size"))
     _client_values(values)
-    kwargs = _select(values, _accepted(cls), client)
+    kafka_python = kafka.KafkaProducer if cls is aiokafka.AIOKafkaProducer else kafka.KafkaConsumer
+    other = client.replace("aiokafka", "kafka-python")
+    kwargs = _select(values, _accepted(cls), client, (other, _kafka_python(kafka_python)))
     if ssl_files:
         from aiokafka.helpers import create_ssl_context
 
@@ -106,14 +121,16 @@ def aiokafka_producer_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def kafka_python_consumer_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments for `kafka.KafkaConsumer`."""
-    return _select(values, frozenset(kafka.KafkaConsumer.DEFAULT_CONFIG), "kafka-python consumer")
+    other = ("aiokafka consumer", _accepted(aiokafka.AIOKafkaConsumer))
+    return _select(values, _kafka_python(kafka.KafkaConsumer), "kafka-python consumer", other)
 
 
 def kafka_python_producer_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments for `kafka.KafkaProducer`."""
     values = dict(values)
     _client_values(values)
-    return _select(values, frozenset(kafka.KafkaProducer.DEFAULT_CONFIG), "kafka-python producer")
+    other = ("aiokafka producer", _accepted(aiokafka.AIOKafkaProducer))
+    return _select(values, _kafka_python(kafka.KafkaProducer), "kafka-python producer", other)
 
 
 def _client_values(values: dict[str, Any]) -> None:

@@ -38,6 +38,19 @@ __all__ = ["KafkaConsumerClient", "KafkaGlobalReader", "KafkaProducerClient"]
 
 logger = logging.getLogger("d_a.kafka")
 
+
+class _ClosingNoise(logging.Filter):
+    """Drops kafka-python's ERROR "Metadata refresh: failed Cancelled": closing a client cancels
+    its pending metadata request, which is expected at every stop, not a failure."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        cancelled = len(args) == 1 and type(args[0]).__name__ in ("Cancelled", "CancelledError")
+        return not (record.msg == "Metadata refresh: failed %s" and cancelled)
+
+
+logging.getLogger("kafka.cluster").addFilter(_ClosingNoise())
+
 BOOTSTRAP_TIMEOUT_MS = 5000  # per connection attempt; attempts are repeated with backoff
 SEND_TIMEOUT_S = 30.0
 FETCH_TIMEOUT_MS = 200  # a fetcher thread's poll; commits and stop requests wait at most this long

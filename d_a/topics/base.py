@@ -15,7 +15,7 @@ from mypy_extensions import mypyc_attr
 
 from ..config.schema import TopicConfig
 from ..parser_base import ParserBase
-from .bad_input import BadInput
+from .bad_input import BadFields, BadInput
 from .fields import check_record, fast_types, parse_time
 from .routing import StationRouter
 
@@ -89,10 +89,16 @@ class TopicParser(ParserBase):
         keep = self._keep
         # the usual message holds only configured keys
         record = dict(data) if keep is None or data.keys() <= self._kept else {k: data[k] for k in keep if k in data}
-        for name, other in self._aliases:
-            if record.get(name) is None and data.get(other) is not None:
-                record[name] = data[other]
-        check_record(record, self._checks)
+        bad: BadFields | None = None
+        try:
+            check_record(record, self._checks)
+        except BadFields as partial:
+            bad = partial
+        for name, other in self._aliases:  # after the checks: a bad value is counted once, not once per name
+            if record.get(name) is None and record.get(other) is not None:
+                record[name] = record[other]
+        if bad is not None:
+            raise bad
         return record
 
     def checked_parse(self, data: Any) -> dict[str, Any]:
@@ -136,9 +142,36 @@ class TopicParser(ParserBase):
                 if not isinstance(item, dict):
                     raise BadInput("wrong_shape", f"a record must be an object, got {type(item).__name__}")
                 station = self.station_of(item)
-                record = self.checked_parse(item)
-                result.records.append(StationRecord(station, record, self.record_time(record, arrival)))
+                result.records.append(self.usable(item, station, arrival, result.problems))
             except BadInput as problem:
                 problem.station = problem.station or station
                 result.problems.append(problem)
         return result
+
+    def usable(
+        self, item: Any, station: str | None, arrival: float, problems: list[BadInput], *, parsed: bool = False
+    ) -> StationRecord:
+        """One raw record parsed (`parsed`: a record already parsed, only checked), with its bad
+        fields left out (each added to `problems`): a field's problem is that field's, not the
+        record's. An unreadable time leaves the record at its arrival. BadInput when the record
+        itself is unusable."""
+        try:
+            record = _guarded(item) if parsed else self.checked_parse(item)
+        except BadFields as partial:
+            record = partial.record
+            for problem in partial.problems:
+                problem.station = station
+                problems.append(problem)
+        try:
+            ts = self.record_time(record, arrival)
+        except BadInput as problem:
+            record.pop(self.config.time_field, None)
+            problem.station, problem.field, problem.field_only = station, self.config.time_field, True
+            problems.append(problem)
+            ts = arrival
+        return StationRecord(station, record, ts)
+
+
+def _guarded(record: dict[str, Any]) -> dict[str, Any]:
+    check_record(record, {})
+    return record

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .bad_input import BadInput
+from .bad_input import BadFields, BadInput
 
 __all__ = ["MAX_LIST_LENGTH", "check_field", "check_record", "fast_types", "guard_values", "parse_time"]
 
@@ -41,6 +41,17 @@ def _id(field: str, value: Any) -> None:
         raise BadInput("wrong_type", f"{field}={_short(value)} is not an id (a non-empty string or an integer)")
 
 
+def _ids(field: str, value: Any) -> None:
+    """One id, or a list of ids (a station with several hosts)."""
+    if isinstance(value, list):
+        if not value:
+            raise BadInput("wrong_type", f"{field}=[] is not an id or a list of ids")
+        for item in value:
+            _id(field, item)
+    else:
+        _id(field, value)
+
+
 def _bool(field: str, value: Any) -> None:
     if not isinstance(value, bool):
         raise BadInput("wrong_type", f"{field}={_short(value)} is not a boolean")
@@ -72,6 +83,7 @@ _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "integer": _integer,
     "string": _string,
     "id": _id,
+    "ids": _ids,
     "bool": _bool,
     "list": _list,
     "numbers": _numbers,
@@ -87,6 +99,7 @@ _FAST_TYPES: dict[str, frozenset[type]] = {
     "integer": frozenset({int}),
     "string": frozenset({str}),
     "id": frozenset({int, str}),
+    "ids": frozenset({int, str}),
     "bool": frozenset({bool}),
     "object": frozenset({dict}),
 }
@@ -108,19 +121,29 @@ def check_field(field: str, value: Any, field_type: str) -> None:
 
 
 def check_record(record: dict[str, Any], checks: dict[str, tuple[str, frozenset[type]]]) -> None:
-    """Raise BadInput for a typed field whose value does not fit (`checks`: field -> (type, its
-    fast types)), and for NaN/Infinity or an over-long list in any field; one pass over the record."""
+    """Check a typed field's value fits (`checks`: field -> (type, its fast types)), and that no
+    field holds NaN/Infinity or an over-long list; one pass over the record. Bad fields are taken
+    out of `record` and raised as BadFields (the rest of the record stays usable)."""
     typed_fields = checks.get
+    problems: list[BadInput] | None = None
     for field, value in record.items():
         kind = type(value)
-        if kind is float:
-            if value - value != 0.0:  # NaN or Infinity (a finite float minus itself is 0)
-                raise BadInput("non_finite", f"{field}={value}")
-        elif kind is list and len(value) > MAX_LIST_LENGTH:
-            raise BadInput("too_large", f"{field} has {len(value)} elements (limit {MAX_LIST_LENGTH})")
-        typed = typed_fields(field)
-        if typed is not None and (kind not in typed[1] or value == "") and value is not None:
-            check_field(field, value, typed[0])
+        try:
+            if kind is float:
+                if value - value != 0.0:  # NaN or Infinity (a finite float minus itself is 0)
+                    raise BadInput("non_finite", f"{field}={value}")
+            elif kind is list and len(value) > MAX_LIST_LENGTH:
+                raise BadInput("too_large", f"{field} has {len(value)} elements (limit {MAX_LIST_LENGTH})")
+            typed = typed_fields(field)
+            if typed is not None and (kind not in typed[1] or value == "") and value is not None:
+                check_field(field, value, typed[0])
+        except BadInput as problem:
+            problem.field = field
+            problems = [problem] if problems is None else [*problems, problem]
+    if problems is not None:
+        for bad in problems:
+            record.pop(bad.field or "", None)
+        raise BadFields(record, problems)
 
 
 def guard_values(record: dict[str, Any]) -> None:

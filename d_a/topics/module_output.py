@@ -1,8 +1,10 @@
 """MODULE-OUTPUT-*: a module's results, read back by the modules that depend on it.
 
-Three forms arrive: the batch form `{batch_id, module, timestamp, stations: [{station_id, ...}]}`,
-the single form `{station_id, module, output, timestamp}`, and a plain result object carrying its
-`station_id`. Each yields, per station, the result as the module returned it.
+Four forms arrive: the batch form `{batch_id, module, timestamp, stations: [{station_id, ...}]}`
+(the seeds' batch document, what d_a writes), the original implementation's batch form with
+`results` in place of `stations`, the single form `{station_id, module, output, timestamp}`, and a
+plain result object carrying its `station_id`. Each yields, per station, the result as the module
+returned it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .registry import register_parser
 
 _ID_KEYS = ("station_id", "stationId")
 _ENVELOPE_KEYS = frozenset({"station_id", "stationId", "module", "output", "timestamp", "input"})
+_BATCH_KEYS = ("stations", "results")  # the seeds' batch document's key, and the original implementation's
 
 
 @register_parser("module_output")
@@ -23,10 +26,11 @@ class ModuleOutputParser(TopicParser):
     """Splits batch uploads into per-station results; unwraps the single form's `output`."""
 
     def split(self, value: Any) -> list[Any]:
-        if isinstance(value, dict) and "stations" in value:
-            stations = value["stations"]
+        key = _batch_key(value)
+        if key is not None:
+            stations = value[key]
             if not isinstance(stations, list):
-                raise BadInput("wrong_shape", "`stations` of a batch upload must be a list")
+                raise BadInput("wrong_shape", f"`{key}` of a batch upload must be a list")
             stamp = value.get("timestamp")
             return [{**s, "timestamp": s.get("timestamp", stamp)} if isinstance(s, dict) else s for s in stations]
         return super().split(value)
@@ -48,3 +52,14 @@ class ModuleOutputParser(TopicParser):
         if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
             return stamp / 1000.0 if stamp > 1e11 else float(stamp)
         return arrival
+
+
+def _batch_key(value: Any) -> str | None:
+    """`stations` or `results` when `value` is a batch upload, else None. A batch names no station
+    of its own; a station's result that has a `stations` or `results` field does."""
+    if not isinstance(value, dict) or any(key in value for key in _ID_KEYS):
+        return None
+    for key in _BATCH_KEYS:
+        if key in value:
+            return key
+    return None

@@ -1,8 +1,9 @@
 """Station routing: which station a record belongs to.
 
-`stationId`, then `station_id`; failing both, a `host_id`/`hostId` or `meter_id`/`meterId` that
-SCHEDULE-STATION-PARAM has mapped to a station. The map is learned from station parameter records
-(their `hostCode`, `meterId` and `hostId` values).
+`stationId`, then `station_id`; failing both, a `host_id`/`hostId`/`hostCode` or
+`meter_id`/`meterId` that SCHEDULE-STATION-PARAM has mapped to a station. The map is learned from
+station parameter records (their `hostCode`, `meterId` and `hostId` values; a station with several
+hosts lists them all).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from .bad_input import BadInput
 __all__ = ["DEVICE_ID_KEYS", "STATION_ID_KEYS", "StationRouter"]
 
 STATION_ID_KEYS = ("stationId", "station_id")
-DEVICE_ID_KEYS = ("host_id", "hostId", "meter_id", "meterId")
+DEVICE_ID_KEYS = ("host_id", "hostId", "hostCode", "meter_id", "meterId")
 _PARAM_DEVICE_KEYS = ("hostCode", "hostId", "host_id", "meterId", "meter_id")
 
 
@@ -58,7 +59,7 @@ class StationRouter:
                 if station is None:
                     raise BadInput("unknown_station", f"{key}={value!r} maps to no station in SCHEDULE-STATION-PARAM")
                 return station
-        raise BadInput("missing_id", "no stationId, station_id, host_id/hostId or meter_id/meterId")
+        raise BadInput("missing_id", "no stationId, station_id, host_id/hostId/hostCode or meter_id/meterId")
 
 
 def _ids(value: Any) -> list[str]:

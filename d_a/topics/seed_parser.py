@@ -15,7 +15,7 @@ from typing import Any
 from ..config.schema import TopicConfig
 from ..parser_base import ParserBase
 from .bad_input import BadInput
-from .base import ParseResult, StationRecord, TopicParser
+from .base import ParseResult, TopicParser
 from .fields import guard_values, parse_time
 from .routing import StationRouter
 
@@ -42,6 +42,7 @@ class SeedTopicParser(TopicParser):
         records = self._records(data)
         if len(records) != 1:
             raise BadInput("parser_error", f"{self._name()}.parse gave {len(records)} records for one station's data")
+        guard_values(records[0])
         return records[0]
 
     def station_records(self, value: Any, arrival: float) -> ParseResult:
@@ -54,10 +55,9 @@ class SeedTopicParser(TopicParser):
         for record in records:
             try:
                 station = self.station_of(record)
+                result.records.append(self.usable(record, station, arrival, result.problems, parsed=True))
             except BadInput as problem:
                 result.problems.append(problem)
-                continue
-            result.records.append(StationRecord(station, record, self.record_time(record, arrival)))
         return result
 
     def record_time(self, record: dict[str, Any], arrival: float) -> float:
@@ -80,7 +80,6 @@ class SeedTopicParser(TopicParser):
         for record in records:
             if not isinstance(record, dict):
                 raise BadInput("parser_error", f"{self._name()}.parse returned {type(record).__name__}, not a dict")
-            guard_values(record)
         return records
 
     def _name(self) -> str:

@@ -49,9 +49,23 @@ def test_aiokafka_gets_what_it_accepts_translated(caplog: pytest.LogCaptureFixtu
     assert consumer["sasl_plain_password"] == "pw-123"
     assert producer["acks"] == 1 and producer["max_batch_size"] == 32768
     assert "retries" not in producer and "buffer_memory" not in producer and "batch_size" not in producer
-    ignored = [r.getMessage() for r in caplog.records]
-    assert sum("retries is not supported by aiokafka producer" in m for m in ignored) == 1
-    assert sum("buffer_memory is not supported by aiokafka producer" in m for m in ignored) == 1
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warned == ["Kafka setting buffer_memory is not supported by aiokafka producer and is ignored"]
+
+
+def test_a_key_for_one_client_library_is_said_once_at_info(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="d_a.kafka"):
+        aiokafka_producer_kwargs(SETTINGS.producer)
+        aiokafka_producer_kwargs(SETTINGS.producer)
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("retries applies to the kafka-python producer only, not the aiokafka producer" in m for m in said) == 1
+    assert not any("buffer_memory applies" in m for m in said)  # kafka-python 3 dropped it too: a warning
+
+
+def test_a_key_no_client_library_takes_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="d_a.kafka"):
+        aiokafka_consumer_kwargs({"bootstrap_servers": ["k:9092"], "frobnicate_ms": 3})
+    assert "Kafka setting frobnicate_ms is not supported by aiokafka consumer" in caplog.text
 
 
 def test_kafka_python_gets_its_own_keys() -> None:

@@ -68,7 +68,7 @@ def test_realtime_rows_lift_gun_power_and_keep_each_hour(parsers, feed) -> None:
     assert [b - a for a, b in zip(hours, hours[1:], strict=False)] == [3600, 3600]
 
 
-def test_realtime_length_mismatch_is_bad_input(parsers) -> None:
+def test_realtime_length_mismatch_leaves_out_the_gun_lists_only(parsers) -> None:
     value = {
         "realTimeData": [
             {
@@ -92,9 +92,16 @@ def test_realtime_length_mismatch_is_bad_input(parsers) -> None:
         ]
     }
     result = parsers["SCHEDULE-STATION-REALTIME-DATA"].station_records(value, NOW)
-    assert [r.station_id for r in result.records] == ["ST0002"]
+    assert [r.station_id for r in result.records] == ["ST0001", "ST0002"]
+    kept = result.records[0].record
+    assert kept["outputPowerPerStationAvg"] == 3.0 and "gunNo" not in kept and "outputPowerPerGunMax" not in kept
     (problem,) = result.problems
-    assert (problem.kind, problem.station) == ("length_mismatch", "ST0001")
+    assert (problem.kind, problem.station, problem.field, problem.field_only) == (
+        "length_mismatch",
+        "ST0001",
+        "gunPower",
+        True,
+    )
     assert "gunNo: 3" in problem.detail and "outputPowerPerGunAvg: 2" in problem.detail
 
 
@@ -155,27 +162,90 @@ def test_unmapped_host_id_is_an_unknown_station(parsers) -> None:
     ("topic", "value", "kind"),
     [
         ("SCHEDULE-DEVICE-METER", {"meterPower": 3.5, "sendTime": "2025-11-01 08:05:00"}, "missing_id"),
-        ("SCHEDULE-DEVICE-METER", {"stationId": "ST0001", "meterPower": "abc"}, "wrong_type"),
-        ("SCHEDULE-DEVICE-METER", {"stationId": "ST0001", "meterPower": float("nan")}, "non_finite"),
-        ("SCHEDULE-DEVICE-METER", {"stationId": "ST0001", "meterPower": [0.0] * 100_000}, "too_large"),
-        ("SCHEDULE-DEVICE-METER", {"stationId": "ST0001", "meterPower": 1.0, "sendTime": "yesterday"}, "wrong_type"),
         ("SCHEDULE-DEVICE-METER", "not an object", "wrong_shape"),
         ("SCHEDULE-DEVICE-METER", [1, 2], "wrong_shape"),
         ("SCHEDULE-DEVICE-METER", {"stationId": True, "meterPower": 1.0}, "wrong_type"),
         ("SCHEDULE-CAR-PRICE", [{"stationId": "ST0001"}], "wrong_shape"),
         ("SCHEDULE-CAR-PRICE", {"fee": 3}, "wrong_shape"),
-        ("SCHEDULE-DEVICE-GUN", {"stationId": "ST0001", "gunNo": 1, "status": 1.5}, "wrong_type"),
-        ("SCHEDULE-DEVICE-GUN", {"stationId": "ST0001", "hostCode": "", "gunNo": 1, "status": 1}, "wrong_type"),
-        ("SCHEDULE-DEVICE-GUN", {"stationId": "ST0001", "hostCode": "H1", "gunNo": 1.5, "status": 1}, "wrong_type"),
-        ("SCHEDULE-CAR-ORDER", {"stationId": "ST0001", "carProducerCode": float("inf")}, "non_finite"),
-        ("SCHEDULE-DEVICE-HOST-DCDC", {"stationId": "ST0001", "hostCode": "H1", "dcdcPower": [1.0, "x"]}, "wrong_type"),
-        ("SCHEDULE-STATION-REALTIME-DATA", {"realTimeData": [{"stationId": "ST0001", "gunPower": [1]}]}, "wrong_shape"),
     ],
 )
-def test_bad_input_is_classified_never_raised(parsers, topic, value, kind) -> None:
+def test_a_bad_record_is_classified_never_raised(parsers, topic, value, kind) -> None:
+    """Without a usable station id or shape the record is lost, counted under its kind."""
     result = parsers[topic].station_records(value, NOW)
     assert result.records == []
     assert result.problems and {p.kind for p in result.problems} == {kind}
+
+
+@pytest.mark.parametrize(
+    ("topic", "value", "kind", "field"),
+    [
+        (
+            "SCHEDULE-DEVICE-METER",
+            {"stationId": "ST0001", "meterPower": "abc", "meterId": "M1"},
+            "wrong_type",
+            "meterPower",
+        ),
+        (
+            "SCHEDULE-DEVICE-METER",
+            {"stationId": "ST0001", "meterPower": float("nan"), "meterId": "M1"},
+            "non_finite",
+            "meterPower",
+        ),
+        (
+            "SCHEDULE-DEVICE-METER",
+            {"stationId": "ST0001", "meterPower": [0.0] * 100_000, "meterId": "M1"},
+            "too_large",
+            "meterPower",
+        ),
+        (
+            "SCHEDULE-DEVICE-METER",
+            {"stationId": "ST0001", "meterPower": 1.0, "sendTime": "yesterday"},
+            "wrong_type",
+            "sendTime",
+        ),
+        ("SCHEDULE-DEVICE-GUN", {"stationId": "ST0001", "gunNo": 1, "status": 1.5}, "wrong_type", "status"),
+        (
+            "SCHEDULE-DEVICE-GUN",
+            {"stationId": "ST0001", "hostCode": "", "gunNo": 1, "status": 1},
+            "wrong_type",
+            "hostCode",
+        ),
+        (
+            "SCHEDULE-DEVICE-GUN",
+            {"stationId": "ST0001", "hostCode": "H1", "gunNo": 1.5, "status": 1},
+            "wrong_type",
+            "gunNo",
+        ),
+        (
+            "SCHEDULE-CAR-ORDER",
+            {"stationId": "ST0001", "soc": 50.0, "carProducerCode": float("inf")},
+            "non_finite",
+            "carProducerCode",
+        ),
+        (
+            "SCHEDULE-DEVICE-HOST-DCDC",
+            {"stationId": "ST0001", "hostCode": "H1", "dcdcPower": [1.0, "x"]},
+            "wrong_type",
+            "dcdcPower",
+        ),
+        (
+            "SCHEDULE-STATION-REALTIME-DATA",
+            {"realTimeData": [{"stationId": "ST0001", "gunPower": [1], "outputPowerPerStationAvg": 2.0}]},
+            "wrong_shape",
+            "gunPower",
+        ),
+    ],
+)
+def test_a_bad_field_is_left_out_and_the_record_kept(parsers, topic, value, kind, field) -> None:
+    """A bad field is that field's problem: counted under its kind, the rest of the record kept."""
+    raw = value["realTimeData"][0] if "realTimeData" in value else value
+    result = parsers[topic].station_records(value, NOW)
+    (kept,) = result.records
+    (problem,) = result.problems
+    assert (problem.kind, problem.field, problem.field_only, problem.station) == (kind, field, True, "ST0001")
+    assert field not in kept.record and kept.station_id == "ST0001"
+    others = {k: v for k, v in raw.items() if k not in (field, "stationId") and k in kept.record}
+    assert others and all(kept.record[k] == v for k, v in others.items())
 
 
 def test_a_record_keeps_only_its_topics_fields_and_time(parsers) -> None:
@@ -194,8 +264,31 @@ def test_one_bad_record_does_not_spoil_its_neighbours(parsers) -> None:
         {"stationId": "C", "stationLat": 30.3, "stationLng": 120.3},
     ]
     result = parsers["SCHEDULE-STATION-PARAM"].station_records(value, NOW)
-    assert [r.station_id for r in result.records] == ["A", "C"]
+    assert [r.station_id for r in result.records] == ["A", "B", "C"]  # B without its bad stationLat
+    assert "stationLat" not in result.records[1].record
     assert [(p.kind, p.station) for p in result.problems] == [("wrong_type", "B"), ("missing_id", None)]
+
+
+def test_module_output_in_the_original_results_form_and_a_result_with_stations(parsers) -> None:
+    """The original implementation uploads `results` where the seeds' batch document writes
+    `stations`; a station's own result may have a `stations` field and stays one result."""
+    parser = parsers["MODULE-OUTPUT-PV_PREDICTION"]
+    original = {
+        "batch_id": "b0",
+        "module": "pv_prediction",
+        "timestamp": 1699999300.0,
+        "stations_count": 2,
+        "results": [{"station_id": "ST000001", "value": 1.0}, {"station_id": "ST000002", "value": 2.0}],
+    }
+    result = parser.station_records(original, NOW)
+    assert result.problems == []
+    assert [(r.station_id, r.record) for r in result.records] == [
+        ("ST000001", {"value": 1.0, "timestamp": 1699999300.0}),
+        ("ST000002", {"value": 2.0, "timestamp": 1699999300.0}),
+    ]
+    guidance = {"station_id": "A", "stations": ["B", "C"], "timestamp": 1699999300.0}
+    (one,) = parser.station_records(guidance, NOW).records
+    assert one.station_id == "A" and one.record["stations"] == ["B", "C"]
 
 
 def test_module_output_batch_single_and_plain_forms(parsers) -> None:
