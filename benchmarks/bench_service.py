@@ -64,9 +64,10 @@ from d_a.kafka import EmbeddedBroker, InMemoryBroker, MemoryTransport
 from d_a.service.aio import AsyncDataAnalysisService
 from d_a.service.engine import ServiceEngine, percentiles
 from d_a.simulator import TOPICS, SimMessage, StationSimulator, rates
-from d_a.simulator.message import CAR_ORDER
+from d_a.simulator.message import CAR_ORDER, METER
 
 MODULE = "operation_optimization"
+START_SESSION_TIMEOUT_MS: list[int | None] = [None]  # --session-timeout-ms
 THROUGHPUT_STATIONS = 1_000
 LATENCY_STATIONS = (100, 1_000)
 TARGET_PER_CORE = 30_000.0  # messages per CPU-second, in memory
@@ -683,6 +684,55 @@ def kafka_waits() -> str:
     )
 
 
+START_MODULE = "electricity_price"  # the field workload's module: ten topics, nine consumers and a global reader
+
+
+@dataclass
+class StartUp:
+    label: str
+    topics: int
+    session_timeout_ms: int
+    started: float  # seconds from `start()` to its return: every consumer has joined its group
+    first_callback: float  # seconds from `start()` to the callback of a message sent when it returned
+
+
+async def start_up(env: Env) -> StartUp:
+    """A ten-topic service's start, with the packaged default's Kafka settings (a new group, offsets
+    from `latest`): seconds to `start()` returning and to the first callback of one message sent then."""
+    kafka = get_config().kafka.legacy()
+    session = START_SESSION_TIMEOUT_MS[0] or kafka["consumer"].get("session_timeout_ms", 10_000)
+    group = {"session_timeout_ms": session, "heartbeat_interval_ms": session // 4}
+    kafka["bootstrap_servers"] = [env.bootstrap]
+    kafka["consumer"] = {**kafka["consumer"], **group, "bootstrap_servers": [env.bootstrap]}
+    kafka["producer"] = {**kafka["producer"], "bootstrap_servers": [env.bootstrap]}
+    seen = asyncio.Event()
+    service = AsyncDataAnalysisService(
+        START_MODULE, kafka_config=kafka, group_id=f"bench-start-{uuid.uuid4().hex[:8]}", configure_logging=False
+    )
+    began = time.perf_counter()
+    await service.start(lambda station_id, module_input: seen.set())
+    started = time.perf_counter() - began
+    try:
+        producer = AIOKafkaProducer(bootstrap_servers=env.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(METER, orjson.dumps({"stationId": "ST-START", "meterPower": 1.0}))
+        finally:
+            await producer.stop()
+        await asyncio.wait_for(seen.wait(), JOIN_TIMEOUT_SECONDS)
+        first = time.perf_counter() - began
+    finally:
+        await service.stop()
+    return StartUp(env.label, len(service.topics), session, started, first)
+
+
+def print_start_up(r: StartUp) -> None:
+    print(
+        f"  {r.label:9s} {r.topics} topics, session_timeout_ms {r.session_timeout_ms:,}: started in "
+        f"{r.started:.2f} s, first callback {r.first_callback:.2f} s after start() began"
+    )
+
+
 def print_idle_cost(r: IdleCost) -> None:
     consumers = f"{r.topics} consumers, one per topic" if r.multi_consumer else f"1 consumer of {r.topics} topics"
     print(f"  {r.label:9s} idle service: {100 * r.cpu_share:.0f}% of a core ({consumers}, {r.waits})")
@@ -907,6 +957,14 @@ def main() -> None:
         help="stations of the latency and tick runs, comma-separated (default: %(default)s)",
     )
     parser.add_argument(
+        "--session-timeout-ms",
+        type=int,
+        help="the start-up run's session_timeout_ms (default: the packaged default's)",
+    )
+    parser.add_argument(
+        "--start-up-only", action="store_true", help="only the start-up run (on the embedded broker or D_A_BOOTSTRAP)"
+    )
+    parser.add_argument(
         "--single-consumer", action="store_true", help="Kafka: multi_consumer_mode false (one consumer for all topics)"
     )
     parser.add_argument(
@@ -918,6 +976,11 @@ def main() -> None:
         help="Kafka: fetch_max_wait_ms of the consumers of topics sent less than once a minute (topic_overrides)",
     )
     args = parser.parse_args()
+    START_SESSION_TIMEOUT_MS[0] = args.session_timeout_ms
+    if args.start_up_only:
+        print(f"start-up: a service of {START_MODULE}, the packaged default's Kafka settings, a new group")
+        print_start_up(in_env("embedded", start_up))
+        return
     if args.single_consumer:
         KAFKA_GROUP["multi_consumer_mode"] = False
     KAFKA_GROUP["fetch_max_wait_ms"] = args.fetch_wait_ms
@@ -961,6 +1024,9 @@ def main() -> None:
             print_tick_cost(ticks[-1])
     kafka_kinds = [kind for kind in kinds if kind != "memory"]
     if kafka_kinds and not args.latency_only:
+        print(f"\nstart-up: a service of {START_MODULE}, the packaged default's Kafka settings, a new group")
+        for kind in kafka_kinds:
+            print_start_up(in_env(kind, start_up))
         print(f"\nidle: CPU of a started service with no data flowing ({IDLE_SECONDS:.0f} s)")
         for kind in kafka_kinds:
             print_idle_cost(in_env(kind, idle_cost))

@@ -81,13 +81,20 @@ async def _demo(args: argparse.Namespace) -> int:
             MODULE, transport=transport, group_id=f"d_a-demo-{uuid.uuid4().hex[:8]}", min_interval=1.0
         )
         uploads: list[int] = []
-        await service.start(
-            forecast_next_hour, batch_upload_handler=lambda batch_id, results: uploads.append(len(results))
-        )
+        first_callback: list[float] = []
+
+        def model(station_id: str, module_input: dict[str, Any]) -> dict[str, Any]:
+            if not first_callback:
+                first_callback.append(time.monotonic())
+            return forecast_next_hour(station_id, module_input)
+
+        began = time.monotonic()
+        await service.start(model, batch_upload_handler=lambda batch_id, results: uploads.append(len(results)))
         simulator = StationSimulator(stations=args.stations, seed=args.seed, history_hours=48)
         console.print(
             f"d_a demo: {args.stations} stations, {args.duration:g} s at {args.speed:g}x, "
-            f"transport {transport.name}, module {MODULE}",
+            f"transport {transport.name}, module {MODULE}; started in {time.monotonic() - began:.2f} s "
+            "(consumer groups joined)",
             highlight=False,
         )
         started = time.monotonic()
@@ -98,7 +105,8 @@ async def _demo(args: argparse.Namespace) -> int:
         finally:
             await service.stop()
             await close()
-        return _summary(console, service, uploads, time.monotonic() - started)
+        first = first_callback[0] - began if first_callback else None
+        return _summary(console, service, uploads, time.monotonic() - started, first)
 
 
 async def _connect(args: argparse.Namespace, stack: contextlib.ExitStack):
@@ -163,12 +171,15 @@ def _view(service: AsyncDataAnalysisService, uploads: list[int], elapsed: float)
     return table
 
 
-def _summary(console: Console, service: AsyncDataAnalysisService, uploads: list[int], elapsed: float) -> int:
+def _summary(
+    console: Console, service: AsyncDataAnalysisService, uploads: list[int], elapsed: float, first: float | None
+) -> int:
     counters = service.get_service_status().get("counters", {})
     callbacks, errors = counters.get("callbacks", 0), counters.get("callback_errors", 0)
     console.print(
         f"\nsummary: {counters.get('messages', 0):,} messages in {elapsed:.1f} s, {callbacks:,} callbacks, "
-        f"{len(uploads)} batches uploaded ({sum(uploads):,} station results), {errors} callback errors",
+        f"{len(uploads)} batches uploaded ({sum(uploads):,} station results), {errors} callback errors; "
+        f"first callback {'-' if first is None else f'{first:.2f} s'} after the start began",
         highlight=False,
     )
     station = next(iter(service.dispatcher.stations()), None)

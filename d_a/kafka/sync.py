@@ -52,6 +52,8 @@ class _ClosingNoise(logging.Filter):
 logging.getLogger("kafka.cluster").addFilter(_ClosingNoise())
 
 BOOTSTRAP_TIMEOUT_MS = 5000  # per connection attempt; attempts are repeated with backoff
+DEFAULT_SESSION_TIMEOUT_MS = 10_000  # kafka-python's
+JOIN_GRACE_S = 10.0  # beyond a session timeout, what a consumer's group join may take
 SEND_TIMEOUT_S = 30.0
 FETCH_TIMEOUT_MS = 200  # a fetcher thread's poll; commits and stop requests wait at most this long
 COMMIT_TIMEOUT_S = 30.0
@@ -70,6 +72,7 @@ class _Fetcher(threading.Thread):
         self.state = state
         self.commands: queue.SimpleQueue[tuple[dict, Future]] = queue.SimpleQueue()
         self.stopping = threading.Event()
+        self.joined = threading.Event()  # the consumer has its partitions (kafka-python joins in poll)
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -81,6 +84,8 @@ class _Fetcher(threading.Thread):
                 self.stopping.wait(min(1.0, FETCH_TIMEOUT_MS / 1000))
                 continue
             self.state.up()
+            if not self.joined.is_set() and self.consumer.assignment():
+                self.joined.set()
             for tp, records in batches.items():
                 if records:
                     self._put((TopicPartition(tp.topic, tp.partition), messages_from(records)))
@@ -165,6 +170,21 @@ class KafkaConsumerClient:
             self.close()
             raise
         self._state.up()
+        self._wait_joined(plan.settings.consumer.get("session_timeout_ms") or DEFAULT_SESSION_TIMEOUT_MS)
+
+    def _wait_joined(self, session_timeout_ms: int) -> None:
+        """Return once every consumer has its partitions, as aiokafka's `start` does: kafka-python
+        joins its group in the first polls, and with `auto_offset_reset=latest` a message sent
+        before that would be skipped. Bounded (a group join takes up to about a session timeout);
+        a consumer still without partitions then is logged and goes on joining."""
+        deadline = time.monotonic() + session_timeout_ms / 1000 + JOIN_GRACE_S
+        for fetcher in self._distinct():
+            if not fetcher.joined.wait(max(0.0, deadline - time.monotonic())):
+                logger.warning(
+                    "consumer %s has no partitions yet after %.0f s (its topics may not exist); it keeps joining",
+                    fetcher.name,
+                    session_timeout_ms / 1000 + JOIN_GRACE_S,
+                )
 
     @property
     def connected(self) -> bool:
