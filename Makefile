@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 COMPILED := build/compiled
 SOURCES := $(shell find d_a -name '*.py') setup.py pyproject.toml
 
-.PHONY: demo test lint bench install compiled clean
+.PHONY: demo test soak lint bench install compiled clean
 
 demo: $(STAMP)
 	$(VENV)/bin/d-a demo
@@ -18,6 +18,10 @@ demo: $(STAMP)
 test: $(STAMP) $(COMPILED)/.built
 	$(PY) -m pytest -q
 	D_A_EXPECT_COMPILED=1 PYTHONPATH=$(COMPILED) $(VENV)/bin/pytest -q -p no:cacheprovider tests/unit
+
+# The reliability suite's long variants (tests/reliability, D_A_SOAK=1), each printing its figures.
+soak: $(STAMP)
+	D_A_SOAK=1 $(PY) -m pytest -q -s -p no:cacheprovider tests/reliability
 
 # The package with its hot modules compiled by mypyc, in $(COMPILED) (PYTHONPATH=$(COMPILED) uses it).
 compiled: $(COMPILED)/.built

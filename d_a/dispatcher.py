@@ -44,11 +44,13 @@ WINDOW_FORMATS = ("list", "numpy")
 @dataclasses.dataclass
 class IngestReport:
     """What applying messages did: stations whose windows changed enough to run (`triggered`),
-    stations whose windows received data (`touched`), and the newest record time seen."""
+    stations whose windows received data (`touched`), the newest record time seen, and the bad
+    input found (`bad`: the message's index in the batch, and the problem)."""
 
     triggered: set[str] = dataclasses.field(default_factory=set)
     touched: set[str] = dataclasses.field(default_factory=set)
     newest_ts: float | None = None
+    bad: list[tuple[int, BadInput]] = dataclasses.field(default_factory=list)
 
 
 def window_spec(topic: TopicConfig) -> WindowSpec:
@@ -288,6 +290,8 @@ class DataDispatcher:
         first = positions[0] if positions else (None, None)
         parser = self._parser(topic, partition=first[0], offset=first[1])
         if parser is None:
+            problem = BadInput("unknown_topic", f"{topic!r} is not configured")
+            report.bad.extend((i, problem) for i in range(len(values)))
             return report
         arrival = self.clock() if arrival is None else arrival
         replace = self.config.topics[topic].kind == "replace"
@@ -298,6 +302,7 @@ class DataDispatcher:
                 partition, offset = positions[i] if positions else (None, None)
                 for problem in result.problems:
                     self.bad_input.record(problem, topic, partition=partition, offset=offset)
+                    report.bad.append((i, problem))
             if not result.records:
                 continue
             parser.accepted(result.records)
@@ -500,12 +505,10 @@ class DataDispatcher:
     def _note_new_station(self, station_id: str, topic: str) -> None:
         known = self.router.known_stations
         if known and station_id not in known:
-            self.bad_input.record(
-                BadInput(
-                    "unknown_station", "not listed by SCHEDULE-STATION-PARAM; its data is kept", station=station_id
-                ),
-                topic,
-            )
+            detail = "not listed by SCHEDULE-STATION-PARAM; its data is kept"
+            note = BadInput("unknown_station", detail, station=station_id)
+            note.kept = True
+            self.bad_input.record(note, topic)
 
     def _expiry(self, topic: str) -> float:
         topic_config = self.config.topics.get(topic)

@@ -91,6 +91,7 @@ class ServiceMetrics(Collector):
             ("d_a_uploads", "uploads", "Results uploaded to the output topic"),
             ("d_a_upload_errors", "upload_errors", "Uploads that failed after retries"),
             ("d_a_consumption_pauses", "consumption_pauses", "Times fetching paused because callbacks were behind"),
+            ("d_a_dead_letters", "dead_letters", "Messages and station summaries sent to the dead-letter topic"),
         ):
             yield CounterMetricFamily(name, text, value=counters.get(key, 0))
         batches = CounterMetricFamily("d_a_batches", "Result batches handed over", labels=["outcome"])
@@ -104,6 +105,16 @@ class ServiceMetrics(Collector):
         yield GaugeMetricFamily("d_a_queue_depth", "Stations waiting for a worker", value=status.get("queue_depth", 0))
         yield GaugeMetricFamily(
             "d_a_held_messages", "Messages waiting for callbacks before commit", value=status.get("held_messages", 0)
+        )
+        yield GaugeMetricFamily(
+            "d_a_dead_letters_waiting",
+            "Dead letters not yet acknowledged (their messages' offsets wait)",
+            value=(status.get("dead_letters") or {}).get("waiting", 0),
+        )
+        yield GaugeMetricFamily(
+            "d_a_failing_stations",
+            "Stations whose callback raised dead_letter_after_failures times in a row or more",
+            value=len(status.get("failing_stations") or {}),
         )
         lag = GaugeMetricFamily("d_a_consumer_lag", "Messages behind the end of each topic", labels=["topic"])
         for topic, partitions in status.get("lag", {}).items():

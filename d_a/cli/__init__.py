@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import check_config, demo, run, simulate
+from . import check_config, dead_letters, demo, run, simulate
 
 __all__ = ["main"]
 
-_COMMANDS = (run, demo, simulate, check_config)
+_COMMANDS = (run, demo, simulate, check_config, dead_letters)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -208,6 +208,12 @@ def build_config(
     topic_to_modules = {name: list(topic.modules) for name, topic in topics.items()}
     module_to_topics = {m: [t for t, mods in topic_to_modules.items() if m in mods] for m in order}
     problems.extend(_check_required(doc.required_topics, topics, module_to_topics, used))
+    dead_letter_topic = doc.service.dead_letter_topic
+    if dead_letter_topic is not None and dead_letter_topic in topics:
+        problems.append(
+            f"{used.get('service', 'service')}.dead_letter_topic: {dead_letter_topic!r} is a topic the modules read "
+            "or write; give the dead letters a topic of their own"
+        )
     if problems:
         raise ConfigError(problems)
 

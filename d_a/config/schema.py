@@ -90,7 +90,12 @@ class OffsetCommitConfig(_Section):
 
 
 class ServiceConfig(_Section):
-    """Service behaviour: expiry, concurrency, scheduling, batching, padding."""
+    """Service behaviour: expiry, concurrency, scheduling, batching, padding, dead letters.
+
+    `dead_letter_topic` (off when null) receives every message counted as bad input, unchanged,
+    with headers saying where it came from and what was wrong, before its offset is committed; and
+    a station's input summary when its callback raised `dead_letter_after_failures` times in a row.
+    """
 
     data_expire_seconds: PositiveFloat = 600
     max_workers: PositiveInt = 32
@@ -108,3 +113,5 @@ class ServiceConfig(_Section):
     gc_threshold: PositiveInt | None = 10_000
     idle_gc: StrictBool = True
     configure_logging: StrictBool = True
+    dead_letter_topic: StrictStr | None = None
+    dead_letter_after_failures: PositiveInt = 3

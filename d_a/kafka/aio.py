@@ -33,7 +33,15 @@ from .client_config import (
 )
 from .connection import ConnectionState
 from .consumer_plan import plan_consumers
-from .message import KafkaMessage, TopicPartition, encode_value, key_bytes, messages_from, raw_messages_from
+from .message import (
+    Headers,
+    KafkaMessage,
+    TopicPartition,
+    encode_value,
+    key_bytes,
+    messages_from,
+    raw_messages_from,
+)
 from .retry import retry_async
 
 __all__ = ["AsyncKafkaConsumerClient", "AsyncKafkaGlobalReader", "AsyncKafkaProducerClient"]
@@ -440,20 +448,24 @@ class AsyncKafkaProducerClient:
         if producer is not None:
             await producer.stop()
 
-    async def send(self, topic: str, value: Any, key: bytes | str | None = None) -> None:
-        """Send one value (dict/list -> UTF-8 JSON) and wait for the ack; KafkaConnectionError after
-        `max_retries` attempts."""
-        await self.send_many(topic, [(key, value)])
+    async def send(self, topic: str, value: Any, key: bytes | str | None = None, *, headers: Headers = ()) -> None:
+        """Send one value (dict/list -> UTF-8 JSON, bytes as they are) and wait for the ack;
+        KafkaConnectionError after `max_retries` attempts."""
+        await self.send_many(topic, [(key, value)], headers=headers)
 
-    async def send_many(self, topic: str, items: Sequence[tuple[bytes | str | None, Any]]) -> None:
-        """Send (key, value) pairs in one go, then wait for all acks (retrying what failed)."""
+    async def send_many(
+        self, topic: str, items: Sequence[tuple[bytes | str | None, Any]], *, headers: Headers = ()
+    ) -> None:
+        """Send (key, value) pairs in one go, each with `headers`, then wait for all acks (retrying what failed)."""
         if self._producer is None:
             raise KafkaConnectionError("the producer is not started")
         producer = self._producer
         payload = [(key_bytes(key), value if isinstance(value, bytes) else encode_value(value)) for key, value in items]
 
+        extra = list(headers) or None
+
         async def attempt() -> None:
-            futures = [await producer.send(topic, value, key=key) for key, value in payload]
+            futures = [await producer.send(topic, value, key=key, headers=extra) for key, value in payload]
             try:
                 await asyncio.gather(*futures)
             except KafkaError as exc:

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 from ..errors import KafkaConnectionError
 from .connection import ConnectionState
-from .message import KafkaMessage, TopicPartition, decode_value, encode_value, key_bytes
+from .message import Headers, KafkaMessage, TopicPartition, decode_value, encode_value, key_bytes
 
 __all__ = [
     "AsyncMemoryConsumer",
@@ -41,8 +41,9 @@ __all__ = [
 
 logger = logging.getLogger("d_a.kafka.memory")
 
-Record = tuple[int, bytes | None, bytes | None, int]
-"""One stored message: (offset, key, value, timestamp_ms)."""
+Record = tuple[int, bytes | None, bytes | None, int, Headers]
+"""One stored message: (offset, key, value, timestamp_ms, headers)."""
+_Outgoing = tuple[bytes | None, bytes, Headers]  # a message being produced: (key, value, headers)
 
 OFFSET_RESETS = ("earliest", "latest")
 GLOBAL_POLL_RECORDS = 10_000  # a global reader's fetch: global topics are small, read them in few fetches
@@ -90,6 +91,7 @@ class InMemoryBroker:
         self._seq = 0
         self._available = True
         self._failing_commits = 0
+        self._failing_produces: dict[str, int] = {}
 
     # topics and messages
 
@@ -113,7 +115,12 @@ class InMemoryBroker:
             return len(self._topic_logs(topic))
 
     def produce(
-        self, topic: str, value: bytes | None, key: bytes | None = None, timestamp_ms: int | None = None
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        timestamp_ms: int | None = None,
+        headers: Headers = (),
     ) -> tuple[int, int]:
         """Append one message; returns (partition, offset).
 
@@ -124,6 +131,9 @@ class InMemoryBroker:
             timestamp_ms = time.time_ns() // 1_000_000
         with self._cond:
             self._check_available()
+            if self._failing_produces.get(topic):
+                self._failing_produces[topic] -= 1
+                raise KafkaConnectionError(f"produce to {topic} failed (injected fault)")
             logs = self._topic_logs(topic)
             if key is None:
                 partition = self._round_robin.get(topic, 0)
@@ -132,9 +142,15 @@ class InMemoryBroker:
                 partition = zlib.crc32(key) % len(logs)
             log = logs[partition]
             offset = len(log)
-            log.append((offset, key, value, timestamp_ms))
+            log.append((offset, key, value, timestamp_ms, tuple(headers)))
             self._notify()
         return partition, offset
+
+    def messages(self, topic: str) -> list[KafkaMessage]:
+        """Every message of `topic` so far, partition by partition, decoded (for inspection)."""
+        with self._cond:
+            logs = [list(log) for log in self._topic_logs(topic)]
+        return [_message(TopicPartition(topic, p), record) for p, log in enumerate(logs) for record in log]
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         """Per partition, the offset the next message will get (= number of messages)."""
@@ -178,6 +194,11 @@ class InMemoryBroker:
         """Make the next `count` commits raise KafkaConnectionError."""
         with self._cond:
             self._failing_commits = count
+
+    def fail_produces(self, topic: str, count: int) -> None:
+        """Make the next `count` messages produced to `topic` raise KafkaConnectionError."""
+        with self._cond:
+            self._failing_produces[topic] = count
 
     # used by the clients of this module
 
@@ -382,9 +403,9 @@ class _ConsumerCore:
 
 
 def _message(tp: TopicPartition, record: Record) -> KafkaMessage:
-    offset, key, raw, timestamp_ms = record
+    offset, key, raw, timestamp_ms, headers = record
     value, error = decode_value(raw)
-    return KafkaMessage(tp.topic, tp.partition, offset, key, value, timestamp_ms, error)
+    return KafkaMessage(tp.topic, tp.partition, offset, key, value, timestamp_ms, error, raw, headers)
 
 
 def _deadline(timeout_ms: int) -> float:
@@ -646,17 +667,17 @@ class _ProducerCore:
         self.broker._check_available()
         self.started = True
 
-    def payload(self, items: Iterable[tuple[bytes | str | None, Any]]) -> deque[tuple[bytes | None, bytes]]:
-        """(key, value) pairs as bytes: values as UTF-8 JSON (bytes as they are), str keys as UTF-8."""
+    def payload(self, items: Iterable[tuple[bytes | str | None, Any]], headers: Headers = ()) -> deque[_Outgoing]:
+        """(key, value, headers) as bytes: values as UTF-8 JSON (bytes as they are), str keys as UTF-8."""
         if self.closed or not self.started:
             raise KafkaConnectionError("the producer is closed" if self.closed else "the producer is not started")
-        return deque((key_bytes(key), _value_bytes(value)) for key, value in items)
+        return deque((key_bytes(key), _value_bytes(value), headers) for key, value in items)
 
-    def send(self, topic: str, payload: deque[tuple[bytes | None, bytes]]) -> None:
+    def send(self, topic: str, payload: deque[_Outgoing]) -> None:
         """One attempt; what was sent leaves `payload`, so a retry sends only the rest."""
         while payload:
-            key, value = payload[0]
-            self.broker.produce(topic, value, key)
+            key, value, headers = payload[0]
+            self.broker.produce(topic, value, key, headers=headers)
             payload.popleft()
 
     def retry_delays(self) -> Iterator[float | None]:
@@ -681,8 +702,8 @@ class MemoryProducer:
     def connected(self) -> bool:
         return self._core.connected
 
-    def send(self, topic: str, value: Any, key: bytes | str | None = None) -> None:
-        payload = self._core.payload([(key, value)])
+    def send(self, topic: str, value: Any, key: bytes | str | None = None, *, headers: Headers = ()) -> None:
+        payload = self._core.payload([(key, value)], headers)
         for delay in self._core.retry_delays():
             try:
                 return self._core.send(topic, payload)
@@ -711,12 +732,14 @@ class AsyncMemoryProducer(_AsyncContext):
     async def stop(self) -> None:
         self._core.closed = True
 
-    async def send(self, topic: str, value: Any, key: bytes | str | None = None) -> None:
-        await self.send_many(topic, [(key, value)])
+    async def send(self, topic: str, value: Any, key: bytes | str | None = None, *, headers: Headers = ()) -> None:
+        await self.send_many(topic, [(key, value)], headers=headers)
 
-    async def send_many(self, topic: str, items: Sequence[tuple[bytes | str | None, Any]]) -> None:
-        """Send (key, value) pairs in order; a retry sends only those not sent yet."""
-        payload = self._core.payload(items)
+    async def send_many(
+        self, topic: str, items: Sequence[tuple[bytes | str | None, Any]], *, headers: Headers = ()
+    ) -> None:
+        """Send (key, value) pairs in order, each with `headers`; a retry sends only those not sent yet."""
+        payload = self._core.payload(items, headers)
         for delay in self._core.retry_delays():
             try:
                 return self._core.send(topic, payload)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +10,7 @@ import orjson
 from aiokafka.structs import TopicPartition
 
 __all__ = [
+    "Headers",
     "KafkaMessage",
     "TopicPartition",
     "decode_value",
@@ -19,6 +20,9 @@ __all__ = [
     "raw_messages_from",
 ]
 
+Headers = Sequence[tuple[str, bytes]]
+"""A message's headers: (name, value) pairs, as the Kafka clients give and take them."""
+
 _ENCODE_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
@@ -26,7 +30,9 @@ _ENCODE_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 class KafkaMessage:
     """A consumed message. `value` is the decoded JSON; when it could not be decoded, `value` is
     None and `error` says why (the message is still delivered so its offset can be committed).
-    A client made with `decode_json=False` leaves `value` as the bytes received."""
+    A client made with `decode_json=False` leaves `value` as the bytes received. `raw` is the value
+    as received and `headers` the message's headers, so a bad message can be passed on unchanged
+    (the dead-letter topic)."""
 
     topic: str
     partition: int
@@ -35,6 +41,8 @@ class KafkaMessage:
     value: Any
     timestamp_ms: int | None = None
     error: str | None = None
+    raw: bytes | None = None
+    headers: Headers = ()
 
     @property
     def tp(self) -> TopicPartition:
@@ -62,17 +70,33 @@ def messages_from(records: Iterable[Any]) -> list[KafkaMessage]:
     loads, message, out = orjson.loads, KafkaMessage, []
     append = out.append
     for record in records:
+        raw = record.value
         try:
-            value, error = loads(record.value), None
+            value, error = loads(raw), None
         except (orjson.JSONDecodeError, TypeError):
-            value, error = decode_value(record.value)
-        append(message(record.topic, record.partition, record.offset, record.key, value, record.timestamp, error))
+            value, error = decode_value(raw)
+        append(
+            message(
+                record.topic,
+                record.partition,
+                record.offset,
+                record.key,
+                value,
+                record.timestamp,
+                error,
+                raw,
+                record.headers,
+            )
+        )
     return out
 
 
 def raw_messages_from(records: Iterable[Any]) -> list[KafkaMessage]:
     """KafkaMessages whose `value` is the record's bytes as received (the caller decodes them)."""
-    return [KafkaMessage(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in records]
+    return [
+        KafkaMessage(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp, None, r.value, r.headers)
+        for r in records
+    ]
 
 
 def key_bytes(key: bytes | str | None) -> bytes | None:

@@ -31,7 +31,7 @@ from .client_config import (
 )
 from .connection import ConnectionState
 from .consumer_plan import plan_consumers
-from .message import KafkaMessage, TopicPartition, encode_value, key_bytes, messages_from
+from .message import Headers, KafkaMessage, TopicPartition, encode_value, key_bytes, messages_from
 from .retry import retry_sync
 
 __all__ = ["KafkaConsumerClient", "KafkaGlobalReader", "KafkaProducerClient"]
@@ -407,8 +407,9 @@ class KafkaProducerClient:
     def connected(self) -> bool:
         return self._producer is not None and self._outage.connected
 
-    def send(self, topic: str, value: Any, key: bytes | str | None = None) -> None:
-        """Send one value and wait for the ack; KafkaConnectionError after `max_retries` attempts."""
+    def send(self, topic: str, value: Any, key: bytes | str | None = None, *, headers: Headers = ()) -> None:
+        """Send one value (bytes as they are) with `headers` and wait for the ack; KafkaConnectionError
+        after `max_retries` attempts."""
         if self._producer is None:
             raise KafkaConnectionError("the producer is closed")
         producer = self._producer
@@ -416,7 +417,9 @@ class KafkaProducerClient:
 
         def attempt() -> None:
             try:
-                producer.send(topic, payload, key=key_bytes(key)).get(timeout=SEND_TIMEOUT_S)
+                producer.send(topic, payload, key=key_bytes(key), headers=list(headers) or None).get(
+                    timeout=SEND_TIMEOUT_S
+                )
             except KafkaError as exc:
                 self._outage.down(exc)
                 raise

@@ -44,8 +44,7 @@ class AsyncDataAnalysisService(ServiceBase):
         if self.engine is not None:
             raise DataAnalysisError("the service is already started")
         consumer = self.transport.async_consumer(self.options.engine.consumed_topics, group_id=self.options.group_id)
-        needs_producer = self.output_topic is not None
-        producer = self.transport.async_producer() if needs_producer else None
+        producer = self.transport.async_producer() if self.needs_producer else None
         self.engine = ServiceEngine(
             self.config,
             self.options.engine,

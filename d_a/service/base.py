@@ -67,6 +67,11 @@ class ServiceBase:
     def output_topic(self) -> str | None:
         return self.options.engine.output_topic
 
+    @property
+    def needs_producer(self) -> bool:
+        """Whether the service writes anything: results, or dead letters."""
+        return self.output_topic is not None or self.options.engine.dead_letter_topic is not None
+
     def get_inputs(self, station_id: str, module: str | None = None) -> Any:
         """Every module's input for a station, `{module: module_input}` (the seeds' call); with
         `module`, that module's input only."""

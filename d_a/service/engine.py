@@ -29,6 +29,7 @@ from ..kafka import KafkaMessage, OffsetManager
 from ..kafka.transport import AsyncConsumer, AsyncGlobalReader, AsyncProducer
 from ..topics import BadInput
 from .callbacks import CallbackPool
+from .dead_letters import DeadLetterQueue, input_summary, letter_for_message, letter_for_station
 from .delivery import DeliveryTracker, Position, positions_of
 from .garbage import IdleCollector, young_gc_threshold
 from .globals import GlobalTopics
@@ -69,6 +70,8 @@ class EngineSettings:
     idle_gc: bool = False  # collect garbage when no station is queued or running (see garbage.py)
     global_topics: list[str] = field(default_factory=list)  # read by the global reader (see globals.py)
     global_bootstrap_timeout: float = 30.0
+    dead_letter_topic: str | None = None  # see dead_letters.py
+    dead_letter_after_failures: int = 3
 
     @property
     def consumed_topics(self) -> list[str]:
@@ -138,6 +141,11 @@ class ServiceEngine:
         self.callback_pool = callback_pool or CallbackPool(settings.max_concurrency, thread_name_prefix="d_a-callback")
         self.offsets = OffsetManager(consumer, config.offset_commit)
         self.tracker = DeliveryTracker(self._release)
+        self.dead_letters = (
+            DeadLetterQueue(settings.dead_letter_topic, producer, self._mark_done)
+            if settings.dead_letter_topic is not None and producer is not None
+            else None
+        )
         self.scheduler = StationScheduler(settings.min_interval, self.is_ready)
         self.globals = GlobalTopics(
             global_reader, dispatcher, self.scheduler.trigger, settings.global_bootstrap_timeout
@@ -196,6 +204,8 @@ class ServiceEngine:
             asyncio.create_task(self._worker(), name=f"d_a-worker-{i}") for i in range(self.settings.max_concurrency)
         ]
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="d_a-housekeeping"))
+        if self.dead_letters is not None:
+            self._tasks.append(asyncio.create_task(self.dead_letters.run(), name="d_a-dead-letters"))
         logger.info(
             "service started: module=%s, %d topics, output=%s, %d workers",
             self.settings.module_name,
@@ -212,6 +222,8 @@ class ServiceEngine:
         deadline = time.monotonic() + self.settings.stop_timeout
         while any(s.running for s in self.scheduler.states.values()) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        if self.dead_letters is not None:
+            await self.dead_letters.flush(max(0.0, deadline - time.monotonic()))
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
@@ -233,7 +245,7 @@ class ServiceEngine:
         """Fetch and apply until stopped; an error is reported and the loop goes on after a pause."""
         try:
             while not self._stopping.is_set():
-                if self.tracker.held_messages >= self.settings.max_held_messages:
+                if self._held() >= self.settings.max_held_messages:
                     self._pause_consumption()
                     await asyncio.sleep(0.01)  # callbacks are behind: let them catch up first
                     continue
@@ -249,6 +261,11 @@ class ServiceEngine:
                     await asyncio.sleep(ERROR_PAUSE_SECONDS)
         finally:
             self.loop_alive = False
+
+    def _held(self) -> int:
+        """Messages whose offsets wait: for callbacks, or for their dead-letter copy."""
+        held = self.tracker.held_messages
+        return held if self.dead_letters is None else held + self.dead_letters.waiting
 
     def _pause_consumption(self) -> None:
         """Count a pause when it begins, and warn (at most once a minute)."""
@@ -297,12 +314,12 @@ class ServiceEngine:
             self.offsets.begin(message)
             if message.error is not None:
                 self.counters["bad_messages"] += 1
+                problem = BadInput("not_json", message.error)
                 self.dispatcher.bad_input.record(
-                    BadInput("not_json", message.error),
-                    message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
+                    problem, message.topic, partition=message.partition, offset=message.offset
                 )
+                if self.dead_letters is not None:
+                    self.dead_letters.add(letter_for_message(message, [problem], self.settings.module_name))
                 self._release(positions_of([message]))
             else:
                 by_topic.setdefault(message.topic, []).append(message)
@@ -314,11 +331,13 @@ class ServiceEngine:
                         topic, message.value, arrival=arrival, partition=message.partition, offset=message.offset
                     )
                     self._open_batch(topic, report)
+                    self._dead_letter([message], report)
                     self._after_ingest([message], report)
             else:
                 report = self.dispatcher.ingest_batch(
                     topic, [m.value for m in batch], arrival=arrival, positions=[(m.partition, m.offset) for m in batch]
                 )
+                self._dead_letter(batch, report)
                 self._after_ingest(batch, report)
 
     def _after_ingest(self, messages: list[KafkaMessage], report: IngestReport) -> None:
@@ -332,7 +351,23 @@ class ServiceEngine:
         if self.batching and report.newest_ts is not None and report.touched:
             self.aggregator.open_batch(f"{topic}_{int(report.newest_ts)}", report.touched)
 
+    def _dead_letter(self, messages: list[KafkaMessage], report: IngestReport) -> None:
+        """Queue a copy of each message with bad input (before the tracker can release it)."""
+        if not report.bad or self.dead_letters is None:
+            return
+        problems: dict[int, list[BadInput]] = {}
+        for index, problem in report.bad:
+            problems.setdefault(index, []).append(problem)
+        for index, found in problems.items():
+            self.dead_letters.add(letter_for_message(messages[index], found, self.settings.module_name))
+
     def _release(self, positions: list[Position]) -> None:
+        """Positions every station has seen: done, unless a dead-letter copy still holds one back."""
+        if self.dead_letters is not None:
+            positions = self.dead_letters.released(positions)
+        self._mark_done(positions)
+
+    def _mark_done(self, positions: list[Position]) -> None:
         for topic, partition, offset in positions:
             self.offsets.mark_done((topic, partition), offset)
 
@@ -380,7 +415,7 @@ class ServiceEngine:
         due_since = self._due_since_ms.pop(station, None)
         error: str | None = None
         began = time.perf_counter()
-        module_input = None
+        module_input = failed_input = None
         try:
             module_input = self._module_input(station)
             self._observe_delays(due_since, self.tracker.oldest_timestamp_ms(holds))
@@ -389,7 +424,7 @@ class ServiceEngine:
             error = f"{type(exc).__name__}: {exc}"
             self.counters["callback_errors"] += 1
             handle_error(exc, context=f"callback station={station} module={self.settings.module_name}")
-            result, module_input = None, None
+            failed_input, result, module_input = module_input, None, None
         self.counters["callbacks"] += 1
         uploaded = await self._deliver(station, module_input, result, batches, failed=error is not None)
         if self.observer is not None:
@@ -399,6 +434,30 @@ class ServiceEngine:
         else:
             self.tracker.give_back(station, holds)
         self.scheduler.finished(station, error)
+        if error is not None:
+            self._note_failure(station, error, failed_input)
+
+    def _note_failure(self, station: str, error: str, module_input: Any) -> None:
+        """A station whose callback raised `dead_letter_after_failures` times in a row: a WARNING,
+        and its input summary to the dead-letter topic (once per streak)."""
+        state = self.scheduler.states.get(station)
+        threshold = self.settings.dead_letter_after_failures
+        if state is None or state.failures_in_row != threshold:
+            return
+        logger.warning(
+            "station %s: callback of module %s raised %d times in a row (last: %s)%s",
+            station,
+            self.settings.module_name,
+            threshold,
+            error,
+            "; its input summary goes to the dead-letter topic" if self.dead_letters is not None else "",
+        )
+        if self.dead_letters is not None:
+            summary = input_summary(module_input if isinstance(module_input, Mapping) else None)
+            if not summary:  # the input itself could not be built
+                with_data = [t for t in self.settings.topics if self.dispatcher.has_data(station, t)]
+                summary = {"topics_with_data": with_data}
+            self.dead_letters.add(letter_for_station(station, self.settings.module_name, threshold, error, summary))
 
     def _observe_delays(self, due_since_ms: int | None, oldest_unseen_ms: int | None) -> None:
         """Latency: from the oldest message that triggered this run to the callback. Staleness: from
@@ -580,6 +639,8 @@ class ServiceEngine:
             "seconds_since_last_message": age,
             "open_batches": self.aggregator.open_batches,
             "result_handler_registered": self.result_handler is not None,
+            "failing_stations": self._failing_stations(),
+            "dead_letters": None if self.dead_letters is None else self.dead_letters.status(),
             "batch_upload_handler_registered": self.batch_upload_handler is not None,
             "counters": self._counters(),
             "messages_per_topic": {**self.messages_per_topic, **self.globals.messages},
@@ -593,9 +654,19 @@ class ServiceEngine:
             "idle_gc_passes": None if self.idle_collector is None else list(self.idle_collector.passes),
         }
 
+    def _failing_stations(self) -> dict[str, dict[str, Any]]:
+        """Stations whose callback raised `dead_letter_after_failures` times in a row or more."""
+        threshold = self.settings.dead_letter_after_failures
+        return {
+            station: {"failures_in_row": state.failures_in_row, "last_error": state.last_error}
+            for station, state in self.scheduler.states.items()
+            if state.failures_in_row >= threshold
+        }
+
     def _counters(self) -> dict[str, int]:
-        """The engine's counters, with the global reader's messages."""
+        """The engine's counters, with the global reader's messages and the dead letters sent."""
         counters = dict(self.counters)
+        counters["dead_letters"] = 0 if self.dead_letters is None else self.dead_letters.sent
         counters["messages"] += sum(self.globals.messages.values())
         counters["bad_messages"] += self.globals.bad_messages
         return counters
@@ -627,6 +698,7 @@ class ServiceEngine:
                 "queued": state is not None and state.queued,
                 "runs": 0 if state is None else state.runs,
                 "errors": 0 if state is None else state.errors,
+                "failures_in_row": 0 if state is None else state.failures_in_row,
                 "last_error": None if state is None else state.last_error,
             }
         return status

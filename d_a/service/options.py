@@ -142,6 +142,8 @@ def resolve_options(
         gc_threshold=service.gc_threshold,
         idle_gc=service.idle_gc,
         global_bootstrap_timeout=service.global_bootstrap_timeout,
+        dead_letter_topic=service.dead_letter_topic,
+        dead_letter_after_failures=service.dead_letter_after_failures,
     )
     cfg = dataclasses.replace(cfg, service=service)
     resolved = choose_transport(transport, cfg.kafka)

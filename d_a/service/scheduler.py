@@ -27,6 +27,7 @@ class StationState:
     rerun: bool = False
     runs: int = 0
     errors: int = 0
+    failures_in_row: int = 0  # callbacks that raised since the last one that did not
     last_start: float = field(default=-1e18)
     last_end: float | None = None
     last_error: str | None = None
@@ -97,7 +98,10 @@ class StationScheduler:
         state.last_end = self.clock()
         if error is not None:
             state.errors += 1
+            state.failures_in_row += 1
             state.last_error = error
+        else:
+            state.failures_in_row = 0
         if state.rerun:
             state.rerun = False
             self.trigger(station, force=True)

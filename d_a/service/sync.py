@@ -95,7 +95,7 @@ class DataAnalysisService(ServiceBase):
         def global_reader(topics: list[str]) -> ThreadedGlobalReader:
             return ThreadedGlobalReader(lambda: transport.global_reader(topics), topics)
 
-        producer = ThreadedProducer(transport.producer) if self.output_topic is not None else None
+        producer = ThreadedProducer(transport.producer) if self.needs_producer else None
         engine = ServiceEngine(
             self.config,
             self.options.engine,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import KafkaConnectionError
-from ..kafka.message import KafkaMessage, TopicPartition
+from ..kafka.message import Headers, KafkaMessage, TopicPartition
 from ..kafka.transport import Consumer, GlobalReader, Producer
 
 __all__ = ["ThreadedConsumer", "ThreadedGlobalReader", "ThreadedProducer"]
@@ -116,10 +116,13 @@ class ThreadedProducer:
         if producer is not None:
             await asyncio.to_thread(producer.close)
 
-    async def send(self, topic: str, value: Any, key: bytes | str | None = None) -> None:
-        assert self._producer is not None
-        await asyncio.to_thread(self._producer.send, topic, value, key)
+    async def send(self, topic: str, value: Any, key: bytes | str | None = None, *, headers: Headers = ()) -> None:
+        producer = self._producer
+        assert producer is not None
+        await asyncio.to_thread(producer.send, topic, value, key, headers=headers)
 
-    async def send_many(self, topic: str, items: Sequence[tuple[bytes | str | None, Any]]) -> None:
+    async def send_many(
+        self, topic: str, items: Sequence[tuple[bytes | str | None, Any]], *, headers: Headers = ()
+    ) -> None:
         for key, value in items:
-            await self.send(topic, value, key)
+            await self.send(topic, value, key, headers=headers)

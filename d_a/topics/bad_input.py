@@ -44,6 +44,7 @@ class BadInput(DataAnalysisError):
         self.station = station
         self.field: str | None = None  # the field at fault, when it is one field's problem
         self.field_only = False  # True: only a field was left out, the record was kept
+        self.kept = False  # True: noted only, the data was kept (e.g. a station PARAM does not list)
 
 
 class BadFields(BadInput):
@@ -79,7 +80,7 @@ class BadInputLog:
         level = logging.WARNING if first else logging.DEBUG
         if self._log.isEnabledFor(level):
             suffix = " (first of its kind on this topic; later ones are counted and logged at DEBUG)"
-            what = "field left out" if problem.field_only else "skipped"
+            what = "field left out" if problem.field_only else "noted, data kept" if problem.kept else "skipped"
             self._log.log(level, "bad input %s: %s %s%s", what, where, problem, suffix if first else "")
 
     def counts(self) -> dict[tuple[str, str], int]:
