@@ -51,6 +51,7 @@ logger = logging.getLogger("d_a.kafka")
 START_TIMEOUT_S = 60.0  # one connection attempt (bootstrap + group coordinator); then it is retried
 PROBE_INTERVAL_S = 2.0  # how often an idle consumer checks that the cluster answers
 PROBE_TIMEOUT_S = 5.0
+COMMIT_TIMEOUT_S = 10.0  # a commit caught in a rebalance can wait forever: the consume loop must not
 
 
 class AsyncKafkaConsumerClient:
@@ -248,9 +249,13 @@ class AsyncKafkaConsumerClient:
             by_consumer.setdefault(consumer, {})[TopicPartition(tp.topic, tp.partition)] = offset
         try:
             for consumer, part in by_consumer.items():
-                await consumer.commit(part)
+                await asyncio.wait_for(consumer.commit(part), COMMIT_TIMEOUT_S)
         except KafkaError as exc:
             raise KafkaConnectionError(f"committing offsets failed: {exc}") from exc
+        except asyncio.TimeoutError:
+            raise KafkaConnectionError(
+                f"committing offsets timed out after {COMMIT_TIMEOUT_S:g} s (the group is rejoining?)"
+            ) from None
         self._committed.update(offsets)
 
     def get_lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]:
