@@ -2,8 +2,8 @@
 
 A message counted as bad input is produced to the dead-letter topic unchanged (its key, value and
 headers) with headers saying where it came from and what was wrong. Its offset is committed only
-after the dead-letter topic acknowledged it: its position is released when both the delivery
-tracker (every station saw its data) and the sender (the copy was acknowledged) let it go. While
+after the dead-letter topic acknowledged it: the copy holds the message's position in the
+engine's PositionGate until then. While
 the topic cannot be written, sends are retried with backoff and the offsets stay held back, so a
 crash then replays the message and it is dead-lettered again (at least once, like everything else).
 
@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence, Sized
+from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from ..kafka.message import encode_value
 from ..kafka.transport import AsyncProducer
 from ..topics import BadInput
 from .delivery import Position
+from .position_gate import PositionGate
 
 __all__ = [
     "CALLBACK_FAILED",
@@ -48,7 +49,6 @@ FIRST_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 30.0
 
 _WHOLE_MESSAGE_KINDS = frozenset({"not_json", "wrong_shape", "unknown_topic"})
-_PENDING, _RELEASED, _SENT = 0, 1, 2  # a dead-lettered position: the tracker released it / the copy was sent
 
 
 @dataclass(slots=True)
@@ -140,16 +140,14 @@ def input_summary(module_input: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 class DeadLetterQueue:
-    """Sends dead letters in the background, retrying until the topic takes them, and releases a
-    copied message's position (`mark_done`) once the copy is acknowledged and the delivery tracker
-    has let it go too (`released`)."""
+    """Sends dead letters in the background, retrying until the topic takes them; a copied
+    message's position is held in `gate` until its copy is acknowledged."""
 
-    def __init__(self, topic: str, producer: AsyncProducer, mark_done: Callable[[list[Position]], None]) -> None:
+    def __init__(self, topic: str, producer: AsyncProducer, gate: PositionGate) -> None:
         self.topic = topic
         self.producer = producer
-        self._mark_done = mark_done
+        self.gate = gate
         self._letters: deque[DeadLetter] = deque()
-        self._gate: dict[Position, int] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -165,27 +163,10 @@ class DeadLetterQueue:
     def add(self, letter: DeadLetter) -> None:
         """Queue a letter; its position (if any) is held back until the letter is acknowledged."""
         if letter.position is not None:
-            self._gate[letter.position] = _PENDING
+            self.gate.hold(letter.position)
         self._letters.append(letter)
         self._idle.clear()
         self._wake.set()
-
-    def released(self, positions: list[Position]) -> list[Position]:
-        """Of the positions the delivery tracker released, those no unsent letter holds back."""
-        gate = self._gate
-        if not gate:
-            return positions
-        free = []
-        for position in positions:
-            state = gate.get(position)
-            if state is None:
-                free.append(position)
-            elif state == _SENT:
-                del gate[position]
-                free.append(position)
-            else:
-                gate[position] = _RELEASED
-        return free
 
     async def run(self) -> None:
         """Send until cancelled: batches of letters, retried with backoff while the topic fails."""
@@ -245,18 +226,9 @@ class DeadLetterQueue:
 
     def _acknowledged(self, letters: list[DeadLetter]) -> None:
         self.sent += len(letters)
-        free = []
         for letter in letters:
-            position = letter.position
-            if position is None:
-                continue
-            if self._gate.get(position) == _RELEASED:
-                del self._gate[position]
-                free.append(position)
-            elif position in self._gate:
-                self._gate[position] = _SENT
-        if free:
-            self._mark_done(free)
+            if letter.position is not None:
+                self.gate.let_go(letter.position)
 
     def _failed(self, letters: list[DeadLetter], outcomes: list[Any]) -> None:
         self.send_errors += 1

@@ -35,6 +35,7 @@ from .garbage import IdleCollector, young_gc_threshold
 from .globals import GlobalTopics
 from .handlers import ResultHandler, check_batch_upload_handler, check_callback, resolve_result_handler
 from .outputs import batch_output, single_output
+from .position_gate import PositionGate
 from .scheduler import StationScheduler
 from .station_handle import StationHandle
 
@@ -45,6 +46,8 @@ logger = logging.getLogger("d_a.service")
 FETCH_TIMEOUT_MS = 200
 CATCH_UP_SECONDS = 5.0  # data no trigger reached gets a run after this long
 BATCH_CLEANUP_INTERVAL = 1.0  # how often timed-out batches are looked for
+BATCH_RETRY_FIRST = 1.0  # a batch whose upload failed is tried again after this, doubling
+BATCH_RETRY_MAX = 30.0
 ERROR_PAUSE_SECONDS = 1.0  # after an unexpected error in the consume loop
 PAUSE_WARNING_INTERVAL = 60.0  # at most one warning a minute that consumption paused
 LATENCY_SAMPLES = 10_000
@@ -109,6 +112,16 @@ def percentiles(samples: Iterable[float]) -> dict[str, float | None]:
     return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
 
 
+@dataclass(eq=False)
+class _BatchRetry:
+    """A closed batch whose upload failed: when to try again, and the backoff."""
+
+    collector: BatchCollector
+    due: float
+    delay: float
+    attempts: int = 1
+
+
 class ServiceEngine:
     """One consumer, one producer, the dispatcher, and the station workers of a service."""
 
@@ -141,8 +154,9 @@ class ServiceEngine:
         self.callback_pool = callback_pool or CallbackPool(settings.max_concurrency, thread_name_prefix="d_a-callback")
         self.offsets = OffsetManager(consumer, config.offset_commit)
         self.tracker = DeliveryTracker(self._release)
+        self.gate = PositionGate(self._mark_done)
         self.dead_letters = (
-            DeadLetterQueue(settings.dead_letter_topic, producer, self._mark_done)
+            DeadLetterQueue(settings.dead_letter_topic, producer, self.gate)
             if settings.dead_letter_topic is not None and producer is not None
             else None
         )
@@ -153,6 +167,8 @@ class ServiceEngine:
         self.aggregator = BatchResultAggregator(settings.batch_timeout, BATCH_CLEANUP_INTERVAL)
         self.batching = batch_upload_handler is not None or (settings.module_name is not None and producer is not None)
         self._batch_topics = {t for t in settings.topics if config.topics.get(t) and config.topics[t].defines_batch}
+        self._batch_sources: dict[BatchCollector, list[Position]] = {}  # per batch: the messages that opened it
+        self._batch_retries: list[_BatchRetry] = []  # closed batches whose upload failed
         self._tasks: list[asyncio.Task] = []
         self._consumer_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -229,7 +245,15 @@ class ServiceEngine:
         await asyncio.gather(*workers, return_exceptions=True)
         await self.globals.stop()
         for collector in self.aggregator.drain():
-            await self._upload_batch(collector)
+            await self._hand_over(collector)
+        await self._retry_batches(force=True)
+        if self._batch_retries:
+            logger.warning(
+                "%d batches not uploaded at stop (%s); the messages that opened them stay uncommitted and are "
+                "read again at the next start",
+                len(self._batch_retries),
+                ", ".join(r.collector.batch_id for r in self._batch_retries[:10]),
+            )
         await self.offsets.close()
         await self.consumer.stop()
         if self.producer is not None:
@@ -263,9 +287,8 @@ class ServiceEngine:
             self.loop_alive = False
 
     def _held(self) -> int:
-        """Messages whose offsets wait: for callbacks, or for their dead-letter copy."""
-        held = self.tracker.held_messages
-        return held if self.dead_letters is None else held + self.dead_letters.waiting
+        """Messages whose offsets wait: for callbacks, a dead-letter copy or a batch upload."""
+        return self.tracker.held_messages + self.gate.holding
 
     def _pause_consumption(self) -> None:
         """Count a pause when it begins, and warn (at most once a minute)."""
@@ -330,7 +353,7 @@ class ServiceEngine:
                     report = self.dispatcher.ingest(
                         topic, message.value, arrival=arrival, partition=message.partition, offset=message.offset
                     )
-                    self._open_batch(topic, report)
+                    self._open_batch(topic, report, message)
                     self._dead_letter([message], report)
                     self._after_ingest([message], report)
             else:
@@ -347,9 +370,13 @@ class ServiceEngine:
             if self.scheduler.trigger(station) and oldest is not None:
                 self._due_since_ms.setdefault(station, oldest)
 
-    def _open_batch(self, topic: str, report: IngestReport) -> None:
+    def _open_batch(self, topic: str, report: IngestReport, message: KafkaMessage) -> None:
+        """Open the batch `message` defines; the message's offset waits for the batch's upload."""
         if self.batching and report.newest_ts is not None and report.touched:
-            self.aggregator.open_batch(f"{topic}_{int(report.newest_ts)}", report.touched)
+            collector = self.aggregator.open_batch(f"{topic}_{int(report.newest_ts)}", report.touched)
+            position = (message.topic, message.partition, message.offset)
+            self.gate.hold(position)
+            self._batch_sources.setdefault(collector, []).append(position)
 
     def _dead_letter(self, messages: list[KafkaMessage], report: IngestReport) -> None:
         """Queue a copy of each message with bad input (before the tracker can release it)."""
@@ -363,9 +390,7 @@ class ServiceEngine:
 
     def _release(self, positions: list[Position]) -> None:
         """Positions every station has seen: done, unless a dead-letter copy still holds one back."""
-        if self.dead_letters is not None:
-            positions = self.dead_letters.released(positions)
-        self._mark_done(positions)
+        self._mark_done(self.gate.released(positions))
 
     def _mark_done(self, positions: list[Position]) -> None:
         for topic, partition, offset in positions:
@@ -490,14 +515,15 @@ class ServiceEngine:
         return await result if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result) else result
 
     async def _deliver(self, station: str, module_input: Any, result: Any, batches: list[str], *, failed: bool) -> bool:
-        """Upload or hand over a result; False when an upload failed (the data must be seen again)."""
+        """Upload or hand over a result; False when a station's upload failed (the data must be seen
+        again). A batch whose upload fails is kept and tried again (`_hand_over`)."""
         ok = True
         if batches:
             for batch_id in batches:
                 report = self.aggregator.report_failure if failed else self.aggregator.report
                 collector = report(batch_id, station) if failed else report(batch_id, station, result)
                 if collector is not None:
-                    ok = await self._upload_batch(collector) and ok
+                    await self._hand_over(collector)
         elif result is not None and not failed and self._uploads_singles():
             message = single_output(
                 station, self.settings.module_name or "", result, module_input if self.settings.upload_input else None
@@ -522,26 +548,59 @@ class ServiceEngine:
     def _uploads_singles(self) -> bool:
         return self.producer is not None and self.settings.output_topic is not None
 
-    async def _upload_batch(self, collector: BatchCollector) -> bool:
-        results = collector.results_list()
+    async def _hand_over(self, collector: BatchCollector) -> None:
+        """Upload a closed batch (or hand it to `batch_upload_handler`); one that fails is kept and
+        tried again with backoff, and the messages that opened it stay uncommitted meanwhile."""
         if collector.timed_out:
             self.counters["batches_timed_out"] += 1
             logger.warning(
                 "batch %s timed out: uploading %d results, missing stations: %s",
                 collector.batch_id,
-                len(results),
+                len(collector.results_list()),
                 ", ".join(collector.missing_stations()[:20]) or "none",
             )
         else:
             self.counters["batches_completed"] += 1
+        if await self._upload_batch(collector):
+            self._batch_uploaded(collector)
+            return
+        self._batch_retries.append(_BatchRetry(collector, time.monotonic() + BATCH_RETRY_FIRST, BATCH_RETRY_FIRST))
+        logger.warning(
+            "batch %s: upload failed; its %d results are kept and tried again in %.0f s (the messages that "
+            "opened it stay uncommitted)",
+            collector.batch_id,
+            len(collector.results_list()),
+            BATCH_RETRY_FIRST,
+        )
+
+    async def _retry_batches(self, *, force: bool = False) -> None:
+        """Try again the batches whose upload failed and whose time has come (all with `force`)."""
+        now = time.monotonic()
+        for retry in [r for r in self._batch_retries if force or r.due <= now]:
+            if await self._upload_batch(retry.collector):
+                self._batch_retries.remove(retry)
+                self._batch_uploaded(retry.collector)
+                logger.info("batch %s uploaded after %d failed attempts", retry.collector.batch_id, retry.attempts)
+            else:
+                retry.attempts += 1
+                retry.delay = min(BATCH_RETRY_MAX, retry.delay * 2)
+                retry.due = time.monotonic() + retry.delay
+
+    def _batch_uploaded(self, collector: BatchCollector) -> None:
+        for position in self._batch_sources.pop(collector, ()):
+            self.gate.let_go(position)
+
+    async def _upload_batch(self, collector: BatchCollector) -> bool:
+        """One attempt at handing a batch over; False when it failed (counted and logged)."""
+        results = collector.results_list()
         if self.batch_upload_handler is not None:
             try:
                 await self._call(self.batch_upload_handler, collector.batch_id, results)
-                return True
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - kept and tried again
                 self.counters["upload_errors"] += 1
                 handle_error(exc, context=f"batch_upload_handler batch={collector.batch_id}")
-                return True
+                return False
+            return True
         if self.producer is None or self.settings.output_topic is None:
             return True
         return await self._send(batch_output(collector.batch_id, self.settings.module_name or "", results))
@@ -572,7 +631,9 @@ class ServiceEngine:
                 was_paused = self.paused_since is not None
                 if self.aggregator.due_for_cleanup():
                     for collector in self.aggregator.cleanup_expired():
-                        await self._upload_batch(collector)
+                        await self._hand_over(collector)
+                if self._batch_retries:
+                    await self._retry_batches()
                 if now - last_expiry >= self.settings.cleanup_interval:
                     last_expiry = now
                     for station in self.dispatcher.clean_expired():
@@ -638,6 +699,7 @@ class ServiceEngine:
             "consumption_paused_seconds": None if self.paused_since is None else time.monotonic() - self.paused_since,
             "seconds_since_last_message": age,
             "open_batches": self.aggregator.open_batches,
+            "batches_waiting_retry": len(self._batch_retries),
             "result_handler_registered": self.result_handler is not None,
             "failing_stations": self._failing_stations(),
             "dead_letters": None if self.dead_letters is None else self.dead_letters.status(),
