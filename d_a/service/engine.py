@@ -169,6 +169,7 @@ class ServiceEngine:
         self._batch_topics = {t for t in settings.topics if config.topics.get(t) and config.topics[t].defines_batch}
         self._batch_sources: dict[BatchCollector, list[Position]] = {}  # per batch: the messages that opened it
         self._batch_retries: list[_BatchRetry] = []  # closed batches whose upload failed
+        self._committing: asyncio.Task | None = None  # a commit runs beside the fetches, never before them
         self._tasks: list[asyncio.Task] = []
         self._consumer_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -247,6 +248,7 @@ class ServiceEngine:
         for collector in self.aggregator.drain():
             await self._hand_over(collector)
         await self._retry_batches(force=True)
+        await self._commit_done(cancel=True)  # the final commit below covers its offsets
         if self._batch_retries:
             logger.warning(
                 "%d batches not uploaded at stop (%s); the messages that opened them stay uncommitted and are "
@@ -279,12 +281,32 @@ class ServiceEngine:
                         messages = await self.consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
                         if messages:
                             self.apply(messages)
-                        await self.offsets.maybe_commit()
+                        self._commit_soon()
                 except Exception as exc:  # noqa: BLE001 - never end the loop; the broker may come back
                     handle_error(exc, context="consume loop")
                     await asyncio.sleep(ERROR_PAUSE_SECONDS)
         finally:
             self.loop_alive = False
+
+    def _commit_soon(self) -> None:
+        """Commit in a task of its own when a commit is due: a commit can wait for seconds (a
+        group rejoining, a slow coordinator), and fetching must not wait with it."""
+        if (self._committing is None or self._committing.done()) and self.offsets.should_commit():
+            self._committing = asyncio.create_task(self._commit(), name="d_a-commit")
+
+    async def _commit(self) -> None:
+        try:
+            await self.offsets.maybe_commit()
+        except Exception as exc:  # noqa: BLE001 - a failed commit keeps its offsets pending
+            handle_error(exc, context="offset commit")
+
+    async def _commit_done(self, *, cancel: bool = False) -> None:
+        """Wait for a commit still running, or cancel it (its offsets stay pending for the next)."""
+        if self._committing is not None:
+            if cancel:
+                self._committing.cancel()
+            await asyncio.gather(self._committing, return_exceptions=True)
+            self._committing = None
 
     def _held(self) -> int:
         """Messages whose offsets wait: for callbacks, a dead-letter copy or a batch upload."""
@@ -317,6 +339,7 @@ class ServiceEngine:
     async def replace_consumer(self, consumer: AsyncConsumer) -> None:
         """Switch to a consumer of other topics (after a config reload): commit, close, start anew."""
         async with self._consumer_lock:
+            await self._commit_done()
             await self.offsets.close()
             await self.consumer.stop()
             await consumer.start()
@@ -644,7 +667,7 @@ class ServiceEngine:
                 if self.settings.interval is not None and now - last_interval >= self.settings.interval:
                     last_interval = now
                     self.scheduler.trigger_all(self.dispatcher.stations())
-                await self.offsets.maybe_commit()
+                self._commit_soon()
             except Exception as exc:  # noqa: BLE001
                 handle_error(exc, context="service housekeeping")
 

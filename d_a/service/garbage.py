@@ -11,12 +11,13 @@ the engine has nothing queued or running instead, choosing the generation as Pyt
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Callable
 
 __all__ = ["IdleCollector", "young_gc_threshold"]
 
 EARLY_SHARE = 2  # an idle pass once the young count reached 1/2 of its threshold (more often promotes more)
-FULL_SHARE = 4  # a full pass once the objects moved into the oldest generation are 1/4 of it (Python's rule)
+FULL_SHARE = 4  # a full pass once the heap grew by a quarter since the last one
 
 
 def young_gc_threshold(threshold: int | None) -> int | None:
@@ -39,9 +40,12 @@ class IdleCollector:
     A pass is due once the young count reached half its threshold, so Python's automatic passes
     (at the threshold) seldom come; passes much more frequent than Python's would move more of the
     objects that live a second or two on into older generations, and so bring more full passes.
-    The generation is chosen by Python's own rule: the youngest, an older one once as many younger
-    passes ran as its threshold says, and the oldest (a pass over the whole heap) only once the
-    objects moved into it since its last pass are a quarter of those it then kept.
+    The generation is chosen as Python's own rule would: the youngest, an older one once as many
+    younger passes ran as its threshold says, and the oldest (a pass over the whole heap) only once
+    the heap grew by a quarter since its last pass. Python counts the objects moved into the oldest
+    generation; the heap's allocated blocks (`sys.getallocatedblocks`) stand in for that count,
+    because counting objects takes `gc.get_objects`, which hands out objects other threads are
+    still building (a tuple being built from a generator there then fails with SystemError).
     """
 
     def __init__(
@@ -49,23 +53,22 @@ class IdleCollector:
         *,
         counts: Callable[[], tuple[int, int, int]] = gc.get_count,
         thresholds: Callable[[], tuple[int, ...]] = gc.get_threshold,
-        sizes: Callable[[int], int] = lambda generation: len(gc.get_objects(generation)),
+        heap: Callable[[], int] = sys.getallocatedblocks,
         collect: Callable[[int], int] = gc.collect,
     ) -> None:
         self.counts = counts
         self.thresholds = thresholds
-        self.sizes = sizes
+        self.heap = heap
         self.collect = collect
         self.passes = [0, 0, 0]  # passes made here, per generation
-        self._long_lived = sizes(2)  # objects in the oldest generation after its last pass (or at the start)
-        self._moved = 0  # objects moved into it since
+        self._after_full = heap()  # the heap after the last full pass (or at the start)
 
     def due(self) -> int | None:
         """The generation a pass would collect now (0, 1 or 2), None when none is due yet."""
         counts, thresholds = self.counts(), self.thresholds()
         if counts[0] < thresholds[0] // EARLY_SHARE:
             return None
-        if counts[2] >= thresholds[2] > 0 and self._moved > self._long_lived // FULL_SHARE:
+        if counts[2] >= thresholds[2] > 0 and self.heap() - self._after_full > self._after_full // FULL_SHARE:
             return 2
         if counts[1] >= thresholds[1] > 0:
             return 1
@@ -77,12 +80,8 @@ class IdleCollector:
         generation = self.due() if gc.isenabled() else None
         if generation is None:
             return None
-        if generation == 1:
-            young = self.sizes(0) + self.sizes(1)
-            self._moved += young - self.collect(1)  # the survivors move on to the oldest generation
-        else:
-            self.collect(generation)
+        self.collect(generation)
         if generation == 2:
-            self._long_lived, self._moved = self.sizes(2), 0
+            self._after_full = self.heap()
         self.passes[generation] += 1
         return generation

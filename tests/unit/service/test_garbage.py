@@ -43,28 +43,28 @@ def _cycle() -> weakref.ref:
 
 
 class _FakeGC:
-    """Generation counts and sizes as a test sets them; `collect` records its passes."""
+    """Generation counts and the heap's size as a test sets them; `collect` records its passes."""
 
-    def __init__(self, counts: tuple[int, int, int], sizes: dict[int, int], found: int = 0) -> None:
-        self.counts, self.sizes, self.found = counts, sizes, found
+    def __init__(self, counts: tuple[int, int, int], heap: int = 100_000) -> None:
+        self.counts, self.heap = counts, heap
         self.collected: list[int] = []
 
     def collect(self, generation: int) -> int:
         self.collected.append(generation)
-        return self.found
+        return 0
 
     def collector(self, **kwargs: object) -> IdleCollector:
         return IdleCollector(
             counts=lambda: self.counts,
             thresholds=lambda: (10_000, 10, 10),
-            sizes=self.sizes.__getitem__,
+            heap=lambda: self.heap,
             collect=self.collect,
             **kwargs,
         )
 
 
 def test_no_pass_is_due_before_the_young_count_reached_half_its_threshold() -> None:
-    fake = _FakeGC((4_999, 10, 10), {0: 100, 1: 1_000, 2: 100_000})
+    fake = _FakeGC((4_999, 10, 10))
     collector = fake.collector()
     assert collector.due() is None
     assert collector.idle() is None
@@ -72,24 +72,37 @@ def test_no_pass_is_due_before_the_young_count_reached_half_its_threshold() -> N
 
 
 def test_the_young_generation_is_due_until_an_older_one_reaches_its_threshold() -> None:
-    fake = _FakeGC((5_000, 9, 9), {0: 100, 1: 1_000, 2: 100_000})
+    fake = _FakeGC((5_000, 9, 9))
     assert fake.collector().due() == 0
     fake.counts = (5_000, 10, 9)
     assert fake.collector().due() == 1
 
 
-def test_a_full_pass_comes_once_a_quarter_of_the_oldest_generation_moved_in_since_its_last() -> None:
-    fake = _FakeGC((6_000, 10, 10), {0: 1_000, 1: 9_000, 2: 100_000}, found=2_000)
+def test_a_full_pass_comes_once_the_heap_grew_by_a_quarter_since_the_last() -> None:
+    fake = _FakeGC((6_000, 10, 10), heap=100_000)
     collector = fake.collector()
-    for _ in range(3):  # each pass moves 1,000 + 9,000 - 2,000 = 8,000 survivors on
-        assert collector.idle() == 1
-    assert collector.due() == 1  # 24,000 moved: not yet more than 100,000 / 4
-    collector.idle()
-    fake.sizes[2] = 120_000
-    assert collector.idle() == 2  # 32,000 moved
-    assert fake.collected == [1, 1, 1, 1, 2]
-    assert collector.due() == 1  # counted afresh from the 120,000 the full pass kept
-    assert collector.passes == [0, 4, 1]
+    fake.heap = 125_000
+    assert collector.idle() == 1  # grown by exactly a quarter: not yet
+    fake.heap = 125_001
+    assert collector.idle() == 2
+    assert collector.due() == 1  # counted afresh from the heap the full pass left
+    fake.heap = 160_000
+    assert collector.due() == 2
+    assert fake.collected == [1, 2] and collector.passes == [0, 1, 1]
+
+
+def test_no_pass_asks_for_the_objects_of_a_generation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gc.get_objects() hands out objects other threads are still building: a tuple being built
+    from a generator there is then held twice, and its resize fails with SystemError."""
+
+    def refuse(*args: object) -> list:
+        raise AssertionError("gc.get_objects called")
+
+    monkeypatch.setattr(gc, "get_objects", refuse)
+    fake = _FakeGC((6_000, 10, 10), heap=100_000)
+    collector = IdleCollector(counts=lambda: fake.counts, thresholds=lambda: (10_000, 10, 10), collect=fake.collect)
+    for _ in range(3):
+        assert collector.idle() in (1, 2)
 
 
 def test_an_idle_pass_frees_unreachable_cycles_before_python_would(young_threshold: int) -> None:
