@@ -52,7 +52,7 @@ async def until(condition, timeout: float = 90.0) -> float:
 
 
 async def test_broker_restart_under_load(embedded_broker) -> None:
-    messages, rate = scale(3_000, 60_000), scale(300, 1_000)
+    messages, rate = scale(2_000, 60_000), scale(300, 1_000)
     bootstrap = embedded_broker.bootstrap
     kafka = {
         "bootstrap_servers": bootstrap,

@@ -166,6 +166,7 @@ def uploaded_batches(bootstrap: str) -> set[str]:
 
 
 def test_sigkill_at_random_moments_loses_nothing(embedded_broker, tmp_path: Path) -> None:
+    # the feed outlasts the kills: a restarted service shows it runs by new callbacks
     kills, messages, seconds = scale(2, 10), scale(2_000, 30_000), scale(20.0, 150.0)
     seed = random.SystemRandom().randrange(2**32)
     rng = random.Random(seed)

@@ -44,7 +44,7 @@ def publish(broker: InMemoryBroker, station: str, seq: int) -> None:
 
 
 async def test_callbacks_ten_times_slower_than_the_feed() -> None:
-    seconds, rate, stations = scale(8, 300), 2_000, 20
+    seconds, rate, stations = scale(5, 300), 2_000, 20
     broker = InMemoryBroker()
     seen: set[int] = set()
     runs = 0
