@@ -95,6 +95,8 @@ class ServiceConfig(_Section):
     `dead_letter_topic` (off when null) receives every message counted as bad input, unchanged,
     with headers saying where it came from and what was wrong, before its offset is committed; and
     a station's input summary when its callback raised `dead_letter_after_failures` times in a row.
+    `backlog_runs` says how stations run while the consumer is behind: `newest` (once, on their
+    newest data, when it has caught up or after `backlog_max_delay`) or `every_batch`.
     """
 
     data_expire_seconds: PositiveFloat = 600
@@ -115,3 +117,5 @@ class ServiceConfig(_Section):
     configure_logging: StrictBool = True
     dead_letter_topic: StrictStr | None = None
     dead_letter_after_failures: PositiveInt = 3
+    backlog_runs: Literal["newest", "every_batch"] = "newest"
+    backlog_max_delay: PositiveFloat = 10.0

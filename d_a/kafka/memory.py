@@ -26,7 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 from ..errors import KafkaConnectionError
 from .connection import ConnectionState
-from .message import Headers, KafkaMessage, TopicPartition, decode_value, encode_value, key_bytes
+from .message import Headers, KafkaMessage, TopicPartition, decode_value, encode_value, exact_bytes, key_bytes
 
 __all__ = [
     "AsyncMemoryConsumer",
@@ -142,7 +142,8 @@ class InMemoryBroker:
                 partition = zlib.crc32(key) % len(logs)
             log = logs[partition]
             offset = len(log)
-            log.append((offset, key, value, timestamp_ms, tuple(headers)))
+            stored = None if value is None else exact_bytes(value)
+            log.append((offset, key, stored, timestamp_ms, tuple(headers)))
             self._notify()
         return partition, offset
 
@@ -497,6 +498,7 @@ class AsyncMemoryConsumer(_AsyncContext):
     async def getmany(self, timeout_ms: int = 1000, max_records: int | None = None) -> list[KafkaMessage]:
         """Messages fetched earlier by `getone` first; otherwise new ones as soon as there are any,
         or [] after `timeout_ms`."""
+        await asyncio.sleep(0)  # like a network client, let other tasks run between fetches
         if self._pending:
             count = min(len(self._pending), max_records or self._core.max_poll_records)
             return [self._pending.popleft() for _ in range(count)]
@@ -688,7 +690,7 @@ class _ProducerCore:
 
 
 def _value_bytes(value: Any) -> bytes:
-    return bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else encode_value(value)
+    return exact_bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else encode_value(value)
 
 
 class MemoryProducer:

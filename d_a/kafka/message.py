@@ -15,6 +15,7 @@ __all__ = [
     "TopicPartition",
     "decode_value",
     "encode_value",
+    "exact_bytes",
     "key_bytes",
     "messages_from",
     "raw_messages_from",
@@ -60,8 +61,16 @@ def decode_value(raw: bytes | None) -> tuple[Any, str | None]:
 
 
 def encode_value(value: Any) -> bytes:
-    """UTF-8 JSON bytes (non-ASCII kept as is; numpy arrays and non-string keys allowed)."""
-    return orjson.dumps(value, option=_ENCODE_OPTIONS)
+    """UTF-8 JSON bytes (non-ASCII kept as is; numpy arrays and non-string keys allowed), sized
+    to the text: see `exact_bytes`."""
+    return exact_bytes(orjson.dumps(value, option=_ENCODE_OPTIONS))
+
+
+def exact_bytes(value: bytes | bytearray | memoryview) -> bytes:
+    """A copy of `value` that holds its bytes only. orjson hands back its 4 KiB working buffer
+    behind every result, so a small value kept in memory (a queued or stored message) would cost
+    4 KiB instead of its length."""
+    return memoryview(value).tobytes()
 
 
 def messages_from(records: Iterable[Any]) -> list[KafkaMessage]:

@@ -75,6 +75,8 @@ class EngineSettings:
     global_bootstrap_timeout: float = 30.0
     dead_letter_topic: str | None = None  # see dead_letters.py
     dead_letter_after_failures: int = 3
+    backlog_runs: str = "newest"  # or "every_batch": see ServiceEngine._pace_backlog_runs
+    backlog_max_delay: float = 10.0
 
     @property
     def consumed_topics(self) -> list[str]:
@@ -190,6 +192,7 @@ class ServiceEngine:
         self._due_since_ms: dict[str, int] = {}  # per queued station: the oldest message that triggered it
         self.last_message_at: float | None = None
         self.paused_since: float | None = None  # consumption paused because callbacks are behind
+        self._deferring_since = 0.0  # when the stations' runs began to wait for the backlog
         self._pause_warned_at = -math.inf
         self.loop_alive = False
         self.observer: Any = None  # e.g. d_a.metrics.ServiceMetrics: observe_callback / observe_latency
@@ -281,12 +284,39 @@ class ServiceEngine:
                         messages = await self.consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
                         if messages:
                             self.apply(messages)
+                        if self.settings.backlog_runs == "newest":
+                            self._pace_backlog_runs(bool(messages))
                         self._commit_soon()
                 except Exception as exc:  # noqa: BLE001 - never end the loop; the broker may come back
                     handle_error(exc, context="consume loop")
                     await asyncio.sleep(ERROR_PAUSE_SECONDS)
         finally:
             self.loop_alive = False
+
+    def _pace_backlog_runs(self, fetched: bool) -> None:
+        """`backlog_runs: newest`: while the consumer is behind its topics' ends, the stations
+        the data triggers wait, and each runs once on its newest data when the consumer has caught
+        up, so a backlog is not served batch by batch. They run sooner when they have waited
+        `backlog_max_delay`, or when the messages held for them reach half of `max_held_messages`
+        (consumption would pause). Their messages stay uncommitted until they ran."""
+        scheduler = self.scheduler
+        behind = fetched and self._held() < self.settings.max_held_messages // 2 and self._behind()
+        if not behind:
+            if scheduler.deferring:
+                scheduler.release()
+            return
+        now = time.monotonic()
+        if not scheduler.deferring:
+            scheduler.defer()
+            self._deferring_since = now
+        elif now - self._deferring_since >= self.settings.backlog_max_delay:
+            scheduler.release()
+            scheduler.defer()
+            self._deferring_since = now
+
+    def _behind(self) -> bool:
+        """Whether a partition's end offset, as last seen, is beyond the consumer's position."""
+        return any(p.get("lag") for partitions in self.consumer.get_lag_info().values() for p in partitions.values())
 
     def _commit_soon(self) -> None:
         """Commit in a task of its own when a commit is due: a commit can wait for seconds (a
@@ -717,6 +747,7 @@ class ServiceEngine:
             "producer_alive": None if self.producer is None else self.producer.connected,
             "station_count": len(self.dispatcher.stations()),
             "queue_depth": self.scheduler.queue.qsize(),
+            "stations_waiting_for_backlog": len(self.scheduler.deferred),
             "running_callbacks": self.scheduler.running,
             "held_messages": self.tracker.held_messages,
             "consumption_paused_seconds": None if self.paused_since is None else time.monotonic() - self.paused_since,

@@ -144,6 +144,8 @@ def resolve_options(
         global_bootstrap_timeout=service.global_bootstrap_timeout,
         dead_letter_topic=service.dead_letter_topic,
         dead_letter_after_failures=service.dead_letter_after_failures,
+        backlog_runs=service.backlog_runs,
+        backlog_max_delay=service.backlog_max_delay,
     )
     cfg = dataclasses.replace(cfg, service=service)
     resolved = choose_transport(transport, cfg.kafka)

@@ -4,7 +4,8 @@ A station runs when its data triggers, at most once per `min_interval` (a burst 
 coalesces into one run), never twice at once (a trigger during a run makes it run once more
 afterwards), and only when it is ready (its required topics hold data). Ready stations wait in
 one queue that a bounded number of workers drain, so thousands of stations need no thousands of
-threads or tasks.
+threads or tasks. While the owner `defer`s (it is reading a backlog), triggered stations are set
+aside, each once, and `release` queues them: each then runs once, on its newest data.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class StationScheduler:
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.states: dict[str, StationState] = {}
         self.running = 0  # stations whose run has started and not finished
+        self.deferring = False
+        self.deferred: dict[str, None] = {}  # stations set aside while deferring, in trigger order
 
     def state(self, station: str) -> StationState:
         state = self.states.get(station)
@@ -58,8 +61,8 @@ class StationScheduler:
 
     @property
     def idle(self) -> bool:
-        """No station queued or running (a delayed one may still come)."""
-        return not self.running and not self.queue.qsize()
+        """No station queued, running or deferred (a delayed one may still come)."""
+        return not self.running and not self.queue.qsize() and not self.deferred
 
     def trigger(self, station: str, *, force: bool = False) -> bool:
         """Ask for a run of `station`; False when it is not ready (unless `force`)."""
@@ -68,6 +71,8 @@ class StationScheduler:
         state = self.state(station)
         if state.running:
             state.rerun = True
+        elif self.deferring and not state.queued:
+            self.deferred[station] = None
         elif not (state.queued or state.delayed):
             wait = state.last_start + self.min_interval - self.clock()
             if wait <= 0:
@@ -80,6 +85,18 @@ class StationScheduler:
     def trigger_all(self, stations: Iterable[str]) -> None:
         for station in stations:
             self.trigger(station)
+
+    def defer(self) -> None:
+        """Set triggered stations aside until `release`."""
+        self.deferring = True
+
+    def release(self) -> None:
+        """Stop deferring and queue the stations set aside."""
+        self.deferring = False
+        stations, self.deferred = self.deferred, {}
+        for station in stations:
+            if station in self.states:
+                self.trigger(station, force=True)
 
     def started(self, station: str) -> StationState:
         state = self.state(station)
@@ -108,6 +125,7 @@ class StationScheduler:
 
     def remove(self, station: str) -> None:
         """Forget a station (a queued run of it is skipped)."""
+        self.deferred.pop(station, None)
         state = self.states.pop(station, None)
         if state is not None and state.running:
             self.running -= 1

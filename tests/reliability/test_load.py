@@ -44,7 +44,7 @@ def publish(broker: InMemoryBroker, station: str, seq: int) -> None:
 
 
 async def test_callbacks_ten_times_slower_than_the_feed() -> None:
-    seconds, rate, stations = scale(5, 300), 2_000, 20
+    seconds, rate, stations = scale(5, 180), 2_000, 20
     broker = InMemoryBroker()
     seen: set[int] = set()
     runs = 0
@@ -73,9 +73,16 @@ async def test_callbacks_ten_times_slower_than_the_feed() -> None:
             peak_rss = max(peak_rss, rss_mb())
             await asyncio.sleep(max(0.0, 0.1 - (time.monotonic() - tick)))
         pauses = service.get_service_status()["counters"]["consumption_pauses"]
-        deadline = time.monotonic() + 120
+        seen_at_feed_end = len(seen)
+        # The backlog drains at the callbacks' pace (held messages x runs/s / stations, ~800/s), so
+        # the deadline is on progress: the test fails when no new message reaches a callback for 30 s.
+        last_seen, stalled_since = len(seen), time.monotonic()
         while seen < set(range(sent)):
-            assert time.monotonic() < deadline, f"{len(set(range(sent)) - seen)} messages never reached a callback"
+            if len(seen) > last_seen:
+                last_seen, stalled_since = len(seen), time.monotonic()
+            assert time.monotonic() - stalled_since < 30, (
+                f"{len(set(range(sent)) - seen)} messages never reached a callback"
+            )
             peak_rss = max(peak_rss, rss_mb())
             await asyncio.sleep(0.1)
         drained = time.monotonic() - began - seconds
@@ -93,6 +100,7 @@ async def test_callbacks_ten_times_slower_than_the_feed() -> None:
         callback_runs=runs,
         consumption_pauses=status["counters"]["consumption_pauses"],
         drained_after_feed_s=f"{drained:.1f}",
+        drain_per_s=f"{(sent - seen_at_feed_end) / max(drained, 1e-9):.0f}" if drained > 1 else "-",
         rss_growth_mb=f"{growth:.0f}",
         lost=len(set(range(sent)) - seen),
     )

@@ -53,7 +53,9 @@ async def test_poison_message_goes_to_the_dead_letter_topic_before_its_offset_is
     suffix = uuid.uuid4().hex[:8]
     topic, dlq, group = f"SITE-SEQ-{suffix}", f"D_A-DEAD-LETTER-{suffix}", f"g-{suffix}"
     config = {
-        "topics": {topic: {"fields": ["seq"], "types": {"seq": "integer"}, "modules": ["seq_model"], "window_size": 100}},
+        "topics": {
+            topic: {"fields": ["seq"], "types": {"seq": "integer"}, "modules": ["seq_model"], "window_size": 100}
+        },
         "module_dependencies": {},
         "offset_commit": {"commit_interval_seconds": 0.05, "commit_batch_size": 1},
         "service": {"dead_letter_topic": dlq},

@@ -42,7 +42,9 @@ def committed(broker: InMemoryBroker, group: str, topic: str) -> dict[int, int |
 
 
 async def test_every_bad_message_reaches_the_dead_letter_topic_unchanged(transport, broker) -> None:
-    sim = StationSimulator(stations=4, seed=3, history_hours=1, faults=FaultConfig(rate=0.15, kinds=tuple(BAD_INPUT_FAULTS)))
+    sim = StationSimulator(
+        stations=4, seed=3, history_hours=1, faults=FaultConfig(rate=0.15, kinds=tuple(BAD_INPUT_FAULTS))
+    )
     service = AsyncDataAnalysisService(
         "operation_optimization", transport=transport, config={"service": {"dead_letter_topic": DLQ}}
     )
