@@ -126,18 +126,21 @@ async def wait_idle(service: Any, expect_live: int) -> tuple[float, float, float
         await asyncio.sleep(POLL_S)
     engine = service.engine
     first = last = None
-    count, progress = live_count(engine), time.monotonic()
+    count, progress, work = live_count(engine), time.monotonic(), None
     while True:
         now_count = live_count(engine)
         if now_count != count:
-            count, progress = now_count, time.monotonic()
+            count = now_count
             first = first or time.time()
             last = time.time()
         elif now_count and first is None:
             first = last = time.time()
         if count >= expect_live and engine.scheduler.idle and not engine.tracker.held_messages:
             return first or time.time(), last or time.time(), time.time()
-        if time.monotonic() - progress > STALL_S:
+        now_work = (count, engine.counters["messages"], engine.counters["callbacks"])
+        if now_work != work:
+            work, progress = now_work, time.monotonic()
+        elif time.monotonic() - progress > STALL_S:
             raise SystemExit(f"stalled at {count} of {expect_live} live messages")
         await asyncio.sleep(POLL_S)
 

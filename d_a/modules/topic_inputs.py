@@ -21,7 +21,7 @@ import numpy as np
 from ..config.input_names import default_records_key, input_names, order_name, records_key, window_name
 from ..config.schema import TopicConfig
 from ..topics.routing import STATION_ID_KEYS
-from ..windows import PerDeviceWindow, PerSecondWindow, Window, align_by_key
+from ..windows import PerDeviceWindow, PerSecondWindow, Window, align_listed
 from .aligned_table import AlignedTable
 from .growing_array import GrowingArray, GrowingTable, Unfit
 from .module_input import ModuleInput
@@ -114,11 +114,12 @@ def _aligned_inputs(config: TopicConfig, window: Window, padding: str | None, fm
     key = config.align_by
     assert key is not None
     latest = window.latest()
+    listed = latest is not None and isinstance(latest.get(key), list)
+    records = window.records() if listed else []
     inputs: dict[str, Any] = {}
     for field in config.aligned_fields:
-        if latest is not None and isinstance(latest.get(key), list):
-            rows = [dict(zip(r[key], r[field], strict=False)) for r in window.records() if _listed(r, key, field)]
-            order, matrix = align_by_key(rows, padding)
+        if listed:
+            order, matrix = align_listed([r for r in records if _listed(r, key, field)], key, field, padding)
             table: list | np.ndarray = _as_format(matrix, fmt)
         else:
             order, table = window.pivot(key, field, padding, fmt)

@@ -193,6 +193,7 @@ class ServiceEngine:
         self.last_message_at: float | None = None
         self.paused_since: float | None = None  # consumption paused because callbacks are behind
         self._deferring_since = 0.0  # when the stations' runs began to wait for the backlog
+        self._globals_waiter: asyncio.Task[None] | None = None  # unparks stations once global data is in
         self._pause_warned_at = -math.inf
         self.loop_alive = False
         self.observer: Any = None  # e.g. d_a.metrics.ServiceMetrics: observe_callback / observe_latency
@@ -244,6 +245,8 @@ class ServiceEngine:
             await asyncio.sleep(0.01)
         if self.dead_letters is not None:
             await self.dead_letters.flush(max(0.0, deadline - time.monotonic()))
+        if self._globals_waiter is not None:
+            workers.append(self._globals_waiter)
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
@@ -461,13 +464,29 @@ class ServiceEngine:
             state = self.scheduler.states.get(station)
             if state is None:
                 continue
-            if self.globals.must_wait(first_run=state.runs == 0):  # global data first (see globals.py)
-                await self.globals.wait(first_run=state.runs == 0)
-                if station not in self.scheduler.states:
-                    continue
+            waited, state.waited = state.waited, False
+            if not waited and self.globals.must_wait(first_run=state.runs == 0):  # global data first
+                self._wait_for_globals(station)
+                continue
             await self.run_station(station)
             if self.scheduler.idle:
                 self._idle()
+
+    def _wait_for_globals(self, station: str) -> None:
+        """Park a station whose run must wait for global data (see globals.py); the workers go on
+        with other stations, and the parked ones share the global reader's next round."""
+        self.scheduler.park(station)
+        if self._globals_waiter is None or self._globals_waiter.done():
+            self._globals_waiter = asyncio.create_task(self._unpark_after_globals(), name="d_a-global-wait")
+
+    async def _unpark_after_globals(self) -> None:
+        while self.scheduler.parked:
+            stations = list(self.scheduler.parked)
+            try:
+                await self.globals.wait(first_run=True)
+            except Exception as exc:  # noqa: BLE001 - the stations run without it rather than never
+                handle_error(exc, context="waiting for global topics")
+            self.scheduler.unpark(stations)
 
     def _idle(self) -> None:
         """Work kept for when no station is queued or running: a garbage collector pass, and

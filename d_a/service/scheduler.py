@@ -26,6 +26,7 @@ class StationState:
     queued: bool = False
     delayed: bool = False
     rerun: bool = False
+    waited: bool = False  # its queued run has waited for global data (GlobalTopics) already
     runs: int = 0
     errors: int = 0
     failures_in_row: int = 0  # callbacks that raised since the last one that did not
@@ -52,6 +53,7 @@ class StationScheduler:
         self.running = 0  # stations whose run has started and not finished
         self.deferring = False
         self.deferred: dict[str, None] = {}  # stations set aside while deferring, in trigger order
+        self.parked: dict[str, None] = {}  # taken from the queue, waiting for something before they run
 
     def state(self, station: str) -> StationState:
         state = self.states.get(station)
@@ -61,8 +63,8 @@ class StationScheduler:
 
     @property
     def idle(self) -> bool:
-        """No station queued, running or deferred (a delayed one may still come)."""
-        return not self.running and not self.queue.qsize() and not self.deferred
+        """No station queued, running, deferred or parked (a delayed one may still come)."""
+        return not self.running and not self.queue.qsize() and not self.deferred and not self.parked
 
     def trigger(self, station: str, *, force: bool = False) -> bool:
         """Ask for a run of `station`; False when it is not ready (unless `force`)."""
@@ -98,6 +100,19 @@ class StationScheduler:
             if station in self.states:
                 self.trigger(station, force=True)
 
+    def park(self, station: str) -> None:
+        """Hold a station taken from the queue (its run waits for something) without a worker."""
+        self.parked[station] = None
+
+    def unpark(self, stations: Iterable[str]) -> None:
+        """Queue parked stations again, each marked `waited`."""
+        for station in stations:
+            self.parked.pop(station, None)
+            state = self.states.get(station)
+            if state is not None:
+                state.waited = True
+                self.queue.put_nowait(station)
+
     def started(self, station: str) -> StationState:
         state = self.state(station)
         if not state.running:
@@ -126,6 +141,7 @@ class StationScheduler:
     def remove(self, station: str) -> None:
         """Forget a station (a queued run of it is skipped)."""
         self.deferred.pop(station, None)
+        self.parked.pop(station, None)
         state = self.states.pop(station, None)
         if state is not None and state.running:
             self.running -= 1

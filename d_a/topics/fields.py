@@ -65,8 +65,12 @@ def _list(field: str, value: Any) -> None:
 def _numbers(field: str, value: Any) -> None:
     _list(field, value)
     for item in value:
-        if item is not None:
-            _number(field, item)
+        kind = type(item)
+        if kind is float:
+            if item - item != 0.0:  # NaN or Infinity
+                raise BadInput("non_finite", f"{field}={item}")
+        elif kind is not int and item is not None:
+            _number(field, item)  # anything else, bools included, is not a number
 
 
 def _object(field: str, value: Any) -> None:

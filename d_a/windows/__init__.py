@@ -4,7 +4,7 @@ Build one with `make_window(WindowSpec(...))`; read model inputs with `Window.co
 on the topic's time grid by one of PADDING_STRATEGIES; `align_by_key` aligns keyed rows (guns).
 """
 
-from .align import align_by_key
+from .align import align_by_key, align_listed
 from .kinds import AppendWindow, LatestWindow, ReplaceWindow, make_window
 from .padding import PADDING_STRATEGIES
 from .per_device import PerDeviceWindow
@@ -23,5 +23,6 @@ __all__ = [
     "Window",
     "WindowSpec",
     "align_by_key",
+    "align_listed",
     "make_window",
 ]

@@ -25,6 +25,29 @@ def align_by_key(
     return keys, [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in rows]
 
 
+def align_listed(
+    records: Sequence[Mapping[str, Any]], key: str, field: str, strategy: str | None
+) -> tuple[list[Hashable], list[list[Any]]]:
+    """`align_by_key` over records that list their keys and values side by side (REALTIME-DATA's
+    `gunNo` with `outputPowerPerGunAvg`): each record is the row `dict(zip(record[key], record[field]))`.
+
+    When every record lists the same keys, each once, in natural order and with a value for
+    each, no key is missing anywhere: the table is the records' own value lists (copied) and
+    padding has nothing to fill, so no row dict is built."""
+    if records:
+        keys = records[0][key]
+        count = len(keys)
+        if (
+            len(set(keys)) == count
+            and sorted_keys(keys) == keys
+            and all(record[key] == keys and len(record[field]) == count for record in records)
+        ):
+            if strategy is not None:
+                check_strategy(strategy)
+            return list(keys), [list(record[field]) for record in records]
+    return align_by_key([dict(zip(record[key], record[field], strict=False)) for record in records], strategy)
+
+
 def _sorted_union(rows: Sequence[Mapping[Hashable, Any]]) -> list[Hashable]:
     return sorted_keys(set().union(*rows))
 

@@ -52,6 +52,7 @@ class LaggingReader(AsyncMemoryGlobalReader):
         super().__init__(topics, broker)
         self.delay, self.stuck = delay, stuck
         self.queries = 0
+        self.query_seconds = 0.0  # how long an end-offset query takes (a broker round trip)
 
     async def getmany(self, timeout_ms: int = 1000) -> list[KafkaMessage]:
         await asyncio.sleep(timeout_ms / 1000 if self.stuck else self.delay)
@@ -59,6 +60,7 @@ class LaggingReader(AsyncMemoryGlobalReader):
 
     async def end_offsets(self) -> dict[TopicPartition, int]:
         self.queries += 1
+        await asyncio.sleep(self.query_seconds)
         return await super().end_offsets()
 
 
@@ -127,6 +129,30 @@ async def test_a_calendar_published_after_start_reaches_first_callbacks_even_whe
         await service.stop()
     assert all(has_calendar(data) for data in first.values()), [s for s, d in first.items() if not has_calendar(d)]
     assert transport.readers[0].queries - queries_at_start <= 2  # the waiting stations share their query
+
+
+async def test_more_new_stations_than_workers_all_get_the_calendar_in_few_rounds(broker) -> None:
+    """A first run that waits for the global reader gives its worker back (the station is parked
+    until the reader's round ends): 40 new stations on 4 workers, with end-offset queries that take
+    0.2 s, all have the calendar in their first input, and share a few queries."""
+    transport = LaggingTransport(broker, delay=0.3)
+    first: dict[str, dict] = {}
+    stations = [f"S{i:02d}" for i in range(40)]
+    service = AsyncDataAnalysisService("load_prediction", transport=transport, max_concurrency=4)
+    await service.start(lambda station, data: first.setdefault(station, data))
+    try:
+        await until(lambda: service.get_service_status()["global_topics"][CALENDAR]["loaded"])
+        reader = transport.readers[0]
+        queries_at_start, reader.query_seconds = reader.queries, 0.2
+        publish(broker, CALENDAR, calendar())
+        publish(broker, REALTIME, realtime(stations))
+        await until(lambda: len(first) == len(stations))
+        parked = dict(service.engine.scheduler.parked)
+    finally:
+        await service.stop()
+    assert all(has_calendar(data) for data in first.values()), [s for s, d in first.items() if not has_calendar(d)]
+    assert reader.queries - queries_at_start <= 3, reader.queries - queries_at_start
+    assert parked == {}
 
 
 class LaggingSyncReader(MemoryGlobalReader):

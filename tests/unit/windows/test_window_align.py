@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from d_a.windows import align_by_key
+from d_a.windows import align_by_key, align_listed
 
 
 def hourly_gun_power(row: dict) -> dict:
@@ -89,3 +89,32 @@ def test_small_and_large_pivots_give_the_same_table(t0, monkeypatch) -> None:
         [1, 2, "3"],
         [[1, None, None], [None, None, 0], [None, 2, None], [0, None, None], [None, None, None]],
     )
+
+
+def _rows_path(records, key, field, strategy):
+    return align_by_key([dict(zip(r[key], r[field], strict=False)) for r in records], strategy)
+
+
+def test_align_listed_gives_what_the_row_dicts_give_for_every_shape():
+    same = [{"gunNo": ["01", "02"], "p": [1.0, 2.0]}, {"gunNo": ["01", "02"], "p": [3.0, None]}]
+    cases = [
+        same,
+        [{"gunNo": ["02", "01"], "p": [1.0, 2.0]}, {"gunNo": ["02", "01"], "p": [3.0, 4.0]}],  # not in order
+        [{"gunNo": ["01", "02"], "p": [1.0, 2.0]}, {"gunNo": ["01", "03"], "p": [3.0, 4.0]}],  # guns differ
+        [{"gunNo": ["01", "02"], "p": [1.0]}, {"gunNo": ["01", "02"], "p": [3.0, 4.0]}],  # a value short
+        [{"gunNo": ["01", "01"], "p": [1.0, 2.0]}],  # a gun twice
+        [],
+    ]
+    for records in cases:
+        for strategy in (None, "zero", "forward"):
+            assert align_listed(records, "gunNo", "p", strategy) == _rows_path(records, "gunNo", "p", strategy)
+
+
+def test_align_listed_hands_out_copies_and_checks_the_strategy():
+    records = [{"gunNo": ["01", "02"], "p": [1.0, 2.0]}]
+    order, table = align_listed(records, "gunNo", "p", None)
+    order.append("03")
+    table[0][0] = 9.0
+    assert records == [{"gunNo": ["01", "02"], "p": [1.0, 2.0]}]
+    with pytest.raises(ValueError):
+        align_listed(records, "gunNo", "p", "sideways")
