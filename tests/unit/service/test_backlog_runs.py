@@ -83,3 +83,9 @@ def test_an_unknown_mode_names_the_key() -> None:
         AsyncDataAnalysisService(
             "seq_model", transport=MemoryTransport(InMemoryBroker()), config=config(backlog_runs="each")
         )
+
+
+async def test_stations_run_during_a_backlog_that_outlasts_backlog_max_delay() -> None:
+    runs, last_window, _ = await serve_backlog("newest", backlog_max_delay=0.001)
+    assert sum(runs.values()) > 2 * len(STATIONS), runs
+    assert {station: last_window[station] for station in STATIONS} == {s: expected_window(s) for s in STATIONS}
