@@ -42,6 +42,8 @@ from typing import Any
 import field_workload as field
 import orjson
 
+from d_a.service.engine import percentiles
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 POLL_S = 0.01
 STALL_S = 60.0
@@ -50,6 +52,7 @@ KAFKA_GROUP = {"auto_offset_reset": "earliest"}  # otherwise the packaged defaul
 
 
 def rss_mb() -> float:
+    """Resident memory in MiB (the unit of docs/PERFORMANCE.md's field-workload figures)."""
     with open("/proc/self/statm", encoding="ascii") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
@@ -57,13 +60,6 @@ def rss_mb() -> float:
 def cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def pct(samples: list[float], q: float) -> float | None:
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
 # -- one measurement (a child process) ----------------------------------------------------------------
@@ -265,8 +261,8 @@ async def measure(spec: dict[str, Any]) -> dict[str, Any]:
             out["kept_up"] = kept_up
             out["cpu_share"] = (cpu_s() - cpu0) / (fed_s + SETTLE_S)
             out["orders_seen"] = len(orders.seen)
-            for q in (0.5, 0.95, 0.99):
-                out[f"age_p{int(q * 100)}_s"] = pct(orders.ages, q)
+            for name, age in percentiles(orders.ages).items():
+                out[f"age_{name}_s"] = None if age is None else round(age, 3)
             out["callbacks"] = orders.callbacks - out["context_callbacks"]
             gc.collect()
             out["rss_after_live_mb"] = rss_mb()
