@@ -24,6 +24,7 @@ COMPILED = [
     "d_a/windows/codecs/base.py",
     "d_a/windows/codecs/numeric.py",
     "d_a/windows/codecs/text.py",
+    "d_a/windows/codecs/lists.py",
     "d_a/windows/columns.py",
     "d_a/windows/kinds.py",
     "d_a/windows/layout.py",

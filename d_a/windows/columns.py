@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .codecs import Codec, EmptyCodec, ObjectCodec, Unfit, codec_for, convert
+from .codecs import Codec, EmptyCodec, ObjectCodec, Unfit, codecs_for, convert
 from .slots import Where, as_indices, put, size_of, take, values_at
 
 VALUE, NONE, ABSENT_TAG = 0, 1, 2
@@ -103,7 +103,7 @@ class Column:
         count = size_of(live)
 
         def reallocated(array: np.ndarray) -> np.ndarray:
-            new = np.zeros(capacity, dtype=array.dtype)
+            new = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
             new[:count] = values_at(array, live)
             return new
 
@@ -166,7 +166,7 @@ class Column:
             except Unfit:
                 targets: tuple[type[Codec], ...] = (ObjectCodec,)
         else:
-            targets = (codec_for(self.codec.types | types), ObjectCodec)
+            targets = codecs_for(self.codec.types | types)
         for target in targets:
             self._switch(partial(self._converted, target, live), live)
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..slots import Where, take
@@ -15,15 +17,15 @@ ESTIMATED_TABLE_ENTRY_BYTES = 100  # a str object plus its dict and list slots, 
 
 
 class _CodeTable(dict):
-    """String -> code, assigning the next code to a string seen for the first time."""
+    """String (or tuple of strings) -> code, assigning the next code to one seen for the first time."""
 
-    def __init__(self, strings: list[str] | None = None) -> None:
+    def __init__(self, strings: list[Any] | None = None) -> None:
         super().__init__()
-        self.strings: list[str] = []
+        self.strings: list[Any] = []
         for string in strings or ():
             self[string]
 
-    def __missing__(self, string: str) -> int:
+    def __missing__(self, string: Any) -> int:
         code = len(self.strings)
         self[string] = code
         self.strings.append(string)
