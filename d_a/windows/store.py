@@ -14,7 +14,8 @@ station per second, so the newest rows wait as records (at most PENDING_ROWS) an
 together, all but the newest KEPT_ROWS: reads of the newest rows (the latest record, the last
 second of car orders, what was appended since a `mark`) come straight from those records, and
 so do column reads while no row was ever encoded (see pending: small windows rarely get there).
-With a Compactor, a store leaves that encoding to its owner's idle moments (up to a bound).
+With a Compactor, a store leaves that encoding to its owner's idle moments (up to a bound),
+except for a write of PENDING_ROWS rows or more, which gains nothing from waiting.
 `changes_since` tells readers whether rows were only appended and evicted since a mark, so what
 they derived can be extended instead of rebuilt.
 """
@@ -260,7 +261,7 @@ class ColumnStore:
         self._appended += count
         self._pending.extend(records)
         if len(self._pending) >= PENDING_ROWS:
-            if self.compactor is None or len(self._pending) >= DEFERRED_PENDING_ROWS:
+            if self.compactor is None or count >= PENDING_ROWS or len(self._pending) >= DEFERRED_PENDING_ROWS:
                 self._write_pending(keep=KEPT_ROWS)
             else:
                 self.compactor.due(self)
