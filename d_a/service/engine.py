@@ -288,7 +288,7 @@ class ServiceEngine:
                         if messages:
                             self.apply(messages)
                         if self.settings.backlog_runs == "newest":
-                            self._pace_backlog_runs(bool(messages))
+                            self._pace_backlog_runs()
                         self._commit_soon()
                 except Exception as exc:  # noqa: BLE001 - never end the loop; the broker may come back
                     handle_error(exc, context="consume loop")
@@ -296,14 +296,15 @@ class ServiceEngine:
         finally:
             self.loop_alive = False
 
-    def _pace_backlog_runs(self, fetched: bool) -> None:
+    def _pace_backlog_runs(self) -> None:
         """`backlog_runs: newest`: while the consumer is behind its topics' ends, the stations
         the data triggers wait, and each runs once on its newest data when the consumer has caught
         up, so a backlog is not served batch by batch. They run sooner when they have waited
         `backlog_max_delay`, or when the messages held for them reach half of `max_held_messages`
-        (consumption would pause). Their messages stay uncommitted until they ran."""
+        (consumption would pause). Their messages stay uncommitted until they ran. Behind is what
+        the partitions' lag says: a fetch that came back empty is a response still on its way."""
         scheduler = self.scheduler
-        behind = fetched and self._held() < self.settings.max_held_messages // 2 and self._behind()
+        behind = self._held() < self.settings.max_held_messages // 2 and self._behind()
         if not behind:
             if scheduler.deferring:
                 scheduler.release()

@@ -6,11 +6,14 @@ must reach a callback either way.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from service_helpers import publish, until
 
 from d_a import AsyncDataAnalysisService
 from d_a.kafka import InMemoryBroker, MemoryTransport
+from d_a.kafka.memory import AsyncMemoryConsumer
 
 SEQ = "SITE-SEQ"
 STATIONS = [f"S{i:02d}" for i in range(10)]
@@ -88,4 +91,22 @@ def test_an_unknown_mode_names_the_key() -> None:
 async def test_stations_run_during_a_backlog_that_outlasts_backlog_max_delay() -> None:
     runs, last_window, _ = await serve_backlog("newest", backlog_max_delay=0.001)
     assert sum(runs.values()) > 2 * len(STATIONS), runs
+    assert {station: last_window[station] for station in STATIONS} == {s: expected_window(s) for s in STATIONS}
+
+
+async def test_a_fetch_that_comes_back_empty_mid_backlog_does_not_start_the_runs(monkeypatch) -> None:
+    """On a network an empty fetch mid-backlog is a response still on its way, not the end of the
+    backlog: while the partitions' lag says more is there, the stations keep waiting."""
+    getmany = AsyncMemoryConsumer.getmany
+    calls = iter(range(1_000_000))
+
+    async def late_every_other(self: AsyncMemoryConsumer, *args: object, **kwargs: object) -> list:
+        if next(calls) % 2:
+            await asyncio.sleep(0)
+            return []
+        return await getmany(self, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncMemoryConsumer, "getmany", late_every_other)
+    runs, last_window, _ = await serve_backlog("newest")
+    assert all(count <= 2 for count in runs.values()), runs
     assert {station: last_window[station] for station in STATIONS} == {s: expected_window(s) for s in STATIONS}
