@@ -42,7 +42,7 @@ from typing import Any
 import field_workload as field
 import orjson
 
-from d_a.service.engine import percentiles
+from d_a.service.stats import percentiles
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POLL_S = 0.01
@@ -112,7 +112,7 @@ def make_service(spec: dict[str, Any], memory: Any) -> Any:
 
 
 def live_count(engine: Any) -> int:
-    return sum(engine.messages_per_topic.get(t, 0) for t in field.LIVE_TOPICS)
+    return sum(engine.stats.messages_per_topic.get(t, 0) for t in field.LIVE_TOPICS)
 
 
 async def wait_idle(service: Any, expect_live: int) -> tuple[float, float, float]:
@@ -133,7 +133,7 @@ async def wait_idle(service: Any, expect_live: int) -> tuple[float, float, float
             first = last = time.time()
         if count >= expect_live and engine.scheduler.idle and not engine.tracker.held_messages:
             return first or time.time(), last or time.time(), time.time()
-        now_work = (count, engine.counters["messages"], engine.counters["callbacks"])
+        now_work = (count, engine.stats.counters["messages"], engine.stats.counters["callbacks"])
         if now_work != work:
             work, progress = now_work, time.monotonic()
         elif time.monotonic() - progress > STALL_S:
@@ -145,7 +145,7 @@ async def wait_context(service: Any, context_count: int) -> None:
     engine = service.engine
     progress, count = time.monotonic(), -1
     while True:
-        now_count = engine.counters["messages"] + sum(engine.globals.messages.values())
+        now_count = engine.stats.counters["messages"] + sum(engine.globals.messages.values())
         if now_count != count:
             count, progress = now_count, time.monotonic()
         if count >= context_count and engine.scheduler.idle and not engine.tracker.held_messages:

@@ -50,7 +50,6 @@ import sys
 import time
 import uuid
 import zlib
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -62,7 +61,8 @@ from aiokafka.structs import TopicPartition
 from d_a.config import get_config
 from d_a.kafka import EmbeddedBroker, InMemoryBroker, MemoryTransport
 from d_a.service.aio import AsyncDataAnalysisService
-from d_a.service.engine import ServiceEngine, percentiles
+from d_a.service.engine import ServiceEngine
+from d_a.service.stats import percentiles
 from d_a.simulator import TOPICS, SimMessage, StationSimulator, rates
 from d_a.simulator.message import CAR_ORDER, METER
 
@@ -287,12 +287,6 @@ async def wait_joined(service: AsyncDataAnalysisService, topics: Callable[[], se
     return time.perf_counter() - t0
 
 
-def drain(samples: deque[float]) -> list[float]:
-    out = list(samples)
-    samples.clear()
-    return out
-
-
 def percentile(samples: Sequence[float], q: float) -> float | None:
     """p50 / p95 / p99 (q = 0.5 / 0.95 / 0.99) over all samples of a run, by the engine's rule."""
     return percentiles(samples)[f"p{round(q * 100)}"]
@@ -324,7 +318,7 @@ class Throughput:
 
 def quiet(engine: ServiceEngine, consumed: int) -> bool:
     """Every message consumed and every run done (read from the engine: `status()` costs more)."""
-    return engine.counters["messages"] >= consumed and engine.scheduler.idle
+    return engine.stats.counters["messages"] >= consumed and engine.scheduler.idle
 
 
 async def throughput(env: Env, count: int, profiler: cProfile.Profile | None = None) -> Throughput:
@@ -354,8 +348,7 @@ async def throughput(env: Env, count: int, profiler: cProfile.Profile | None = N
             profiler.enable()
         seen, progress_at, stalled = (first["messages"], first["callbacks"]), t0, False
         while not quiet(engine, expected):
-            engine.latencies_ms.clear()  # unused here; keeps status() from sorting 10,000 samples
-            engine.staleness_ms.clear()
+            engine.stats.reset()  # unused here; keeps status() from sorting 10,000 samples
             await asyncio.sleep(POLL_SECONDS)
             counters = status(service)["counters"]
             if (counters["messages"], counters["callbacks"]) != seen:
@@ -584,8 +577,7 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
         feeder.go()
         await asyncio.gather(asyncio.sleep(warm_up), wait_joined(service, feeder.topics))
         first, fed0 = status(service)["counters"], await feeder.published()
-        engine.latencies_ms.clear()
-        engine.staleness_ms.clear()
+        engine.stats.reset()
         samples: list[float] = []
         staleness: list[float] = []
         max_held = max_queue = 0
@@ -594,8 +586,9 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < measure_seconds:
             await asyncio.sleep(STATUS_SECONDS)
-            samples += drain(engine.latencies_ms)
-            staleness += drain(engine.staleness_ms)
+            latencies, stale = engine.stats.drain()
+            samples += latencies
+            staleness += stale
             s = status(service)
             max_held, max_queue = max(max_held, s["held_messages"]), max(max_queue, s["queue_depth"])
         seconds = time.perf_counter() - t0
@@ -605,8 +598,9 @@ async def latency(env: Env, stations: int, warm_up: float, measure_seconds: floa
             await asyncio.sleep(ORDER_FOLLOW_SECONDS[0])  # the measured orders' stations go on sending
         await feeder.stop()
         await caught_up(engine)
-        samples += drain(engine.latencies_ms)
-        staleness += drain(engine.staleness_ms)
+        latencies, stale = engine.stats.drain()
+        samples += latencies
+        staleness += stale
         if orders is not None:
             await asyncio.sleep(ORDER_SETTLE_SECONDS)
     finally:
@@ -633,12 +627,12 @@ async def caught_up(engine: ServiceEngine) -> None:
     CATCH_UP_QUIET_SECONDS, no station queued or running), so that runs delayed past the end of the
     measurement (by a stall there) are sampled too instead of going unseen."""
     t0 = time.perf_counter()
-    consumed, quiet_since = engine.counters["messages"], time.perf_counter()
+    consumed, quiet_since = engine.stats.counters["messages"], time.perf_counter()
     while time.perf_counter() - t0 < STALL_SECONDS:
         await asyncio.sleep(POLL_SECONDS)
         now = time.perf_counter()
-        if engine.counters["messages"] != consumed or not engine.scheduler.idle:
-            consumed, quiet_since = engine.counters["messages"], now
+        if engine.stats.counters["messages"] != consumed or not engine.scheduler.idle:
+            consumed, quiet_since = engine.stats.counters["messages"], now
         elif now - quiet_since >= CATCH_UP_QUIET_SECONDS:
             return
 
@@ -784,14 +778,14 @@ async def tick_cost(env: Env, stations: int, warm_up: int, measure: int) -> Tick
         for ticks in seconds[:warm_up]:
             for messages in ticks:
                 await serve(messages)
-        runs0, cpu, tick_ms = engine.counters["callbacks"], 0.0, []
+        runs0, cpu, tick_ms = engine.stats.counters["callbacks"], 0.0, []
         for ticks in seconds[warm_up:]:
             for messages in ticks:
                 cpu0, t0 = time.process_time(), time.perf_counter()
                 await serve(messages)
                 cpu += time.process_time() - cpu0
                 tick_ms.append(1000 * (time.perf_counter() - t0))
-        runs = engine.counters["callbacks"] - runs0
+        runs = engine.stats.counters["callbacks"] - runs0
     finally:
         await service.stop()
         await feed.close()

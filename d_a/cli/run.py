@@ -126,8 +126,7 @@ def _metrics(service: Any, port: int | None) -> Any:
     except ImportError as exc:
         raise ConfigError("--metrics-port needs prometheus-client: pip install 'data-analysis[metrics]'") from exc
     metrics = ServiceMetrics(service.get_service_status)
-    if service.engine is not None:
-        service.engine.observer = metrics
+    service.observe(metrics)
     server = MetricsServer(metrics, HealthCheck(service.get_service_status), port).start()
     logger.info("metrics and health on port %d (/metrics, /health)", server.port)
     return server

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from ..config.problems import problems_from_validation
 from ..config.schema import OffsetCommitConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, handle_error
 from .message import KafkaMessage, TopicPartition
 
 __all__ = ["OffsetCommitter", "OffsetManager"]
@@ -122,8 +122,14 @@ class OffsetManager:
         self._done_since_commit = 0
         self._last_commit = clock()
         self._committed: dict[TopicPartition, int] = {}
+        self._background: asyncio.Task[None] | None = None  # a commit `commit_soon` started
         self.commits = 0
         self.failed_commits = 0
+
+    @property
+    def config(self) -> OffsetCommitConfig:
+        """When it commits (`offset_commit` of the config)."""
+        return self._config
 
     def begin(self, msg: KafkaMessage | tuple[TopicPartition, int]) -> None:
         """`msg` was fetched and is now in flight: its partition's commits stop below it until
@@ -180,8 +186,30 @@ class OffsetManager:
         return self.should_commit() and await self._commit(final=False)
 
     async def close(self) -> bool:
-        """The final commit when the consumer stops."""
+        """The final commit when the consumer stops (a commit `commit_soon` started is cancelled:
+        this one covers its offsets)."""
+        await self.settle(cancel=True)
         return await self._commit(final=True)
+
+    def commit_soon(self) -> None:
+        """Commit in a task of its own when a commit is due: a commit can wait for seconds (a group
+        rejoining, a slow coordinator), and the caller, fetching, must not wait with it."""
+        if (self._background is None or self._background.done()) and self.should_commit():
+            self._background = asyncio.create_task(self._commit_in_background(), name="d_a-commit")
+
+    async def settle(self, *, cancel: bool = False) -> None:
+        """Wait for the commit `commit_soon` started, or cancel it (its offsets stay pending)."""
+        background, self._background = self._background, None
+        if background is not None:
+            if cancel:
+                background.cancel()
+            await asyncio.gather(background, return_exceptions=True)
+
+    async def _commit_in_background(self) -> None:
+        try:
+            await self.maybe_commit()
+        except Exception as exc:  # noqa: BLE001 - a failed commit keeps its offsets pending
+            handle_error(exc, context="offset commit")
 
     async def _commit(self, *, final: bool) -> bool:
         async with self._commit_lock:

@@ -55,6 +55,7 @@ class AsyncDataAnalysisService(ServiceBase):
             result_handler=result_handler or self.result_handler,
             batch_upload_handler=batch_upload_handler,
             global_reader=getattr(self.transport, "async_global_reader", None),
+            observer=self.observer,
         )
         try:
             await self.engine.start()

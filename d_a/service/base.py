@@ -14,6 +14,7 @@ from ..logs import ensure_logging
 from .engine import ServiceEngine
 from .handlers import resolve_result_handler
 from .options import DEFAULT_OUTPUT_PREFIX, global_topics_for, resolve_options
+from .stats import EngineObserver
 
 __all__ = ["ServiceBase"]
 
@@ -61,7 +62,15 @@ class ServiceBase:
         self.dispatcher = DataDispatcher(self.config.service.data_expire_seconds, self.config, defer_encoding=True)
         self._source = config
         self.engine: ServiceEngine | None = None
+        self.observer: EngineObserver | None = None  # see `observe`
         self._final_status: dict[str, Any] | None = None
+
+    def observe(self, observer: EngineObserver | None) -> None:
+        """Tell `observer` of every run from now on (e.g. `d_a.metrics.ServiceMetrics`, whose
+        histograms it fills); None stops it."""
+        self.observer = observer
+        if self.engine is not None:
+            self.engine.stats.observer = observer
 
     @property
     def output_topic(self) -> str | None:

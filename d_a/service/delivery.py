@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..kafka import KafkaMessage
 
-__all__ = ["DeliveryTracker", "Hold", "Position", "positions_of"]
+__all__ = ["DeliveryTracker", "Hold", "Position", "oldest_timestamp_ms", "positions_of"]
 
 Position = tuple[str, int, int]  # a message's topic, partition and offset
 
@@ -86,3 +86,9 @@ class DeliveryTracker:
 def positions_of(messages: list[KafkaMessage]) -> list[Position]:
     """The positions of `messages`, which are all a hold needs of them."""
     return [(message.topic, message.partition, message.offset) for message in messages]
+
+
+def oldest_timestamp_ms(messages: list[KafkaMessage]) -> int | None:
+    """The oldest broker timestamp among `messages` (ms), None when none has one."""
+    stamps = [m.timestamp_ms for m in messages if m.timestamp_ms is not None]
+    return min(stamps) if stamps else None

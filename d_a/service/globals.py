@@ -36,6 +36,7 @@ from ..errors import handle_error
 from ..kafka import KafkaMessage, TopicPartition
 from ..kafka.transport import AsyncGlobalReader
 from ..topics import BadInput
+from .scheduler import StationScheduler
 
 __all__ = ["GlobalTopics", "split_global_topics"]
 
@@ -63,12 +64,12 @@ class GlobalTopics:
         self,
         make_reader: ReaderFactory | None,
         dispatcher: DataDispatcher,
-        trigger: Callable[[str], object],
+        scheduler: StationScheduler,
         timeout: float,
     ) -> None:
         self.make_reader = make_reader
         self.dispatcher = dispatcher
-        self.trigger = trigger
+        self.scheduler = scheduler
         self.timeout = timeout
         self.topics: list[str] = []
         self.reader: AsyncGlobalReader | None = None
@@ -84,6 +85,7 @@ class GlobalTopics:
         self._next_round: asyncio.Future[None] | None = None
         self._querying = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unparking = False  # a task queues the parked stations again after the next round
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -120,8 +122,9 @@ class GlobalTopics:
             await reader.stop()
         if self._next_round is not None and not self._next_round.done():
             self._next_round.set_result(None)
-        self._next_round, self._querying = None, False
+        self._next_round, self._querying, self._unparking = None, False, False
         self._loaded.set()
+        self.scheduler.unpark(list(self.scheduler.parked))  # nothing to wait for any longer
 
     async def resubscribe(self, topics: Sequence[str]) -> None:
         """After a config reload: a new reader for a changed set of global topics, bootstrapped anew
@@ -147,6 +150,26 @@ class GlobalTopics:
                     self._querying = True
                     self._spawn(self._round())
             await asyncio.shield(self._next_round)
+
+    def park(self, station: str) -> None:
+        """Set aside a station whose run must `wait`: the workers go on with other stations, and
+        the parked ones share the reader's next round, then are queued again."""
+        self.scheduler.park(station)
+        if not self._unparking:
+            self._unparking = True
+            self._spawn(self._unpark_after_wait())
+
+    async def _unpark_after_wait(self) -> None:
+        try:
+            while self.scheduler.parked:
+                stations = list(self.scheduler.parked)
+                try:
+                    await self.wait(first_run=True)
+                except Exception as exc:  # noqa: BLE001 - the stations run without it rather than never
+                    handle_error(exc, context="waiting for global topics")
+                self.scheduler.unpark(stations)
+        finally:
+            self._unparking = False
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -182,7 +205,7 @@ class GlobalTopics:
                 topic, [m.value for m in batch], arrival=arrival, positions=[(m.partition, m.offset) for m in batch]
             )
             for station in report.triggered:
-                self.trigger(station)
+                self.scheduler.trigger(station)
 
     # -- waiting for the reader --------------------------------------------------------------------
 

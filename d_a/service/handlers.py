@@ -1,19 +1,33 @@
-"""The user's functions a service calls, checked against the seeds' signatures when they are given.
+"""The user's functions a service calls: checked when they are given, and called per station.
 
-`callback(station_id, module_input)`; `result_handler` in either of the seeds' two forms,
-`(station_id, result)` (the constructors') or `(station_id, module_input, result)` (`start`'s);
+`callback(station_id, module_input)`; `result_handler` in either of two forms, `(station_id,
+result)` (the constructors') or `(station_id, module_input, result)` (`start`'s);
 `batch_upload_handler(batch_id, results_list)`. A function that fits none of them is a TypeError
-naming the fix at once, instead of a failure at every station run later.
+naming the fix at once, instead of a failure at every station run later. `StationCallbacks` keeps
+the service's callback and result handler and the ones `add_station` gave a station, and calls
+them: coroutine functions awaited, others on the callback pool's threads.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ResultHandler", "check_batch_upload_handler", "check_callback", "resolve_result_handler"]
+from ..errors import handle_error
+from .callbacks import CallbackPool
+
+__all__ = [
+    "ResultHandler",
+    "StationCallbacks",
+    "check_batch_upload_handler",
+    "check_callback",
+    "resolve_result_handler",
+]
+
+_PLAIN_RESULTS = frozenset({dict, list, str, int, float, bool, type(None)})  # never awaitable: no ABC check
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
@@ -100,3 +114,67 @@ def _check(function: Callable[..., Any] | None, what: str, count: int, form: str
     shape = _shape(function)
     if shape is not None and not _takes(shape, count):
         raise TypeError(f"{what} {_name(function)}{tuple(shape[0])} must take {form}")
+
+
+class StationCallbacks:
+    """The service's callback and result handler, and those of single stations (`add_station`)."""
+
+    def __init__(
+        self, callback: Callable[..., Any] | None, result_handler: Callable[..., Any] | None, pool: CallbackPool
+    ) -> None:
+        check_callback(callback)
+        self.callback = callback
+        self.result_handler = resolve_result_handler(result_handler)
+        self.pool = pool
+        self._callbacks: dict[str, Callable[..., Any]] = {}
+        self._handlers: dict[str, ResultHandler] = {}
+
+    def add(self, station: str, callback: Callable[..., Any] | None, handler: Callable[..., Any] | None) -> None:
+        """Give `station` a callback and result handler of its own (None keeps the service's)."""
+        check_callback(callback)
+        resolved = resolve_result_handler(handler)
+        if callback is not None:
+            self._callbacks[station] = callback
+        if resolved is not None:
+            self._handlers[station] = resolved
+
+    def forget(self, station: str) -> None:
+        self._callbacks.pop(station, None)
+        self._handlers.pop(station, None)
+
+    async def run(self, station: str, module_input: Any) -> Any:
+        """The station's callback's result (None without a callback)."""
+        return await self.call(self._callbacks.get(station, self.callback), station, module_input)
+
+    async def handle_result(self, station: str, module_input: Any, result: Any) -> None:
+        """Pass a run's result to the station's result handler; its failure is counted and logged."""
+        handler = self._handlers.get(station, self.result_handler)
+        if handler is None:
+            return
+        try:
+            await self.call(handler.function, *handler.arguments(station, module_input, result))
+        except Exception as exc:  # noqa: BLE001 - a handler's failure costs its own work only
+            handle_error(exc, context=f"result_handler station={station}")
+
+    async def call(self, function: Callable[..., Any] | None, *args: Any) -> Any:
+        """`function(*args)`: awaited when it is a coroutine function, else on the pool's threads
+        (an awaitable it returns is awaited too)."""
+        if function is None:
+            return None
+        if _is_async(function):
+            return await function(*args)
+        result = await self.pool.run(function, *args)
+        return await result if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result) else result
+
+
+def _is_async(function: Callable[..., Any]) -> bool:
+    """Whether `function` is a coroutine function (inspect's test is slow: asked once per callable)."""
+    try:
+        return _is_async_cached(function)
+    except TypeError:  # an unhashable callable object
+        return inspect.iscoroutinefunction(function)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_async_cached(function: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(function)

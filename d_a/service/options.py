@@ -13,8 +13,8 @@ from ..errors import ConfigError
 from ..kafka.choice import choose_transport
 from ..kafka.client_config import resolve_settings
 from ..kafka.transport import Transport
-from .engine import EngineSettings
 from .globals import split_global_topics
+from .settings import EngineSettings
 
 __all__ = ["ServiceOptions", "global_topics_for", "resolve_options"]
 

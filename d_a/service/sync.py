@@ -106,6 +106,7 @@ class DataAnalysisService(ServiceBase):
             result_handler=self.result_handler,
             callback_pool=CallbackPool(self.max_workers, thread_name_prefix="d_a-station"),
             global_reader=global_reader if hasattr(transport, "global_reader") else None,
+            observer=self.observer,
         )
         await engine.start()
         self.engine = engine

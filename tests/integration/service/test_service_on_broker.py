@@ -37,7 +37,7 @@ async def crash(service: AsyncDataAnalysisService) -> None:
     await engine.consumer.stop()
     if engine.producer is not None:
         await engine.producer.stop()
-    engine.callback_pool.shutdown(wait=False)
+    engine.callbacks.pool.shutdown(wait=False)
     service.engine = None
 
 

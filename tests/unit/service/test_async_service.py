@@ -442,11 +442,52 @@ async def test_latency_counts_from_the_trigger_and_staleness_from_the_oldest_uns
         await until(lambda: seen == [[50.0, 51.0]])
         engine = service.engine
         assert engine is not None
-        assert len(engine.latencies_ms) == 1 and engine.latencies_ms[0] < 2000
-        assert len(engine.staleness_ms) == 1 and engine.staleness_ms[0] >= 3000
+        assert len(engine.stats.latencies_ms) == 1 and engine.stats.latencies_ms[0] < 2000
+        assert len(engine.stats.staleness_ms) == 1 and engine.stats.staleness_ms[0] >= 3000
         status = service.get_service_status()
-        assert status["latency_ms"]["p95"] == engine.latencies_ms[0]
-        assert status["staleness_ms"]["p95"] == engine.staleness_ms[0]
+        assert status["latency_ms"]["p95"] == engine.stats.latencies_ms[0]
+        assert status["staleness_ms"]["p95"] == engine.stats.staleness_ms[0]
+    finally:
+        await service.stop()
+
+
+class Recorder:
+    """An EngineObserver that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[tuple[float, object]] = []
+        self.latencies: list[float] = []
+        self.staleness: list[float] = []
+
+    def observe_callback(self, seconds: float, module_input: object) -> None:
+        self.callbacks.append((seconds, module_input))
+
+    def observe_latency(self, seconds: float) -> None:
+        self.latencies.append(seconds)
+
+    def observe_staleness(self, seconds: float) -> None:
+        self.staleness.append(seconds)
+
+
+async def test_an_observer_given_to_the_service_is_told_of_every_run(transport, broker) -> None:
+    recorder = Recorder()
+    service = AsyncDataAnalysisService("operation_optimization", transport=transport)
+    service.observe(recorder)
+    await service.start(lambda s, data: None)
+    try:
+        now_ms = int(time.time() * 1000)
+        broker.produce(ORDERS, orjson.dumps(car_order(10)), key=b"S1", timestamp_ms=now_ms - 3000)
+        await asyncio.sleep(0.2)  # read on its own: its second is in progress, it triggers nothing
+        broker.produce(ORDERS, orjson.dumps(car_order(11)), key=b"S1")
+        await until(lambda: recorder.callbacks)
+        ((seconds, module_input),) = recorder.callbacks
+        assert 0 <= seconds < 2 and module_input["soc_window"] == [50.0, 51.0]
+        assert len(recorder.latencies) == 1 and recorder.latencies[0] < 2
+        assert len(recorder.staleness) == 1 and recorder.staleness[0] >= 3
+        service.observe(None)
+        broker.produce(ORDERS, orjson.dumps(car_order(12)), key=b"S1")
+        await until(lambda: service.get_service_status()["counters"]["callbacks"] == 2)
+        assert len(recorder.callbacks) == 1
     finally:
         await service.stop()
 

@@ -92,7 +92,7 @@ async def test_messages_held_for_a_busy_station_do_not_keep_their_payloads(trans
         for seq in range(4_000):
             publish(broker, "SITE-SEQ", {"stationId": "S0", "seq": seq, "note": "x" * 2_000}, key="S0")
         tracemalloc.start()
-        await until(lambda: service.engine.counters["messages"] == 4_001)
+        await until(lambda: service.engine.stats.counters["messages"] == 4_001)
         consumed = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
         assert service.get_service_status()["held_messages"] >= 4_000
