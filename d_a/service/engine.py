@@ -303,7 +303,7 @@ class ServiceEngine:
         try:
             module_input = self._module_input(station)
             self.stats.observe_delays(due_since, self.tracker.oldest_timestamp_ms(holds))
-            result = await self.callbacks.run(station, module_input)
+            result = await self.callbacks.call(self.callbacks.callback_of(station), station, module_input)
         except Exception as exc:  # noqa: BLE001 - one station's failure never stops the others
             error = f"{type(exc).__name__}: {exc}"
             self.stats.counters["callback_errors"] += 1
@@ -312,8 +312,9 @@ class ServiceEngine:
         self.stats.counters["callbacks"] += 1
         failed = error is not None
         uploaded = await self.uploads.deliver(station, module_input, result, batches, failed=failed)
-        if not failed:
-            await self.callbacks.handle_result(station, module_input, result)
+        handler = self.callbacks.handler_of(station)
+        if handler is not None and not failed:
+            await self.callbacks.handle_result(handler, station, module_input, result)
         self.stats.observe_callback(time.perf_counter() - began, module_input)
         if uploaded:
             self.tracker.seen(station, holds)

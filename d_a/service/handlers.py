@@ -142,15 +142,14 @@ class StationCallbacks:
         self._callbacks.pop(station, None)
         self._handlers.pop(station, None)
 
-    async def run(self, station: str, module_input: Any) -> Any:
-        """The station's callback's result (None without a callback)."""
-        return await self.call(self._callbacks.get(station, self.callback), station, module_input)
+    def callback_of(self, station: str) -> Callable[..., Any] | None:
+        return self._callbacks.get(station, self.callback) if self._callbacks else self.callback
 
-    async def handle_result(self, station: str, module_input: Any, result: Any) -> None:
-        """Pass a run's result to the station's result handler; its failure is counted and logged."""
-        handler = self._handlers.get(station, self.result_handler)
-        if handler is None:
-            return
+    def handler_of(self, station: str) -> ResultHandler | None:
+        return self._handlers.get(station, self.result_handler) if self._handlers else self.result_handler
+
+    async def handle_result(self, handler: ResultHandler, station: str, module_input: Any, result: Any) -> None:
+        """Pass a run's result to a result handler; its failure is counted and logged."""
         try:
             await self.call(handler.function, *handler.arguments(station, module_input, result))
         except Exception as exc:  # noqa: BLE001 - a handler's failure costs its own work only
