@@ -9,22 +9,25 @@ STAMP := $(VENV)/.installed
 COMPILED := build/compiled
 SOURCES := $(shell find d_a -name '*.py') setup.py pyproject.toml
 
-.PHONY: demo test soak lint bench install compiled clean
+.PHONY: help demo test soak lint typecheck format bench install compiled clean
 
-demo: $(STAMP)
+help:  ## this list
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+demo: $(STAMP)  ## the demo: simulator, embedded broker, a model, uploads
 	$(VENV)/bin/d-a demo
 
 # The suite runs on the pure-Python package, then its unit tests on the mypyc build (setup.py).
-test: $(STAMP) $(COMPILED)/.built
+test: $(STAMP) $(COMPILED)/.built  ## the suite, then its unit tests on the mypyc build
 	$(PY) -m pytest -q
 	D_A_EXPECT_COMPILED=1 PYTHONPATH=$(COMPILED) $(VENV)/bin/pytest -q -p no:cacheprovider tests/unit
 
 # The reliability suite's long variants (tests/reliability, D_A_SOAK=1), each printing its figures.
-soak: $(STAMP)
+soak: $(STAMP)  ## the reliability suite's long variants
 	D_A_SOAK=1 $(PY) -m pytest -q -s -p no:cacheprovider tests/reliability
 
 # The package with its hot modules compiled by mypyc, in $(COMPILED) (PYTHONPATH=$(COMPILED) uses it).
-compiled: $(COMPILED)/.built
+compiled: $(COMPILED)/.built  ## the mypyc build, in build/compiled
 
 $(COMPILED)/.built: $(STAMP) $(SOURCES)
 	rm -rf $(COMPILED) && mkdir -p $(COMPILED)
@@ -33,13 +36,21 @@ $(COMPILED)/.built: $(STAMP) $(SOURCES)
 	cd $(COMPILED) && D_A_COMPILE=1 $(abspath $(PY)) setup.py --quiet build_ext --inplace >build.log 2>&1 || (tail -30 build.log; exit 1)
 	touch $@
 
-bench: $(COMPILED)/.built
+bench: $(COMPILED)/.built  ## bench_service.py on the mypyc build
 	PYTHONPATH=$(COMPILED) $(PY) benchmarks/bench_service.py
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff: lint and format check
 	$(VENV)/bin/ruff check d_a tests benchmarks
+	$(VENV)/bin/ruff format --check d_a tests benchmarks
 
-install: $(STAMP)
+typecheck: $(STAMP)  ## mypy over the whole package
+	$(PY) -m mypy d_a
+
+format: $(STAMP)  ## ruff: fix what it can, then format
+	$(VENV)/bin/ruff check --fix d_a tests benchmarks
+	$(VENV)/bin/ruff format d_a tests benchmarks
+
+install: $(STAMP)  ## .venv with the package and its dev tools
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,5 +60,5 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-clean:
+clean:  ## remove .venv and the builds
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -224,6 +224,7 @@ class BatchResultAggregator:
         if reason is not None:
             logger.debug("batch %s: report from station %s ignored (batch %s)", batch_id, station_id, reason)
             return None
+        assert collector is not None  # filed above (only a report that was not filed has a reason)
         logger.debug("batch %s complete: %d stations reported", batch_id, len(collector.results))
         return collector
 

@@ -20,18 +20,17 @@ import pytest
 import d_a.config.kafka as kafka_config
 import d_a.config.loader as config_loader
 import d_a.kafka.client_config as client_config
+from d_a.compiled_modules import module_names
 from d_a.kafka import BrokerUnavailable, EmbeddedBroker, InMemoryBroker
 
 BROKER_FIXTURES = frozenset({"kafka_bootstrap", "embedded_broker"})
-
-COMPILED = ("d_a.windows.store", "d_a.topics.fields")  # two of the modules setup.py compiles
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """`D_A_EXPECT_COMPILED=1` (make test's second run): fail at once unless the mypyc build is the
     one imported, so that run can never pass on the pure-Python package by mistake."""
     if os.environ.get("D_A_EXPECT_COMPILED") == "1":
-        pure = [name for name in COMPILED if importlib.import_module(name).__file__.endswith(".py")]
+        pure = [name for name in module_names() if importlib.import_module(name).__file__.endswith(".py")]
         if pure:
             raise pytest.UsageError(f"D_A_EXPECT_COMPILED=1 but these modules are not compiled: {pure}")
 

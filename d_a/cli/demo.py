@@ -83,7 +83,7 @@ async def _demo(args: argparse.Namespace) -> int:
         uploads: list[int] = []
         first_callback: list[float] = []
 
-        def model(station_id: str, module_input: dict[str, Any]) -> dict[str, Any]:
+        def model(station_id: str, module_input: dict[str, Any]) -> dict[str, Any] | None:
             if not first_callback:
                 first_callback.append(time.monotonic())
             return forecast_next_hour(station_id, module_input)
@@ -183,8 +183,8 @@ def _summary(
         highlight=False,
     )
     station = next(iter(service.dispatcher.stations()), None)
-    if station is not None:
-        example = service.dispatcher.get_module_input(station, MODULE)
+    example = service.dispatcher.get_module_input(station, MODULE) if station is not None else None
+    if station is not None and example is not None:
         console.print(f"example module input ({MODULE}, station {station}), windows shortened:", highlight=False)
         console.print(Pretty(_shortened(example), max_string=60))
         console.print(f"forecast: {forecast_next_hour(station, example)}", highlight=False)

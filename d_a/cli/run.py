@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"d-a run: {exc}", file=sys.stderr)
         return 2
     try:
-        if args.sync:
+        if isinstance(service, DataAnalysisService):
             _run_sync(service, callback, args.metrics_port)
         else:
             asyncio.run(_run_async(service, callback, handlers["batch_upload_handler"], args.metrics_port))

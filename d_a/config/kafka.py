@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -309,7 +309,10 @@ def _merge(
     return settings
 
 
-def _validated(model: type[BaseModel], values: Mapping[str, Any], path: str, problems: list[str]) -> BaseModel | None:
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _validated(model: type[_Model], values: Mapping[str, Any], path: str, problems: list[str]) -> _Model | None:
     try:
         return model.model_validate(dict(values))
     except ValidationError as exc:

@@ -148,7 +148,7 @@ class AsyncKafkaConsumerClient:
     async def stop(self) -> None:
         """Stop fetching and close every consumer (messages fetched but not returned are dropped:
         their offsets were never committed, so they are delivered again)."""
-        tasks = list(self._fetches.values())
+        tasks: list[asyncio.Future[Any]] = list(self._fetches.values())
         if self._probing is not None:
             tasks.append(self._probing)
         for task in tasks:

@@ -57,7 +57,7 @@ def resolve_settings(config: KafkaSettings | Mapping[str, Any] | None) -> KafkaS
 
 @cache
 def _accepted(cls: type) -> frozenset[str]:
-    parameters = inspect.signature(cls.__init__).parameters
+    parameters = inspect.signature(cls).parameters
     return frozenset(name for name in parameters if name not in ("self", "loop", "topics"))
 
 

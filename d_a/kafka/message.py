@@ -76,7 +76,8 @@ def exact_bytes(value: bytes | bytearray | memoryview) -> bytes:
 def messages_from(records: Iterable[Any]) -> list[KafkaMessage]:
     """KafkaMessages from aiokafka or kafka-python ConsumerRecords, values decoded (the hot path:
     one orjson call per record; undecodable values take the slow path through `decode_value`)."""
-    loads, message, out = orjson.loads, KafkaMessage, []
+    loads, message = orjson.loads, KafkaMessage
+    out: list[KafkaMessage] = []
     append = out.append
     for record in records:
         raw = record.value

@@ -106,5 +106,4 @@ class GrowingTable:
 
 def _plain_number(value: object) -> bool:
     """A value a numeric column stores as a number (bools and ints beyond 2**53 make it objects)."""
-    kind = type(value)
-    return kind is float or (kind is int and abs(value) < 2**53)
+    return type(value) is float or (type(value) is int and abs(value) < 2**53)

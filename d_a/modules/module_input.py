@@ -36,8 +36,8 @@ class ModuleInput(dict):
 
     __slots__ = ("__weakref__", "_lock", "_nested", "_shared")
 
-    def __init__(self, values: Mapping[str, Any] = (), shared: Iterable[str] = ()) -> None:
-        super().__init__(values)
+    def __init__(self, values: Mapping[str, Any] | None = None, shared: Iterable[str] = ()) -> None:
+        super().__init__(values or {})
         self._shared: set[Any] = set(shared)
         self._lock = threading.Lock()  # a model's thread may read while the cache hands out copies
         self._nested: tuple[ModuleInput, ...] = ()

@@ -149,5 +149,6 @@ def _done() -> Awaitable[None]:
 
 
 def _report_failure(task: asyncio.Task) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        handle_error(task.exception(), context="consumer restart after a config reload")
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        handle_error(error, context="consumer restart after a config reload")

@@ -54,13 +54,16 @@ class DataAnalysisService(ServiceBase):
         Both of the seeds' forms work: `start(callback, background=...)` and
         `start(callback, result_handler, background)` (a bool second argument is `background`).
         A `result_handler` given here replaces the constructor's."""
+        handler: Callable[..., Any] | None
         if isinstance(result_handler, bool):
-            result_handler, background = None, result_handler
+            handler, background = None, result_handler
+        else:
+            handler = result_handler
         if self._thread is not None:
             raise DataAnalysisError("the service is already started")
-        if result_handler is not None:
-            resolve_result_handler(result_handler)
-            self.result_handler = result_handler
+        if handler is not None:
+            resolve_result_handler(handler)
+            self.result_handler = handler
         started = threading.Event()
         failure: list[BaseException] = []
         self._stopped.clear()

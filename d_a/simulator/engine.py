@@ -46,8 +46,7 @@ class StationSimulator:
         self._feeds: list[Feed] = [feed for topic, feed in registry.items() if topic in selected]
         for feed in self._feeds:
             feed.attach(self._world, seed)
-        active = faults is not None and faults.rate > 0
-        self._faults = FaultInjector(faults, seed, stations) if active else None
+        self._faults = FaultInjector(faults, seed, stations) if faults is not None and faults.rate > 0 else None
         self._elapsed = 0.0
         self._tick = self._clock.tick(0)
         self._world.begin(self._tick)

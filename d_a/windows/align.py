@@ -55,7 +55,7 @@ def _sorted_union(rows: Sequence[Mapping[Hashable, Any]]) -> list[Hashable]:
 def sorted_keys(keys: Iterable[Hashable]) -> list[Hashable]:
     """Keys in natural order (by type name first when their types cannot be compared)."""
     try:
-        return sorted(keys)
+        return sorted(keys)  # type: ignore[type-var]  # keys of one type compare; others raise TypeError
     except TypeError:
         return sorted(keys, key=lambda key: (type(key).__name__, repr(key)))
 
