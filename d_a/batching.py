@@ -4,7 +4,7 @@ Seeds, doc 002: "同一批数据的所有场站结果应该合并为一个列表
 message opens a batch (id from its newest sendTime, expected stations = the stations in it). Each
 station's callback result is filed to the batches that were waiting for that station when the
 callback started (`pending_for`), never to the newest batch id: doing that left earlier batches to
-expire empty in the original implementation (DESIGN §10). A batch is handed over exactly once: when
+expire empty in the original implementation. A batch is handed over exactly once: when
 every expected station has reported, or after `batch_timeout` seconds with what it has.
 
 The aggregator only keeps the books. `report`, `cleanup_expired` and `drain` return the finished

@@ -89,8 +89,9 @@ class ServiceBase:
         return self.dispatcher.get_module_input(station_id, module)
 
     def get_outputs(self, station_id: str) -> dict[str, Any]:
-        """The seeds' other name of `get_inputs(station_id)`: every module's input for a station."""
-        return self.dispatcher.get_all_inputs(station_id)
+        """`get_inputs(station_id)` under the original d_a's name: it gives every module's input
+        for a station (not outputs); kept so code written against the original runs."""
+        return self.get_inputs(station_id)
 
     def get_station_status(self) -> dict[str, dict[str, Any]]:
         """Per station: `running` (served), `task` / `future` (see StationHandle), `ready`,

@@ -1,4 +1,4 @@
-"""DeliveryTracker: when a consumed message may be committed (DESIGN §7).
+"""DeliveryTracker: when a consumed message may be committed.
 
 A poll batch of one topic is applied to the windows at once; its messages are then held by
 every station the batch touched, until each of those stations has finished a callback (and its

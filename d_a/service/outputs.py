@@ -1,4 +1,4 @@
-"""The standard output messages (DESIGN §6) a service uploads to `MODULE-OUTPUT-<MODULE>`."""
+"""The standard output messages a service uploads to `MODULE-OUTPUT-<MODULE>`."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@
 
 `rates(stations)` gives the expected messages per simulated second per topic, to size runs.
 
-Conventions of the generated data (beyond DESIGN §4):
+Conventions of the generated data (beyond the wire formats in docs/ARCHITECTURE.md):
 - sendTime is the wall time of the simulated clock; timestamp_ms is the same instant as
   epoch ms (a naive `start` is read as local time). Ids: stations ST0001.., host H0001..,
   meter M0001.., storage S0001-1.., PV PV0001-1..; one host per station (PARAM hostCode),

@@ -32,7 +32,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "out_of_order",
     "duplicate",
 )
-# Fields that route a record to a station (DESIGN §3) and the id prefix of each.
+# Fields that route a record to a station (`StationRouter`) and the id prefix of each.
 ROUTING_FIELDS = {"stationId": "ST", "hostId": "H", "hostCode": "H", "meterId": "M"}
 UNKNOWN_STATION_BASE = 90000
 _NAN_SENTINEL = "__d_a_nan__"

@@ -1,8 +1,8 @@
-"""Per-topic message builders: the DESIGN §4 wire format of every input topic.
+"""Per-topic message builders: the wire format of every input topic.
 
 Record builders return one JSON-ready dict; snapshot builders return whole drafts
 (station_id, key, payload, raw bytes) because they pack many stations per message.
-Field names and their order follow DESIGN §4 exactly.
+Field names and their order are those the producers in the field send.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The station simulator produces the DESIGN §4 wire format, on time, consistently and reproducibly."""
+"""The station simulator produces the field's wire format, on time, consistently and reproducibly."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ ACDC = "SCHEDULE-DEVICE-HOST-ACDC"
 STORAGE = "SCHEDULE-DEVICE-STORAGE"
 PV = "SCHEDULE-DEVICE-PV"
 
-# DESIGN §4, written out independently of the implementation: (envelope key, record fields).
+# The wire format, written out independently of the implementation: (envelope key, record fields).
 WIRE = {
     PARAM: (
         None,
@@ -144,7 +144,7 @@ HOUR_STATIONS = 20
 
 
 def records(message: SimMessage, check_values: bool = True) -> list[dict]:
-    """Decode a message, assert its DESIGN §4 shape and field names exactly, return its station records.
+    """Decode a message, assert its wire shape and field names exactly, return its station records.
 
     `check_values` also checks that numeric fields are finite numbers and sendTime is well formed.
     """

@@ -1,4 +1,4 @@
-"""Realistic DESIGN §4 payloads for window tests, and a type-strict equality check."""
+"""Realistic wire payloads for window tests, and a type-strict equality check."""
 
 from __future__ import annotations
 
