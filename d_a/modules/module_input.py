@@ -20,16 +20,40 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import chain
 from typing import Any
 
 __all__ = ["ModuleInput", "TopicDicts", "TopicViews"]
 
 _MISSING = object()
-_COPIED = (list, dict)  # the containers a read copies (numpy arrays in inputs are read-only)
+_CONTAINERS = frozenset({list, dict})  # what a read copies (numpy arrays in inputs are read-only)
+_LISTS, _DICTS = {list}, {dict}
+
+
+def fresh(value: Any) -> Any:
+    """`value` with every list and dict in it copied, the rest shared: a per-gun table's rows, a
+    second's car orders, a dependency's nested output. Windows of numbers and tables of them, the
+    usual values, are told apart by the types they hold (one C-level pass) and copied at once."""
+    kind = type(value)
+    if kind is list:
+        kinds = set(map(type, value))
+        if kinds.isdisjoint(_CONTAINERS):
+            return value.copy()
+        if kinds == _LISTS and set(map(type, chain.from_iterable(value))).isdisjoint(_CONTAINERS):
+            return list(map(list.copy, value))
+        if kinds == _DICTS and set(map(type, chain.from_iterable(map(dict.values, value)))).isdisjoint(_CONTAINERS):
+            return list(map(dict.copy, value))
+        return [fresh(item) for item in value]
+    if kind is dict:
+        if set(map(type, value.values())).isdisjoint(_CONTAINERS):
+            return value.copy()
+        return {key: fresh(item) for key, item in value.items()}
+    return value
 
 
 class ModuleInput(dict):
-    """A module input; the values under `shared` keys are copied (shallowly) when first read.
+    """A module input; the values under `shared` keys are copied when first read (`fresh`: the
+    lists and dicts in them too).
 
     A read from a model's thread and the copies the cache gives an input before it extends a list
     take the input's lock, so the copy is always made before the list changes."""
@@ -82,14 +106,13 @@ class ModuleInput(dict):
         return value
 
     def _copied(self, value: Any) -> Any:
-        """What a read of a shared value gives: a shallow copy of a list or dict, this input's
-        views of per-topic dicts, else the value."""
-        kind = type(value)
-        if kind is TopicDicts:
+        """What a read of a shared value gives: this input's views of per-topic dicts, else the
+        value with its lists and dicts copied (`fresh`)."""
+        if type(value) is TopicDicts:
             views = TopicViews(value)
             self._nested += (views,)
             return views
-        return value.copy() if kind in _COPIED else value
+        return fresh(value)
 
     def _own_all(self) -> None:
         with self._lock:

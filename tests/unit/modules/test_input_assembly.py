@@ -139,6 +139,39 @@ def test_a_model_changing_its_input_never_reaches_the_next_run() -> None:
     assert same(second, from_scratch(dispatcher, "ST0001"))
 
 
+def test_a_model_changing_a_row_of_a_table_or_a_record_never_reaches_the_next_run() -> None:
+    """Per-gun tables are lists of rows and car orders a list of records: a model may change
+    those rows and records too, and the next run still gets what the windows hold."""
+    dispatcher, _ = fed()
+    first = dispatcher.get_module_input("ST0001", MODULE)
+    gun_table = next(
+        key for key, value in first.items() if key.endswith("_window") and value and type(value[0]) is list
+    )
+    first[gun_table][0][0] = -999.0
+    first[gun_table][-1].append(-999.0)
+    first["car_orders"][0]["soc"] = -999.0
+    topic_view = first["_topics"]["SCHEDULE-CAR-ORDER"]["car_orders"]
+    topic_view[0]["soc"] = -998.0
+    second = dispatcher.get_module_input("ST0001", MODULE)
+    assert -999.0 not in second[gun_table][0] and -999.0 not in second[gun_table][-1]
+    assert second["car_orders"][0]["soc"] not in (-999.0, -998.0)
+    assert same(second, from_scratch(dispatcher, "ST0001"))
+
+
+def test_a_model_changing_a_dependency_output_inside_never_reaches_the_next_run() -> None:
+    dispatcher = DataDispatcher()
+    output = {"forecast": [1.0, 2.0], "meta": {"version": 1}}
+    dispatcher.ingest("MODULE-OUTPUT-PV_PREDICTION", {"station_id": "S1", "module": "pv_prediction", "output": output})
+    dispatcher.update_topic_data("S1", "SCHEDULE-DEVICE-METER", {"stationId": "S1", "meterPower": 9.5})
+    first = dispatcher.get_module_input("S1", "electricity_price")
+    first["pv_prediction_output_window"]["forecast"].append(-1.0)
+    first["pv_prediction_output_window"]["meta"]["version"] = 2
+    first["pv_prediction_forecast"].append(-2.0)
+    second = dispatcher.get_module_input("S1", "electricity_price")
+    assert second["pv_prediction_output_window"]["forecast"] == [1.0, 2.0]
+    assert second["pv_prediction_forecast"] == [1.0, 2.0] and second["pv_prediction_meta"] == {"version": 1}
+
+
 def test_an_input_kept_by_a_model_keeps_what_it_held() -> None:
     dispatcher, sim = fed()
     held = dispatcher.get_module_input("ST0001", MODULE)

@@ -162,7 +162,8 @@ def test_an_input_kept_by_its_caller_keeps_what_it_held_when_built() -> None:
         data = ModuleInput()
         data.update(cache.get("CAR", ORDERS, window, padding=None, fmt="list", now=T0, borrower=data))
         data.share(list(data))
-        station_inputs.append((data, topic_inputs("CAR", ORDERS, window, padding=None, fmt="list", now=T0)))
+        built = topic_inputs("CAR", ORDERS, window, padding=None, fmt="list", now=T0)
+        station_inputs.append((data, dict(ModuleInput(built, built))))  # as a model reads it, now
     for data, when_built in station_inputs:
         assert same(dict(data), when_built)
 
