@@ -1,6 +1,6 @@
 """d_a: aligned, per-station model inputs from Kafka topics of EV-charging data.
 
-The names of the seeds' API reference are importable from here
+The names of the original d_a's API reference are importable from here
 (`from d_a import AsyncDataAnalysisService`). Importing d_a reads no configuration file,
 configures no logging and opens no connection.
 """

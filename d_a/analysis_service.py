@@ -1,4 +1,4 @@
-"""The seeds' import path of the services (`d_a.analysis_service`); they live in `d_a.service`."""
+"""The original d_a's import path of the services (`d_a.analysis_service`); they live in `d_a.service`."""
 
 from .service import AsyncDataAnalysisService, DataAnalysisService
 

@@ -38,7 +38,7 @@ def batch_id_for(send_times: Iterable[str | float], topic: str = REALTIME_TOPIC)
     """`<topic>_<epoch seconds of the newest sendTime>`, or None when no sendTime is readable.
 
     Accepts "YYYY-MM-DD HH:MM:SS" (local time) and epoch seconds (or milliseconds); unreadable
-    values are skipped, as the seeds fall back to per-station uploads when no batch can be found.
+    values are skipped: without a batch, results are uploaded per station.
     """
     newest: float | None = None
     for value in send_times:

@@ -1,10 +1,10 @@
 """DataDispatcher: per-station windows of every topic, and the module inputs built from them.
 
 Messages come in through `ingest` (a whole decoded message: split, routed, parsed, written per
-station in one batch) or the seeds' `update_topic_data` (one station's data). Global topics
+station in one batch) or the original d_a's `update_topic_data` (one station's data). Global topics
 (the calendar) are kept once and read by every station, so a station that appears after them
-sees them in its very first input. Every method is thread-safe (one re-entrant lock, as the seeds
-specify); bad input is counted and logged by `bad_input`, never raised.
+sees them in its very first input. Every method is thread-safe (one re-entrant lock: a model's thread
+may ask for inputs while the service ingests); bad input is counted and logged by `bad_input`, never raised.
 
 A per_second topic's second (car orders) is also complete by the clock (PerSecondWindow): the
 dispatcher lists each such window's due time when its newest second opens, in a heap, so that
@@ -68,7 +68,7 @@ def window_spec(topic: TopicConfig) -> WindowSpec:
 
 
 class DataDispatcher:
-    """Windows per station and topic, and the module inputs the seeds describe."""
+    """Windows per station and topic, and the module inputs built from them."""
 
     def __init__(
         self,
@@ -100,7 +100,7 @@ class DataDispatcher:
         self.padding_strategy: str | None = self.config.service.padding_strategy
         self.window_format = self._checked_format(window_format or self.config.service.window_format)
 
-    # -- the seeds' API --------------------------------------------------------------------------
+    # -- the original d_a's API ----------------------------------------------------------------
 
     def update_topic_data(self, station_id: str, topic: str, raw_data: Any, timestamp: float | None = None) -> bool:
         """Add one station's data of `topic`; True when the station should be processed now.
@@ -245,18 +245,18 @@ class DataDispatcher:
     @property
     def topic_parsers(self) -> ParserTable:
         """Topic -> the parser of its messages; set an entry to parse a topic with a parser of your
-        own (a ParserBase with the seeds' `parse(raw_data)`, or a TopicParser subclass)."""
+        own (a ParserBase with the original d_a's `parse(raw_data)`, or a TopicParser subclass)."""
         return ParserTable(lambda: dict(self._parsers), self._topic_parser_overrides, self._rebuild_parsers)
 
     @property
     def module_parsers(self) -> ParserTable:
         """Module -> the parser of its inputs; set an entry to build a module's input with a parser
-        of your own (a ModuleParser, or a ParserBase receiving the seeds' `{topic: window}` form)."""
+        of your own (a ModuleParser, or a ParserBase receiving the original d_a's `{topic: window}` form)."""
         return ParserTable(self._module_parsers_in_use, self._module_parser_overrides, lambda: None)
 
     @property
     def parsers(self) -> ParserTable:
-        """The seeds' name of `module_parsers`."""
+        """The original d_a's name of `module_parsers`."""
         return self.module_parsers
 
     # -- the service's path ----------------------------------------------------------------------

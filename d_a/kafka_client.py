@@ -1,4 +1,4 @@
-"""The seeds' import path of the Kafka clients (`d_a.kafka_client`); they live in `d_a.kafka`."""
+"""The original d_a's import path of the Kafka clients (`d_a.kafka_client`); they live in `d_a.kafka`."""
 
 from .kafka import AsyncKafkaConsumerClient, AsyncKafkaProducerClient, KafkaConsumerClient, KafkaProducerClient
 

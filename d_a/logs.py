@@ -1,6 +1,6 @@
 """Logging setup for the service and the command line (never run on import).
 
-Console plus a rotating UTF-8 file, in the seeds' format. Every handler installed here carries a
+Console plus a rotating UTF-8 file, in the original d_a's format. Every handler installed here carries a
 filter that masks secrets (registered values and `password=`-style pairs), so SASL and SSL
 passwords never reach a log line.
 """
@@ -109,7 +109,7 @@ def log_file_path(log_file: str | os.PathLike[str] | None = None) -> Path:
 
 
 def ensure_logging() -> None:
-    """What a service does when it is created, as the seeds' services log to console and file
+    """What a service does when it is created, as the original d_a's services log to console and file
     out of the box: nothing configured at all -> `setup_logging()`; logging configured by the
     application (say `logging.basicConfig`) but no handler writing the log file -> d_a's own
     records also go to the log file. Nothing when `setup_logging` already ran (call it yourself,
@@ -133,7 +133,7 @@ def _file_handler(path: Path, max_bytes: int, backup_count: int) -> logging.Hand
 
 
 def _own(handler: logging.Handler) -> logging.Handler:
-    """A handler installed by d_a: the seeds' format, secrets masked, marked as d_a's."""
+    """A handler installed by d_a: the original d_a's format, secrets masked, marked as d_a's."""
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.addFilter(SecretFilter())
     setattr(handler, _OWN_HANDLER, True)

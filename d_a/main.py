@@ -1,4 +1,4 @@
-"""The seeds' command-line entry (`python -m d_a.main`): the `d-a` command."""
+"""The original d_a's command-line entry (`python -m d_a.main`): the `d-a` command."""
 
 from .cli import main
 

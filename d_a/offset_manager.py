@@ -1,4 +1,4 @@
-"""The seeds' import path of OffsetManager (`d_a.offset_manager`); it lives in `d_a.kafka.offsets`."""
+"""The original d_a's import path of OffsetManager (`d_a.offset_manager`); it lives in `d_a.kafka.offsets`."""
 
 from .kafka.offsets import OffsetManager
 

@@ -1,4 +1,4 @@
-"""ParserBase: the seeds' common interface of topic and module parsers.
+"""ParserBase: the original d_a's common interface of topic and module parsers.
 
 A plain base class rather than an `abc.ABC`: compiled by mypyc, an ABC and its compiled subclasses
 (TopicParser) would share one ABCMeta cache, so `issubclass(x, TopicParser)` being False for a

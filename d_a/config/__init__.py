@@ -1,6 +1,6 @@
 """Configuration: loading, validation, Kafka normalisation and the module graph.
 
-The seeds' module-level names stay importable (`from d_a.config import TOPIC_DETAIL`); they are
+The original d_a's module-level names stay importable (`from d_a.config import TOPIC_DETAIL`); they are
 read from the process-wide configuration on first access, so importing d_a reads no file.
 """
 

@@ -5,8 +5,8 @@ Nested: `{"consumer": {...}, "producer": {...}}`, optionally with shared keys (s
 consumer, the producer or both by what it means. Known keys are type-checked; unknown ones are
 reported once as ignored, never passed on silently nor dropped without a word.
 
-d_a's own consumer keys may sit at top level or in the consumer section (where the seeds put
-`multi_consumer_mode`): `multi_consumer_mode`, and `topic_overrides`, consumer settings of single
+d_a's own consumer keys may sit at top level or in the consumer section (where the original d_a
+put `multi_consumer_mode`): `multi_consumer_mode`, and `topic_overrides`, consumer settings of single
 topics' consumers in multi-consumer mode (e.g. a longer `fetch_max_wait_ms` for a daily topic).
 """
 
@@ -184,7 +184,7 @@ class KafkaSettings:
         }
 
     def legacy(self) -> dict[str, Any]:
-        """KAFKA_CONFIG in the seeds' nested form, with `bootstrap_servers` also at top level."""
+        """KAFKA_CONFIG in the original d_a's nested form, with `bootstrap_servers` also at top level."""
         out: dict[str, Any] = {
             "bootstrap_servers": self.bootstrap_servers,
             "consumer": dict(self.consumer),
@@ -193,7 +193,7 @@ class KafkaSettings:
             "retry_interval": self.retry_interval,
         }
         if self.multi_consumer_mode is not None:
-            out["consumer"]["multi_consumer_mode"] = self.multi_consumer_mode  # where the seeds set it
+            out["consumer"]["multi_consumer_mode"] = self.multi_consumer_mode  # where the original d_a set it
         if self.topic_overrides:
             out["consumer"]["topic_overrides"] = {t: dict(v) for t, v in self.topic_overrides.items()}
         return out

@@ -1,7 +1,7 @@
 """Where a configuration comes from: a YAML or Python file, a dict, a module, or the default.
 
 Without an explicit source the first of these wins: `DATA_ANALYSIS_CONFIG_PATH`, a `config.py`
-placed next to the package (`<site-packages>/d_a/config.py`, where the seeds' Docker and Kubernetes
+placed next to the package (`<site-packages>/d_a/config.py`, where the original d_a's Docker and Kubernetes
 examples mount it), `./config.yaml`, the packaged `default.yaml`. A file or dict only needs the
 sections it changes; the others come from the packaged default.
 """
@@ -31,7 +31,7 @@ logger = logging.getLogger("d_a.config")
 
 ENV_CONFIG_PATH = "DATA_ANALYSIS_CONFIG_PATH"
 LOCAL_CONFIG = "config.yaml"
-PACKAGE_MOUNT = Path(__file__).resolve().parent.parent / "config.py"  # the seeds' d_a/config.py
+PACKAGE_MOUNT = Path(__file__).resolve().parent.parent / "config.py"  # the original d_a's d_a/config.py
 
 ConfigSource = str | os.PathLike[str] | Mapping[str, Any] | ModuleType | Config | None
 
@@ -52,7 +52,7 @@ def default_document() -> dict[str, Any]:
 def load_config(source: ConfigSource = None) -> Config:
     """Load and validate a configuration; raises ConfigError naming each bad key.
 
-    `source` may be a path (.yaml/.yml/.json or .py), a mapping, a module with the seeds'
+    `source` may be a path (.yaml/.yml/.json or .py), a mapping, a module with the original d_a's
     upper-case names (KAFKA_CONFIG, TOPIC_DETAIL, ...), an existing Config, or None.
     """
     if isinstance(source, Config):
@@ -72,7 +72,7 @@ def load_config(source: ConfigSource = None) -> Config:
 
 def reread(source: ConfigSource) -> ConfigSource:
     """`source` made current for a reload: a Python config module is imported again (as the
-    seeds' `reload_config` does with `importlib.reload`), so edits to its file take effect."""
+    original d_a's `reload_config` does with `importlib.reload`), so edits to its file take effect."""
     package = sys.modules.get(__package__ or "")
     if isinstance(source, ModuleType) and source is not package and getattr(source, "__spec__", None) is not None:
         try:

@@ -26,7 +26,7 @@ __all__ = ["DERIVED_NAMES", "SECTION_NAMES", "Config", "build_config"]
 
 logger = logging.getLogger("d_a.config")
 
-# Canonical section name -> the seeds' module-level name (both are accepted in a document).
+# Canonical section name -> the original d_a's module-level name (both are accepted in a document).
 SECTION_NAMES: dict[str, str] = {
     "kafka": "KAFKA_CONFIG",
     "offset_commit": "OFFSET_COMMIT_CONFIG",
@@ -39,7 +39,7 @@ SECTION_NAMES: dict[str, str] = {
     "service": "SERVICE_CONFIG",
 }
 _BY_SEED_NAME = {seed: canonical for canonical, seed in SECTION_NAMES.items()}
-# Names the seeds' config module computes from the sections; d_a derives them again.
+# Names the original d_a's config module computes from the sections; d_a derives them again.
 DERIVED_NAMES = ("TOPIC_TO_MODULES", "MODULE_TO_TOPICS")
 
 
@@ -138,7 +138,7 @@ class Config:
         )
 
     def legacy(self) -> dict[str, Any]:
-        """The seeds' module-level names (KAFKA_CONFIG, TOPIC_DETAIL, ...) as plain values."""
+        """The original d_a's module-level names (KAFKA_CONFIG, TOPIC_DETAIL, ...) as plain values."""
         return {
             "KAFKA_CONFIG": self.kafka.legacy(),
             "TOPIC_DETAIL": {name: topic.legacy() for name, topic in self.topics.items()},

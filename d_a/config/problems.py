@@ -44,7 +44,8 @@ def problems_from_validation(
             problems.append(f"{where}: unknown key{did_you_mean(str(err['loc'][-1]), candidates)}")
         elif err.get("input") is Ellipsis:
             problems.append(
-                f"{where}: `...` is a placeholder (the seeds' examples use it for 'and so on'): write the values"
+                f"{where}: `...` is a placeholder (the original d_a's examples use it for 'and so on'): "
+                "write the values"
             )
         else:
             problems.append(f"{where}: {err['msg']} (got {describe(err['input'])})")

@@ -76,7 +76,7 @@ class TopicConfig(_Section):
     defines_batch: StrictBool = False
 
     def legacy(self) -> dict[str, object]:
-        """The seeds' TOPIC_DETAIL entry form (plus our extra keys)."""
+        """The original d_a's TOPIC_DETAIL entry form (plus our extra keys)."""
         return self.model_dump(exclude_none=True)
 
 

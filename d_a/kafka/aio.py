@@ -57,7 +57,7 @@ COMMIT_TIMEOUT_S = 10.0  # a commit caught in a rebalance can wait forever: the 
 class AsyncKafkaConsumerClient:
     """Consumes `topics`; `getmany` returns a flat list of KafkaMessages.
 
-    Message values are the bytes received, as aiokafka gives them and the seeds decode them
+    Message values are the bytes received, as aiokafka gives them and the original d_a decoded them
     (`json.loads(msg.value.decode("utf-8"))`); with `decode_json=True` (what the services use)
     they are decoded once here, and a value that is not UTF-8 JSON comes with `error` set.
     """

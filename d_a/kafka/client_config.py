@@ -134,7 +134,7 @@ def kafka_python_producer_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _client_values(values: dict[str, Any]) -> None:
-    """The seeds' spellings the client libraries take otherwise: `acks: "1"` is 1, and
+    """The original d_a's spellings the client libraries take otherwise: `acks: "1"` is 1, and
     `compression_type: "none"` is no compression (None)."""
     if values.get("acks") in ("1", "0", "-1"):
         values["acks"] = int(values["acks"])

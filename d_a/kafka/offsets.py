@@ -98,7 +98,7 @@ class OffsetManager:
 
     `begin` when a message is fetched, `mark_done` when it was fully handled, then `maybe_commit`
     (every `commit_batch_size` done messages or `commit_interval_seconds`) and `close` on stop.
-    The seeds' `track_message(msg)` marks a message handled at once (its offset + 1 becomes
+    The original d_a's `track_message(msg)` marks a message handled at once (its offset + 1 becomes
     committable, unless an earlier message of its partition is still in flight). The bookkeeping
     is synchronous and cheap (well under a microsecond per call) and, like a consumer, meant for
     one thread: the consumer's event loop. `commit` is async, retried, and keeps the offsets
@@ -138,7 +138,7 @@ class OffsetManager:
         self._state(topic, partition).track(offset)
 
     def track_message(self, msg: KafkaMessage | tuple[TopicPartition, int]) -> None:
-        """The seeds' call: `msg` was handled, its offset + 1 may be committed (as `mark_done`)."""
+        """The original d_a's call: `msg` was handled, its offset + 1 may be committed (as `mark_done`)."""
         self.mark_done(msg)
 
     def mark_done(
@@ -270,7 +270,7 @@ class OffsetManager:
 
 
 def _commit_config(config: OffsetCommitConfig | Mapping[str, Any] | None) -> OffsetCommitConfig:
-    """OFFSET_COMMIT_CONFIG as a dict (the seeds' form) or a validated OffsetCommitConfig."""
+    """OFFSET_COMMIT_CONFIG as a dict (the original d_a's form) or a validated OffsetCommitConfig."""
     if config is None:
         return OffsetCommitConfig()
     if isinstance(config, OffsetCommitConfig):

@@ -382,7 +382,7 @@ class KafkaGlobalReader:
 
 
 class KafkaProducerClient:
-    """Sends JSON values and waits for the acknowledgement (the seeds' `send` flushes)."""
+    """Sends JSON values and waits for the acknowledgement (the original d_a's `send` flushes)."""
 
     def __init__(
         self,

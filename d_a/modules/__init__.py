@@ -1,4 +1,4 @@
-"""Module inputs: the generic assembly plus one parser per business module of the seeds."""
+"""Module inputs: the generic assembly plus one parser per business module."""
 
 from . import (  # noqa: F401 - register the built-in module parsers
     customer_mining,

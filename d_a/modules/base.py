@@ -3,8 +3,8 @@
 The generic part of every input (fields, windows, dependency outputs, `_data_quality`) is built
 by `build_module_input`; a module's parser then adds the derived keys its model wants, listed in
 its `provides`. Register a parser of your own with `@register_module_parser("my_module")`, or put
-an instance in `MODULE_PARSER_MAP` as the seeds' developer guide does. A parser that is a plain
-ParserBase (not a ModuleParser) receives the seeds' form instead (see `seed_input`).
+an instance in `MODULE_PARSER_MAP` as the original d_a's developer guide does. A parser that is a plain
+ParserBase (not a ModuleParser) receives the original d_a's form instead (see `seed_input`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class ModuleParser(ParserBase):
 
 
 MODULE_PARSER_MAP: dict[str, ParserBase] = {}
-"""Module name -> the parser of its inputs (the seeds' module parser map). Built-in parsers are
+"""Module name -> the parser of its inputs (the original d_a's module parser map). Built-in parsers are
 registered here; an entry you add or replace is used by every dispatcher from its next input on."""
 
 

@@ -210,7 +210,7 @@ def dependency_inputs(dependency: str, output: Any) -> dict[str, Any]:
 
 
 def data_quality(topics: list[str], available: list[str]) -> dict[str, Any]:
-    """The seeds' `_data_quality` block: which of the module's topics hold data."""
+    """The original d_a's `_data_quality` block: which of the module's topics hold data."""
     have = set(available)
     total = len(topics)
     return {

@@ -1,4 +1,4 @@
-"""The seeds' form of a module's aggregated data, for module parsers written as their developer
+"""The original d_a's form of a module's aggregated data, for module parsers written as their developer
 guide shows (a ParserBase whose `parse(all_topics_data)` builds the input itself).
 
 `{topic: [records, oldest first], dependency_module: its latest output ({} before it has one)}`;
@@ -21,7 +21,7 @@ __all__ = ["seed_module_input"]
 def seed_module_input(
     config: Config, module: str, parser: ParserBase, window_of: Callable[[str], Window | None]
 ) -> Any:
-    """`parser.parse` of the seeds' form of `module`'s data for one station."""
+    """`parser.parse` of the original d_a's form of `module`'s data for one station."""
     outputs = {config.module_output_topics[d]: d for d in config.module_dependencies.get(module, [])}
     data: dict[str, Any] = {}
     available = []

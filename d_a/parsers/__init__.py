@@ -1,6 +1,6 @@
-"""The seeds' import path of the business-module parsers (`d_a.parsers`); they live in `d_a.modules`.
+"""The original d_a's import path of the business-module parsers (`d_a.parsers`); they live in `d_a.modules`.
 
-A parser written as the seeds' developer guide shows (a ParserBase subclass whose
+A parser written as the original d_a's developer guide shows (a ParserBase subclass whose
 `parse(all_topics_data)` builds the input from `{topic: window records, dependency: output}`) is
 put in `MODULE_PARSER_MAP` (or a dispatcher's `module_parsers`) under its module's name.
 """

@@ -1,4 +1,4 @@
-"""AsyncDataAnalysisService: the seeds' asyncio service (callbacks sync or async)."""
+"""AsyncDataAnalysisService: the original d_a's asyncio service (callbacks sync or async)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class AsyncDataAnalysisService(ServiceBase):
     """Consumes the module's topics, keeps per-station windows, and calls `callback(station_id,
     module_input)` per station when its data changes; results go to `MODULE-OUTPUT-<MODULE>`.
 
-    Constructor: see ServiceBase (the seeds' arguments plus `config`, `transport`, ...).
+    Constructor: see ServiceBase (the original d_a's arguments plus `config`, `transport`, ...).
     """
 
     @property
@@ -79,7 +79,7 @@ class AsyncDataAnalysisService(ServiceBase):
             await self.stop()
 
     async def get_all_inputs(self, station_id: str) -> dict[str, Any]:
-        """`{module: module_input}` for every module, for one station (awaited, as the seeds show)."""
+        """`{module: module_input}` for every module, for one station (awaited, as in the original d_a)."""
         return self.dispatcher.get_all_inputs(station_id)
 
     async def add_station(
@@ -103,7 +103,7 @@ class AsyncDataAnalysisService(ServiceBase):
     def reload_config(self, config: ConfigSource = None) -> Awaitable[None]:
         """Re-read the configuration now (default: its original source); windows keep their data.
 
-        A plain call, as the seeds document it. When the module's topics changed, the consumer
+        A plain call, as in the original d_a. When the module's topics changed, the consumer
         restarts on the new ones (uncommitted messages are delivered again): the returned awaitable
         is done when it has; awaiting it is optional."""
         self._reload(config)
@@ -118,7 +118,7 @@ class AsyncDataAnalysisService(ServiceBase):
 
     @property
     def _batch_timeout(self) -> float:
-        """The batch timeout in seconds (the seeds' batch document sets `service._batch_timeout`)."""
+        """The batch timeout in seconds (the original d_a's batch document sets `service._batch_timeout`)."""
         return self.engine.aggregator.batch_timeout if self.engine else self.options.engine.batch_timeout
 
     @_batch_timeout.setter

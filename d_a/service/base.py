@@ -1,5 +1,5 @@
 """ServiceBase: what the async and the thread-based service share — their construction from the
-seeds' arguments, the dispatcher, inputs for a station, and status reports."""
+original d_a's arguments, the dispatcher, inputs for a station, and status reports."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ __all__ = ["ServiceBase"]
 
 
 class ServiceBase:
-    """Beyond the seeds' arguments: `config` (path, dict or module), `transport` ("kafka" default,
+    """Beyond the original d_a's arguments: `config` (path, dict or module), `transport` ("kafka" default,
     "memory", or a Transport), `group_id`, `required_topics`, and the config's `service` settings
     as keywords (`max_concurrency`, `min_interval`, `interval`, `batch_timeout`, ...)."""
 
@@ -39,7 +39,7 @@ class ServiceBase:
         required_topics: Sequence[str] | None = None,
         **service_settings: Any,
     ) -> None:
-        resolve_result_handler(result_handler)  # a handler of neither seeds' form fails here, not at every run
+        resolve_result_handler(result_handler)  # a handler of neither form fails here, not at every run
         self.module_name = module_name
         self.result_handler = result_handler
         self.options = resolve_options(
@@ -82,7 +82,7 @@ class ServiceBase:
         return self.output_topic is not None or self.options.engine.dead_letter_topic is not None
 
     def get_inputs(self, station_id: str, module: str | None = None) -> Any:
-        """Every module's input for a station, `{module: module_input}` (the seeds' call); with
+        """Every module's input for a station, `{module: module_input}` (the original d_a's call); with
         `module`, that module's input only."""
         if module is None:
             return self.dispatcher.get_all_inputs(station_id)
@@ -99,7 +99,7 @@ class ServiceBase:
         return self.engine.station_status(self._stop_station) if self.engine else {}
 
     def get_service_status(self) -> dict[str, Any]:
-        """The seeds' fields (`main_thread_alive`, `consumer_alive`, `producer_alive`,
+        """The original d_a's fields (`main_thread_alive`, `consumer_alive`, `producer_alive`,
         `station_count`, `result_handler_registered`) and queue depth, counters, errors and latency
         (the last figures once stopped)."""
         if self.engine is None:

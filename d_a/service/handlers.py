@@ -69,7 +69,7 @@ class ResultHandler:
 
 
 def resolve_result_handler(function: Callable[..., Any] | None) -> ResultHandler | None:
-    """Which seeds' form `function` has; TypeError naming the fix when it has neither."""
+    """Which of the original d_a's forms `function` has; TypeError naming the fix when it has neither."""
     if function is None:
         return None
     if not callable(function):

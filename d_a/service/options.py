@@ -74,10 +74,10 @@ def resolve_options(
     required_topics: Sequence[str] | None,
     overrides: Mapping[str, Any],
 ) -> ServiceOptions:
-    """Resolve the seeds' constructor arguments into one validated set of options.
+    """Resolve the original d_a's constructor arguments into one validated set of options.
 
     Topics: `topics`, else the module's topics (its dependencies' output topics included), else
-    every configured topic. A `module_name` the configuration does not list (the seeds' examples
+    every configured topic. A `module_name` the configuration does not list (the original d_a's examples
     use `test_module`) reads `topics`, or every input topic, and is logged; one that looks like a
     typo of a configured module is a ConfigError. The consumer group defaults to
     `<group_id>.<module>` so services of different modules never split one group's partitions.

@@ -1,6 +1,6 @@
 """StationHandle: the `task` / `future` of a station in `get_station_status()`.
 
-The seeds gave every station a task (async) or a pool future (threads) of its own and reported it;
+The original d_a gave every station a task (async) or a pool future (threads) of its own and reported it;
 d_a serves all stations from a few workers, so there is no such object. A handle answers the
 same questions a health check asks of one — `done()`, `running()`, `cancelled()` — about the
 station's service, and `cancel()` stops serving the station (as `remove_station` does).

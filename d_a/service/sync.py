@@ -1,4 +1,4 @@
-"""DataAnalysisService: the seeds' thread-based service (sync callbacks, kafka-python clients).
+"""DataAnalysisService: the original d_a's thread-based service (sync callbacks, kafka-python clients).
 
 It runs the same engine as the async service on an event loop of its own thread; callbacks run
 on a bounded pool of `max_workers` threads fed by the queue of ready stations, so 1,000 stations
@@ -51,7 +51,7 @@ class DataAnalysisService(ServiceBase):
         """Connect (KafkaConnectionError after the configured retries) and process; with
         `background=False` this call blocks until `stop()` is called from another thread.
 
-        Both of the seeds' forms work: `start(callback, background=...)` and
+        Both of the original d_a's forms work: `start(callback, background=...)` and
         `start(callback, result_handler, background)` (a bool second argument is `background`).
         A `result_handler` given here replaces the constructor's."""
         handler: Callable[..., Any] | None
@@ -156,7 +156,7 @@ class DataAnalysisService(ServiceBase):
         self.dispatcher.remove_station(station_id)
 
     def get_service_status(self) -> dict[str, Any]:
-        """The seeds' fields (main_thread_alive, consumer_alive, producer_alive, station_count,
+        """The original d_a's fields (main_thread_alive, consumer_alive, producer_alive, station_count,
         result_handler_registered) and more."""
         status = super().get_service_status()
         status["main_thread_alive"] = (

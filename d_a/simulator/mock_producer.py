@@ -1,6 +1,6 @@
-"""MockProducer: the test-data producer of the seeds' developer guide, on d_a's simulator.
+"""MockProducer: the test-data producer of the original d_a's developer guide, on d_a's simulator.
 
-The seeds import it from their own `tests/test_mock_producer.py`; with d_a it is
+The original d_a imports it from its own `tests/test_mock_producer.py`; with d_a it is
 `from d_a.simulator import MockProducer`, with the same calls: `start`, `send_all_topics(station_id)`,
 `run_continuous(duration_seconds, interval_seconds)` and `stop`. It sends realistic messages of
 every input topic (the simulator's, see `StationSimulator`) to Kafka, or with `transport="memory"`

@@ -1,6 +1,6 @@
-"""The seeds' import path of the topic parsers (`d_a.topic_parsers`); they live in `d_a.topics`.
+"""The original d_a's import path of the topic parsers (`d_a.topic_parsers`); they live in `d_a.topics`.
 
-A parser written as the seeds' developer guide shows (a ParserBase subclass with `parse(raw_data)`)
+A parser written as the original d_a's developer guide shows (a ParserBase subclass with `parse(raw_data)`)
 is put in `TOPIC_PARSER_MAP` (or a dispatcher's `topic_parsers`) under its topic's name, and the
 topic is configured in TOPIC_DETAIL as usual.
 """
@@ -11,8 +11,8 @@ from ..topics.module_output import ModuleOutputParser
 from ..topics.realtime_data import RealtimeDataParser
 from ..topics.station_param import StationParamParser
 
-ModelOutputParser = ModuleOutputParser  # the seeds' name (MODULE-OUTPUT-*)
-StationRealtimeDataParser = RealtimeDataParser  # the seeds' name (SCHEDULE-STATION-REALTIME-DATA)
+ModelOutputParser = ModuleOutputParser  # the original d_a's name (MODULE-OUTPUT-*)
+StationRealtimeDataParser = RealtimeDataParser  # the original d_a's name (SCHEDULE-STATION-REALTIME-DATA)
 
 __all__ = [
     "TOPIC_PARSER_MAP",

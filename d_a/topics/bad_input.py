@@ -30,7 +30,7 @@ BAD_INPUT_KINDS = (
     "too_large",  # a list longer than the limit
     "unknown_topic",  # data for a topic that is not configured
     "parser_error",  # a custom parser raised something other than BadInput
-    "rejected",  # a custom parser returned None for a record (the seeds' way to skip data)
+    "rejected",  # a custom parser returned None for a record (the original d_a's way to skip data)
 )
 
 

@@ -1,4 +1,4 @@
-"""TopicParser: how one topic's messages become station records (the seeds' ParserBase).
+"""TopicParser: how one topic's messages become station records (the original d_a's ParserBase).
 
 The generic parser is driven by the topic's config entry alone: its `envelope` (the key holding
 the records), `fields` (what a record keeps), `aliases`, `types` (value checks), `time_field` and

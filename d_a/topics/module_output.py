@@ -1,7 +1,8 @@
 """MODULE-OUTPUT-*: a module's results, read back by the modules that depend on it.
 
 Four forms arrive: the batch form `{batch_id, module, timestamp, stations: [{station_id, ...}]}`
-(the seeds' batch document, what d_a writes), the original implementation's batch form with
+(as the original d_a's batch document specifies it, and as d_a writes it), the form its implementation
+wrote, with
 `results` in place of `stations`, the single form `{station_id, module, output, timestamp}`, and a
 plain result object carrying its `station_id`. Each yields, per station, the result as the module
 returned it.
@@ -18,7 +19,7 @@ from .registry import register_parser
 
 _ID_KEYS = ("station_id", "stationId")
 _ENVELOPE_KEYS = frozenset({"station_id", "stationId", "module", "output", "timestamp", "input"})
-_BATCH_KEYS = ("stations", "results")  # the seeds' batch document's key, and the original implementation's
+_BATCH_KEYS = ("stations", "results")  # the batch document's key, and the key the original implementation wrote
 
 
 @register_parser("module_output")

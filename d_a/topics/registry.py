@@ -24,11 +24,11 @@ __all__ = [
 ]
 
 ParserSpec = ParserBase | type[ParserBase]
-"""What may be put in a parser map: a ParserBase instance with the seeds' `parse(raw_data)`, or a
+"""What may be put in a parser map: a ParserBase instance with the original d_a's `parse(raw_data)`, or a
 class (a TopicParser subclass is then used as d_a's own parsers are)."""
 
 TOPIC_PARSER_MAP: dict[str, ParserSpec] = {}
-"""Topic name -> the parser of its messages, as the seeds' developer guide registers them; used by
+"""Topic name -> the parser of its messages, as the original d_a's developer guide registers them; used by
 every dispatcher created (or reloaded) after the entry was added. Topics not listed here take the
 parser their config names."""
 
@@ -85,7 +85,7 @@ def _parser(topic: str, config: TopicConfig, router: StationRouter, spec: Parser
 
 
 class ParserTable(MutableMapping[str, Any]):
-    """A dispatcher's parsers by topic or module name, as the seeds' developer guide edits them
+    """A dispatcher's parsers by topic or module name, as the original d_a's developer guide edits them
     (`dispatcher.topic_parsers["NEW-TOPIC"] = NewTopicParser()`): reading gives the parser in use;
     setting or deleting an entry changes this dispatcher's choice at once."""
 

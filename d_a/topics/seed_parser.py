@@ -1,4 +1,4 @@
-"""SeedTopicParser: a topic parser written as the seeds' developer guide shows it.
+"""SeedTopicParser: a topic parser written as the original d_a's developer guide shows it.
 
 Such a parser subclasses ParserBase and has `parse(raw_data)`: it receives a whole decoded message
 and returns the parsed record, or None to skip the message. d_a also takes a list of records (a

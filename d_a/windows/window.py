@@ -109,12 +109,12 @@ class Window:
         return len(self._store)
 
     def __iter__(self) -> Iterator[tuple[dict, float]]:
-        """`(record, ts)` pairs, oldest first: the seeds' `deque[(raw, ts)]` view of a window."""
+        """`(record, ts)` pairs, oldest first: the original d_a's `deque[(raw, ts)]` view of a window."""
         self.flush()
         return iter(list(zip(self._store.rows(), self._store.times().tolist(), strict=True)))
 
     def __getitem__(self, index: int) -> tuple[dict, float]:
-        """The `(record, ts)` pair at `index` (negative counts from the newest), as the seeds' deque."""
+        """The `(record, ts)` pair at `index` (negative counts from the newest), as the original d_a's deque."""
         self.flush()
         size = len(self._store)
         position = index + size if index < 0 else index
