@@ -70,3 +70,19 @@ def test_yaml_configuration_example_loads(text: str) -> None:
     if not isinstance(document, dict) or not set(document) <= sections:
         pytest.skip("not a d_a configuration")
     load_config(document)
+
+
+def test_the_deployment_example_sets_every_field_of_the_schema() -> None:
+    """An operator copies deploy/config.yaml.example: every setting d_a has is there, with its
+    default and what it does, so none is found only in the code."""
+    from d_a.config.schema import OffsetCommitConfig, ServiceConfig, TopicConfig
+
+    example = yaml.safe_load((REPO / "deploy" / "config.yaml.example").read_text(encoding="utf-8"))
+    topic_keys = set().union(*(set(topic) for topic in example["topics"].values()))
+    missing = {
+        "service": sorted(set(ServiceConfig.model_fields) - set(example["service"])),
+        "offset_commit": sorted(set(OffsetCommitConfig.model_fields) - set(example["offset_commit"])),
+        "topics.*": sorted(set(TopicConfig.model_fields) - topic_keys),
+    }
+    assert not any(missing.values()), missing
+    load_config(REPO / "deploy" / "config.yaml.example")
