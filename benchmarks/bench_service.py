@@ -60,7 +60,7 @@ from aiokafka.structs import TopicPartition
 
 from d_a.config import get_config
 from d_a.kafka import EmbeddedBroker, InMemoryBroker, MemoryTransport
-from d_a.service.aio import AsyncDataAnalysisService
+from d_a.service.async_service import AsyncDataAnalysisService
 from d_a.service.engine import ServiceEngine
 from d_a.service.stats import percentiles
 from d_a.simulator import TOPICS, SimMessage, StationSimulator, rates

@@ -7,7 +7,6 @@ configures no logging and opens no connection.
 
 import logging as _logging
 
-from .batching import BatchCollector, BatchResultAggregator
 from .config import Config, load_config
 from .dispatcher import DataDispatcher
 from .errors import (
@@ -31,6 +30,7 @@ from .logs import setup_logging
 from .modules import MODULE_PARSER_MAP, ModuleInput, ModuleParser, register_module_parser
 from .parser_base import ParserBase
 from .service import AsyncDataAnalysisService, DataAnalysisService
+from .service.batching import BatchCollector, BatchResultAggregator
 from .topics import TOPIC_PARSER_MAP, TopicParser, register_parser
 
 __all__ = [

@@ -1,5 +1,5 @@
-"""The original d_a's import path of batch aggregation (`d_a.batch_result_aggregator`); it lives in `d_a.batching`."""
+"""The original d_a's import path of batch aggregation, which lives in `d_a.service.batching`."""
 
-from .batching import BatchCollector, BatchResultAggregator
+from .service.batching import BatchCollector, BatchResultAggregator
 
 __all__ = ["BatchCollector", "BatchResultAggregator"]

@@ -1,7 +1,8 @@
 """Kafka transport: clients (aiokafka, kafka-python), the in-memory transport, offset management,
 and the embedded test broker."""
 
-from .aio import AsyncKafkaConsumerClient, AsyncKafkaGlobalReader, AsyncKafkaProducerClient
+from .async_clients import AsyncKafkaConsumerClient, AsyncKafkaProducerClient
+from .async_global_reader import AsyncKafkaGlobalReader
 from .broker import BrokerUnavailable, EmbeddedBroker
 from .cluster import KafkaTransport
 from .memory import (
@@ -16,7 +17,8 @@ from .memory import (
 )
 from .message import KafkaMessage, TopicPartition
 from .offsets import OffsetManager
-from .sync import KafkaConsumerClient, KafkaGlobalReader, KafkaProducerClient
+from .sync_clients import KafkaConsumerClient, KafkaProducerClient
+from .sync_global_reader import KafkaGlobalReader
 from .transport import AsyncConsumer, AsyncGlobalReader, AsyncProducer, Consumer, GlobalReader, Producer, Transport
 
 __all__ = [

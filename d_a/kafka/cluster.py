@@ -6,9 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..config import KafkaSettings
-from .aio import AsyncKafkaConsumerClient, AsyncKafkaGlobalReader, AsyncKafkaProducerClient
+from .async_clients import AsyncKafkaConsumerClient, AsyncKafkaProducerClient
+from .async_global_reader import AsyncKafkaGlobalReader
 from .client_config import resolve_settings
-from .sync import KafkaConsumerClient, KafkaGlobalReader, KafkaProducerClient
+from .sync_clients import KafkaConsumerClient, KafkaProducerClient
+from .sync_global_reader import KafkaGlobalReader
 
 __all__ = ["KafkaTransport"]
 

@@ -1,6 +1,6 @@
 """The services: AsyncDataAnalysisService (asyncio) and DataAnalysisService (threads)."""
 
-from .aio import AsyncDataAnalysisService
-from .sync import DataAnalysisService
+from .async_service import AsyncDataAnalysisService
+from .sync_service import DataAnalysisService
 
 __all__ = ["AsyncDataAnalysisService", "DataAnalysisService"]

@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..batching import BatchCollector, BatchResultAggregator
 from ..dispatcher import IngestReport
 from ..errors import handle_error
 from ..kafka import KafkaMessage
 from ..kafka.transport import AsyncProducer
+from .batching import BatchCollector, BatchResultAggregator, batch_id_for
 from .delivery import Position
 from .outputs import batch_output, single_output
 from .position_gate import PositionGate
@@ -84,7 +84,7 @@ class ResultUploader:
     def open_batch(self, topic: str, report: IngestReport, message: KafkaMessage) -> None:
         """Open the batch `message` defines; the message's offset waits for the batch's upload."""
         if self.batching and report.newest_ts is not None and report.touched:
-            collector = self.aggregator.open_batch(f"{topic}_{int(report.newest_ts)}", report.touched)
+            collector = self.aggregator.open_batch(batch_id_for(topic, report.newest_ts), report.touched)
             position = (message.topic, message.partition, message.offset)
             self._gate.hold(position)
             self._sources.setdefault(collector, []).append(position)

@@ -10,9 +10,9 @@ import pytest
 
 from d_a.errors import KafkaConnectionError
 from d_a.kafka import EmbeddedBroker
-from d_a.kafka.aio import AsyncKafkaConsumerClient, AsyncKafkaProducerClient
+from d_a.kafka.async_clients import AsyncKafkaConsumerClient, AsyncKafkaProducerClient
 from d_a.kafka.broker import free_port
-from d_a.kafka.sync import KafkaConsumerClient, KafkaProducerClient
+from d_a.kafka.sync_clients import KafkaConsumerClient, KafkaProducerClient
 
 ORDER = {"stationId": "ST0001", "gunNo": 2, "outputPower": 58.6, "carProducerCode": "比亚迪", "备注": "快充"}
 

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from d_a.errors import KafkaConnectionError
-from d_a.kafka import AsyncKafkaConsumerClient, TopicPartition, aio
+from d_a.kafka import AsyncKafkaConsumerClient, TopicPartition, async_clients
 
 
 class HangingConsumer:
@@ -21,7 +21,7 @@ class HangingConsumer:
 
 
 async def test_a_commit_that_never_returns_fails_after_the_timeout(monkeypatch) -> None:
-    monkeypatch.setattr(aio, "COMMIT_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(async_clients, "COMMIT_TIMEOUT_S", 0.05)
     client = AsyncKafkaConsumerClient(["SITE-SEQ"], {"bootstrap_servers": "127.0.0.1:9"}, group_id="g")
     hanging = HangingConsumer()
     client._by_topic["SITE-SEQ"] = hanging

@@ -1,10 +1,10 @@
 """Batch aggregation: one upload for all stations of a SCHEDULE-STATION-REALTIME-DATA message.
 
-Seeds, doc 002: "同一批数据的所有场站结果应该合并为一个列表，一次性上传到 Kafka". A REALTIME-DATA
+All stations' results of one message are uploaded together, as one list. A REALTIME-DATA
 message opens a batch (id from its newest sendTime, expected stations = the stations in it). Each
 station's callback result is filed to the batches that were waiting for that station when the
-callback started (`pending_for`), never to the newest batch id: doing that left earlier batches to
-expire empty in the original implementation. A batch is handed over exactly once: when
+callback started (`pending_for`), never to the newest batch id, which would leave earlier batches to expire
+empty. A batch is handed over exactly once: when
 every expected station has reported, or after `batch_timeout` seconds with what it has.
 
 The aggregator only keeps the books. `report`, `cleanup_expired` and `drain` return the finished
@@ -24,31 +24,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .topics import BadInput, parse_time
+__all__ = ["BatchCollector", "BatchResultAggregator", "batch_id_for", "checked_seconds"]
 
-__all__ = ["REALTIME_TOPIC", "BatchCollector", "BatchResultAggregator", "batch_id_for", "checked_seconds"]
+logger = logging.getLogger("d_a.service.batching")
 
-logger = logging.getLogger("d_a.batching")
-
-REALTIME_TOPIC = "SCHEDULE-STATION-REALTIME-DATA"
 RECENTLY_CLOSED_LIMIT = 1024  # closed batch ids remembered, only to tell late reports from unknown ones
 
 
-def batch_id_for(send_times: Iterable[str | float], topic: str = REALTIME_TOPIC) -> str | None:
-    """`<topic>_<epoch seconds of the newest sendTime>`, or None when no sendTime is readable.
-
-    Accepts "YYYY-MM-DD HH:MM:SS" (local time) and epoch seconds (or milliseconds); unreadable
-    values are skipped: without a batch, results are uploaded per station.
-    """
-    newest: float | None = None
-    for value in send_times:
-        try:
-            seconds = parse_time(value)
-        except BadInput:
-            continue
-        if seconds is not None and (newest is None or seconds > newest):
-            newest = seconds
-    return None if newest is None else f"{topic}_{int(newest)}"
+def batch_id_for(topic: str, newest_time: float) -> str:
+    """`<topic>_<whole epoch seconds of the message's newest sendTime>`: the id of the batch a message opens."""
+    return f"{topic}_{int(newest_time)}"
 
 
 def _with_station(station_id: str, result: Any) -> dict[str, Any]:
@@ -92,9 +77,9 @@ class BatchCollector:
     def results_list(self) -> list[dict[str, Any]]:
         """What `batch_upload_handler` receives, in station order.
 
-        Seeds: "只包含有效结果（result != None 的场站）" and "框架自动添加了 'station_id' 字段" —
-        None results are left out, dicts are copied with the real `station_id` (overwriting one the
-        callback set), other values become `{"station_id": ..., "output": value}`.
+        Only valid results, each with its station: None results are left out, dicts are copied
+        with the real `station_id` (overwriting one the callback set), other values become
+        `{"station_id": ..., "output": value}`.
         """
         return [_with_station(s, self.results[s]) for s in sorted(self.results) if self.results[s] is not None]
 

@@ -7,10 +7,10 @@ import logging
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
-from ..batching import BatchResultAggregator, checked_seconds
 from ..config import ConfigSource
 from ..errors import DataAnalysisError, handle_error
 from .base import ServiceBase
+from .batching import BatchResultAggregator, checked_seconds
 from .engine import ServiceEngine
 
 __all__ = ["AsyncDataAnalysisService"]
