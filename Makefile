@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 COMPILED := build/compiled
 SOURCES := $(shell find d_a -name '*.py') setup.py pyproject.toml
 
-.PHONY: help demo test soak lint typecheck format bench install compiled clean
+.PHONY: help demo test soak lint typecheck format docs bench install compiled clean
 
 help:  ## this list
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -49,6 +49,9 @@ typecheck: $(STAMP)  ## mypy over the whole package
 format: $(STAMP)  ## ruff: fix what it can, then format
 	$(VENV)/bin/ruff check --fix d_a tests benchmarks
 	$(VENV)/bin/ruff format d_a tests benchmarks
+
+docs: $(STAMP)  ## docs/CONFIGURATION.md, written from the config schema
+	$(PY) -m d_a.config.reference > docs/CONFIGURATION.md
 
 install: $(STAMP)  ## .venv with the package and its dev tools
 

@@ -46,64 +46,132 @@ class _ClientKeys(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    bootstrap_servers: list[StrictStr] | None = None
-    client_id: StrictStr | None = None
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = None
-    sasl_mechanism: Literal["PLAIN", "GSSAPI", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
-    sasl_plain_username: StrictStr | None = None
-    sasl_plain_password: StrictStr | None = None
-    sasl_kerberos_service_name: StrictStr | None = None
-    sasl_kerberos_domain_name: StrictStr | None = None
-    ssl_cafile: StrictStr | None = None
-    ssl_certfile: StrictStr | None = None
-    ssl_keyfile: StrictStr | None = None
-    ssl_password: StrictStr | None = None
-    ssl_check_hostname: StrictBool | None = None
-    request_timeout_ms: NonNegativeInt | None = None
-    metadata_max_age_ms: NonNegativeInt | None = None
-    connections_max_idle_ms: NonNegativeInt | None = None
-    retry_backoff_ms: NonNegativeInt | None = None
-    reconnect_backoff_ms: NonNegativeInt | None = None
-    reconnect_backoff_max_ms: NonNegativeInt | None = None
-    bootstrap_timeout_ms: NonNegativeInt | None = None  # kafka-python only
+    bootstrap_servers: list[StrictStr] | None = Field(
+        default=None, description="Broker addresses, a list or one comma-separated string."
+    )
+    client_id: StrictStr | None = Field(default=None, description="Client id brokers show in their logs and quotas.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = Field(
+        default=None, description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    sasl_mechanism: Literal["PLAIN", "GSSAPI", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = Field(
+        default=None, description="PLAIN, GSSAPI, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER."
+    )
+    sasl_plain_username: StrictStr | None = Field(default=None, description="User name for PLAIN and SCRAM.")
+    sasl_plain_password: StrictStr | None = Field(
+        default=None, description="Password for PLAIN and SCRAM (masked in logs)."
+    )
+    sasl_kerberos_service_name: StrictStr | None = Field(
+        default=None, description="GSSAPI: the brokers' Kerberos service name."
+    )
+    sasl_kerberos_domain_name: StrictStr | None = Field(
+        default=None, description="GSSAPI: the brokers' Kerberos domain."
+    )
+    ssl_cafile: StrictStr | None = Field(default=None, description="CA bundle that signed the brokers' certificates.")
+    ssl_certfile: StrictStr | None = Field(default=None, description="Client certificate, for mutual TLS.")
+    ssl_keyfile: StrictStr | None = Field(default=None, description="Client private key, for mutual TLS.")
+    ssl_password: StrictStr | None = Field(default=None, description="Passphrase of ssl_keyfile (masked in logs).")
+    ssl_check_hostname: StrictBool | None = Field(default=None, description="Check the broker certificate's host name.")
+    request_timeout_ms: NonNegativeInt | None = Field(default=None, description="Longest wait for any broker response.")
+    metadata_max_age_ms: NonNegativeInt | None = Field(
+        default=None, description="Refresh cluster metadata at least this often."
+    )
+    connections_max_idle_ms: NonNegativeInt | None = Field(
+        default=None, description="Close connections idle this long."
+    )
+    retry_backoff_ms: NonNegativeInt | None = Field(default=None, description="Wait before retrying a failed request.")
+    reconnect_backoff_ms: NonNegativeInt | None = Field(
+        default=None, description="Wait before reconnecting to a broker (kafka-python)."
+    )
+    reconnect_backoff_max_ms: NonNegativeInt | None = Field(
+        default=None, description="Longest reconnect wait (kafka-python)."
+    )
+    bootstrap_timeout_ms: NonNegativeInt | None = Field(
+        default=None, description="One connection attempt's bootstrap wait (kafka-python)."
+    )
 
 
 class ConsumerKeys(_ClientKeys):
     """Consumer settings of kafka-python and aiokafka that d_a passes on."""
 
-    group_id: StrictStr | None = None
-    auto_offset_reset: Literal["earliest", "latest", "none"] | None = None
-    enable_auto_commit: StrictBool | None = None
-    auto_commit_interval_ms: NonNegativeInt | None = None
-    max_poll_records: PositiveInt | None = None
-    session_timeout_ms: NonNegativeInt | None = None
-    heartbeat_interval_ms: NonNegativeInt | None = None
-    max_poll_interval_ms: NonNegativeInt | None = None
-    rebalance_timeout_ms: NonNegativeInt | None = None
-    fetch_max_wait_ms: NonNegativeInt | None = None
-    fetch_min_bytes: NonNegativeInt | None = None
-    fetch_max_bytes: NonNegativeInt | None = None
-    max_partition_fetch_bytes: NonNegativeInt | None = None
-    isolation_level: Literal["read_uncommitted", "read_committed"] | None = None
-    check_crcs: StrictBool | None = None
-    exclude_internal_topics: StrictBool | None = None
+    group_id: StrictStr | None = Field(
+        default=None, description="Base name of the consumer groups (`<group_id>.<module>`)."
+    )
+    auto_offset_reset: Literal["earliest", "latest", "none"] | None = Field(
+        default=None, description="Where a group without committed offsets starts: earliest, latest or none."
+    )
+    enable_auto_commit: StrictBool | None = Field(
+        default=None, description="Keep false: d_a commits offsets after callbacks saw the data."
+    )
+    auto_commit_interval_ms: NonNegativeInt | None = Field(
+        default=None, description="Auto-commit interval (only with enable_auto_commit)."
+    )
+    max_poll_records: PositiveInt | None = Field(
+        default=None, description="Most records one fetch returns, per consumer."
+    )
+    session_timeout_ms: NonNegativeInt | None = Field(
+        default=None, description="A consumer without heartbeats this long leaves its group."
+    )
+    heartbeat_interval_ms: NonNegativeInt | None = Field(
+        default=None, description="How often heartbeats are sent (at most a third of session_timeout_ms)."
+    )
+    max_poll_interval_ms: NonNegativeInt | None = Field(
+        default=None, description="Longest time between two fetches before the consumer leaves its group."
+    )
+    rebalance_timeout_ms: NonNegativeInt | None = Field(
+        default=None, description="Longest wait for members to rejoin in a rebalance (aiokafka)."
+    )
+    fetch_max_wait_ms: NonNegativeInt | None = Field(
+        default=None, description="Longest time the broker holds a fetch waiting for fetch_min_bytes."
+    )
+    fetch_min_bytes: NonNegativeInt | None = Field(
+        default=None, description="Data the broker waits for before answering a fetch."
+    )
+    fetch_max_bytes: NonNegativeInt | None = Field(
+        default=None, description="Most data one fetch returns over all partitions."
+    )
+    max_partition_fetch_bytes: NonNegativeInt | None = Field(
+        default=None, description="Most data one fetch returns per partition."
+    )
+    isolation_level: Literal["read_uncommitted", "read_committed"] | None = Field(
+        default=None, description="read_uncommitted or read_committed (skip aborted transactions)."
+    )
+    check_crcs: StrictBool | None = Field(default=None, description="Check the CRC of fetched records.")
+    exclude_internal_topics: StrictBool | None = Field(
+        default=None, description="Leave internal topics out of pattern subscriptions."
+    )
 
 
 class ProducerKeys(_ClientKeys):
     """Producer settings of kafka-python and aiokafka that d_a passes on."""
 
-    acks: Literal[0, 1, -1, "all", "0", "1", "-1"] | None = None
-    retries: NonNegativeInt | None = None
-    compression_type: Literal["gzip", "snappy", "lz4", "zstd", "none"] | None = None
-    linger_ms: NonNegativeInt | None = None
-    batch_size: NonNegativeInt | None = None
-    max_batch_size: NonNegativeInt | None = None
-    max_in_flight_requests_per_connection: PositiveInt | None = None
-    buffer_memory: NonNegativeInt | None = None
-    max_request_size: NonNegativeInt | None = None
-    max_block_ms: NonNegativeInt | None = None
-    enable_idempotence: StrictBool | None = None
-    transactional_id: StrictStr | None = None
+    acks: Literal[0, 1, -1, "all", "0", "1", "-1"] | None = Field(
+        default=None, description="Acknowledgements an upload waits for: all, 1 or 0."
+    )
+    retries: NonNegativeInt | None = Field(default=None, description="Send retries (kafka-python).")
+    compression_type: Literal["gzip", "snappy", "lz4", "zstd", "none"] | None = Field(
+        default=None, description="Compression of uploads: gzip, snappy, lz4, zstd or none."
+    )
+    linger_ms: NonNegativeInt | None = Field(
+        default=None, description="Wait this long to put more results into one request."
+    )
+    batch_size: NonNegativeInt | None = Field(
+        default=None, description="Bytes batched per partition (kafka-python; aiokafka's max_batch_size)."
+    )
+    max_batch_size: NonNegativeInt | None = Field(default=None, description="Bytes batched per partition (aiokafka).")
+    max_in_flight_requests_per_connection: PositiveInt | None = Field(
+        default=None, description="Unacknowledged requests per connection (kafka-python)."
+    )
+    buffer_memory: NonNegativeInt | None = Field(default=None, description="Bytes buffered for sending (kafka-python).")
+    max_request_size: NonNegativeInt | None = Field(
+        default=None, description="Largest request, and so the largest single upload."
+    )
+    max_block_ms: NonNegativeInt | None = Field(
+        default=None, description="Longest a send blocks when the buffer is full (kafka-python)."
+    )
+    enable_idempotence: StrictBool | None = Field(
+        default=None, description="Idempotent producer: no duplicates from retries."
+    )
+    transactional_id: StrictStr | None = Field(default=None, description="Transactional producer id.")
 
 
 class _AnyClientKeys(ConsumerKeys, ProducerKeys):
@@ -129,15 +197,25 @@ class _OwnConsumerKeys(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    multi_consumer_mode: StrictBool | None = None
-    topic_overrides: dict[StrictStr, TopicConsumerKeys] | None = None
+    multi_consumer_mode: StrictBool | None = Field(
+        default=None,
+        description="One consumer per topic, each with its own group and quota; default: on with several topics.",
+    )
+    topic_overrides: dict[StrictStr, TopicConsumerKeys] | None = Field(
+        default=None, description="Per-topic consumer settings in multi-consumer mode (`topic: {key: value}`)."
+    )
 
 
 class _OwnKeys(_OwnConsumerKeys):
     """Keys of the Kafka section that belong to d_a itself, not to a client."""
 
-    max_retries: PositiveInt = 5
-    retry_interval: float = Field(default=5.0, strict=True, ge=0)
+    max_retries: PositiveInt = Field(default=5, description="Connection attempts at start before KafkaConnectionError.")
+    retry_interval: float = Field(
+        default=5.0,
+        strict=True,
+        ge=0,
+        description="Seconds after the first failed attempt; doubles each further one, up to 60.",
+    )
 
 
 OWN_KEYS = frozenset(_OwnKeys.model_fields)

@@ -46,15 +46,37 @@ DERIVED_NAMES = ("TOPIC_TO_MODULES", "MODULE_TO_TOPICS")
 class _Document(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kafka: dict[str, Any] = Field(default_factory=dict)  # checked by normalize_kafka_config
-    offset_commit: OffsetCommitConfig = Field(default_factory=OffsetCommitConfig)
-    topics: dict[StrictStr, TopicConfig] = Field(default_factory=dict)
-    module_dependencies: dict[StrictStr, list[StrictStr]] = Field(default_factory=dict)
-    module_output_topic_prefix: StrictStr = "MODULE-OUTPUT-"
-    module_output_topics: dict[StrictStr, StrictStr] = Field(default_factory=dict)
-    modules: list[StrictStr] = Field(default_factory=list)
-    required_topics: dict[StrictStr, list[StrictStr]] = Field(default_factory=dict)
-    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    kafka: dict[str, Any] = Field(
+        default_factory=dict, description="The Kafka connection and client settings (see the kafka section)."
+    )
+    offset_commit: OffsetCommitConfig = Field(
+        default_factory=OffsetCommitConfig, description="When consumed offsets are committed."
+    )
+    topics: dict[StrictStr, TopicConfig] = Field(
+        default_factory=dict, description="The input topics and how each one's windows are kept."
+    )
+    module_dependencies: dict[StrictStr, list[StrictStr]] = Field(
+        default_factory=dict,
+        description="`module: [modules]` whose latest results the module reads (`D_output_window`, `D_<key>`).",
+    )
+    module_output_topic_prefix: StrictStr = Field(
+        default="MODULE-OUTPUT-", description="Output topic of a module not in module_output_topics: prefix + name."
+    )
+    module_output_topics: dict[StrictStr, StrictStr] = Field(
+        default_factory=dict, description="`module: topic` its results are uploaded to."
+    )
+    modules: list[StrictStr] = Field(
+        default_factory=list,
+        description="Module names (the original d_a's MODULES); topics, module_dependencies and "
+        "module_output_topics declare modules too.",
+    )
+    required_topics: dict[StrictStr, list[StrictStr]] = Field(
+        default_factory=dict,
+        description="`module: [topics]` a station must have data of before its first callback for the module.",
+    )
+    service: ServiceConfig = Field(
+        default_factory=ServiceConfig, description="Scheduling, concurrency, expiry, batching, padding."
+    )
 
 
 _KNOWN_KEYS = sorted(

@@ -6,17 +6,20 @@ so `window_size: "10"` or `window_size: 10.5` is reported instead of being coerc
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
 __all__ = [
     "FIELD_TYPES",
+    "FORMER_NAMES",
     "PADDING_STRATEGIES",
     "WINDOW_KINDS",
     "OffsetCommitConfig",
     "ServiceConfig",
     "TopicConfig",
+    "renamed_settings",
 ]
 
 WINDOW_KINDS = ("latest", "append", "replace", "per_second", "per_device")
@@ -37,43 +40,90 @@ class _Section(BaseModel):
 
 
 class TopicConfig(_Section):
-    """One topic: how its messages split into station records and how its window is kept.
+    """One topic: how its messages split into station records and how its window is kept."""
 
-    `types` checks field values (a record with a wrong type is bad input, skipped and counted);
-    `aliases` maps a field to another name it may arrive under (`lat: stationLat`); `current`
-    chooses the newest value (`newest`) or the newest one whose time has come (`in_effect`, e.g. a
-    calendar holding the coming days) as the field's scalar value. `align_by` names the key
-    (e.g. `gunNo`) that `aligned_fields` are keyed by: the module input then carries one key order
-    over the whole window and rows aligned to it. `records_key` names the module-input key holding
-    a per_second topic's completed second or a per_device topic's devices (latest record each).
-    A per_second topic's second is complete when a newer second begins, or by the clock
-    `second_grace_seconds` after it ended (null: only a newer second completes it).
-    A message of a topic with `defines_batch` opens a result batch (`<topic>_<newest epoch s>`)
-    expecting the stations it carries.
-    """
-
-    kind: WindowKind = "append"
-    fields: list[StrictStr] = Field(default_factory=list)
-    frequency: StrictStr = ""
-    interval_seconds: PositiveFloat | None = None
-    modules: list[StrictStr] = Field(default_factory=list)
-    window_size: PositiveInt = 1
-    scope: Literal["station", "global"] = "station"
-    envelope: StrictStr | None = None
-    device_key: StrictStr | None = None
-    time_field: StrictStr = "sendTime"
-    padding: PaddingStrategy | None = None
-    parser: StrictStr | None = None
-    expire_seconds: PositiveFloat | None = None
-    types: dict[StrictStr, FieldType] = Field(default_factory=dict)
-    aliases: dict[StrictStr, StrictStr] = Field(default_factory=dict)
-    current: Literal["newest", "in_effect"] = "newest"
-    records_key: StrictStr | None = None
-    align_by: StrictStr | None = None
-    aligned_fields: list[StrictStr] = Field(default_factory=list)
-    max_records_per_second: PositiveInt = 64
-    second_grace_seconds: NonNegativeFloat | None = 0.5
-    defines_batch: StrictBool = False
+    kind: WindowKind = Field(
+        default="append",
+        description="How the window keeps records: latest (the newest only), append (the newest window_size, "
+        "ordered by time), replace (each message is the whole window), per_second (one entry per second of "
+        "records), per_device (the newest record per device, plus a history window).",
+    )
+    fields: list[StrictStr] = Field(
+        default_factory=list,
+        description="Fields kept from each record; the module input carries `f` (newest value) and `f_window`.",
+    )
+    frequency: StrictStr = Field(default="", description="Free text for readers: how often the topic is published.")
+    interval_seconds: PositiveFloat | None = Field(
+        default=None,
+        description="Seconds between records on the topic's time grid; with padding, the window is aligned "
+        "on it and padded to window_size. null: no grid.",
+    )
+    modules: list[StrictStr] = Field(default_factory=list, description="Modules that read this topic.")
+    window_size: PositiveInt = Field(default=1, description="Entries the window keeps: records, rows or seconds.")
+    scope: Literal["station", "global"] = Field(
+        default="station",
+        description="station: each record goes to its station. global: one copy shared by every station, "
+        "read without a consumer group (kinds latest and replace).",
+    )
+    envelope: StrictStr | None = Field(
+        default=None, description="Key of the message holding its list of station records (e.g. realTimeData)."
+    )
+    device_key: StrictStr | None = Field(
+        default=None, description="Key naming the device in a per_device topic (e.g. storageId); required there."
+    )
+    time_field: StrictStr = Field(default="sendTime", description="Field holding each record's time.")
+    padding: PaddingStrategy | None = Field(
+        default=None,
+        description="This topic's padding (zero, linear, forward, missing); null: service.padding_strategy.",
+    )
+    parser: StrictStr | None = Field(
+        default=None,
+        description="A registered parser (station_param, realtime_data, module_output or your own); "
+        "null: the generic parser driven by this entry.",
+    )
+    expire_seconds: PositiveFloat | None = Field(
+        default=None,
+        description="Seconds without a message after which this topic's window is emptied; "
+        "null: service.data_expire_seconds.",
+    )
+    types: dict[StrictStr, FieldType] = Field(
+        default_factory=dict,
+        description="Type checks per field; a record with a wrong type is bad input, counted and skipped.",
+    )
+    aliases: dict[StrictStr, StrictStr] = Field(
+        default_factory=dict, description="Other names a field may arrive under: `field: name in the message`."
+    )
+    current: Literal["newest", "in_effect"] = Field(
+        default="newest",
+        description="The scalar `f`: the newest value, or (in_effect) the newest one whose time has come, "
+        "for data published ahead of time such as a calendar.",
+    )
+    records_key: StrictStr | None = Field(
+        default=None,
+        description="Module-input key holding a per_second topic's completed second or a per_device topic's "
+        "devices (the newest record each).",
+    )
+    align_by: StrictStr | None = Field(
+        default=None,
+        description="Key (e.g. gunNo) that aligned_fields are keyed by: the input then carries one key order "
+        "over the whole window and rows aligned to it.",
+    )
+    aligned_fields: list[StrictStr] = Field(
+        default_factory=list, description="Fields aligned by align_by; each must be one of `fields`."
+    )
+    max_records_per_second: PositiveInt = Field(
+        default=64, description="per_second: the most records kept for one second; more are dropped and counted."
+    )
+    second_grace_seconds: NonNegativeFloat | None = Field(
+        default=0.5,
+        description="per_second: a second is complete when a newer one begins, or by the clock this long "
+        "after it ended. null: only a newer second completes it.",
+    )
+    defines_batch: StrictBool = Field(
+        default=False,
+        description="Each message opens a result batch `<topic>_<newest epoch s>` expecting the stations it "
+        "carries; their results are uploaded together.",
+    )
 
     def legacy(self) -> dict[str, object]:
         """The original d_a's TOPIC_DETAIL entry form (plus our extra keys)."""
@@ -81,41 +131,117 @@ class TopicConfig(_Section):
 
 
 class OffsetCommitConfig(_Section):
-    """OFFSET_COMMIT_CONFIG: when and how OffsetManager commits."""
+    """When and how consumed offsets are committed (the original d_a's OFFSET_COMMIT_CONFIG)."""
 
-    commit_interval_seconds: PositiveFloat = 5.0
-    commit_batch_size: PositiveInt = 100
-    max_commit_retries: Annotated[StrictInt, Field(ge=0)] = 3
-    commit_retry_delay: NonNegativeFloat = 1.0
+    commit_interval_seconds: PositiveFloat = Field(default=5.0, description="Commit at least this often, in seconds.")
+    commit_batch_size: PositiveInt = Field(default=100, description="Commit after this many finished messages.")
+    max_commit_retries: Annotated[StrictInt, Field(ge=0)] = Field(
+        default=3, description="Retries of a failed commit; offsets that still fail are kept for the next commit."
+    )
+    commit_retry_delay: NonNegativeFloat = Field(default=1.0, description="Seconds between commit retries.")
 
 
 class ServiceConfig(_Section):
-    """Service behaviour: expiry, concurrency, scheduling, batching, padding, dead letters.
+    """Service behaviour: expiry, concurrency, scheduling, batching, padding, dead letters."""
 
-    `dead_letter_topic` (off when null) receives every message counted as bad input, unchanged,
-    with headers saying where it came from and what was wrong, before its offset is committed; and
-    a station's input summary when its callback raised `dead_letter_after_failures` times in a row.
-    `backlog_runs` says how stations run while the consumer is behind: `newest` (once, on their
-    newest data, when it has caught up or after `backlog_max_delay`) or `every_batch`.
-    """
+    data_expire_seconds: PositiveFloat = Field(
+        default=600,
+        description="A station's window of a topic is emptied after this many seconds without a message of "
+        "the topic (a topic's expire_seconds overrides it); a station with no data left is dropped.",
+    )
+    max_workers: PositiveInt = Field(
+        default=32,
+        description="Station callbacks that run at once: worker tasks of the async service, threads of the "
+        "thread-based one; synchronous callbacks run in a thread pool of this size. "
+        "`max_concurrency` is accepted as its former name.",
+    )
+    min_interval: NonNegativeFloat = Field(
+        default=0.0, description="Shortest time in seconds between two runs of one station; triggers between coalesce."
+    )
+    interval: PositiveFloat | None = Field(
+        default=None, description="Also run every station this often, in seconds, without new data. null: data only."
+    )
+    batch_timeout: PositiveFloat = Field(
+        default=5.0,
+        description="Seconds a result batch waits for all its stations before it is uploaded with what it has.",
+    )
+    cleanup_interval: PositiveFloat = Field(
+        default=60.0, description="Seconds between housekeeping passes (window expiry, expired batches)."
+    )
+    padding_strategy: PaddingStrategy | None = Field(
+        default=None,
+        description="Padding of windows of topics with interval_seconds: zero, linear, forward, missing; "
+        "null returns what a window holds.",
+    )
+    window_format: Literal["list", "numpy"] = Field(
+        default="list", description="Window values in module inputs: Python lists, or numpy arrays."
+    )
+    upload_input: StrictBool = Field(
+        default=False, description="Include the module input in each single-station upload (for debugging)."
+    )
+    max_held_messages: PositiveInt = Field(
+        default=200_000,
+        description="Back-pressure: fetching pauses while this many consumed messages wait for callbacks.",
+    )
+    stop_timeout: PositiveFloat = Field(
+        default=30.0, description="On stop, the longest wait in seconds for running callbacks to finish."
+    )
+    global_bootstrap_timeout: PositiveFloat = Field(
+        default=30.0,
+        description="The longest wait, in seconds, for global topics to be read to their end before stations "
+        "run; then a WARNING names them and the stations run.",
+    )
+    gc_threshold: PositiveInt | None = Field(
+        default=10_000,
+        description="Python's generation-0 GC threshold while a service runs (restored at stop); null leaves Python's.",
+    )
+    idle_gc: StrictBool = Field(
+        default=True,
+        description="Collect garbage when no station is queued or running, so a pass never stalls a burst.",
+    )
+    configure_logging: StrictBool = Field(
+        default=True,
+        description="A service sets up console and file logging (DATA_ANALYSIS_LOG) unless the application "
+        "configured logging; false leaves logging alone.",
+    )
+    dead_letter_topic: StrictStr | None = Field(
+        default=None,
+        description="Topic receiving every message counted as bad input, unchanged, with headers saying where "
+        "it came from and what was wrong, before its offset is committed. null: off.",
+    )
+    dead_letter_after_failures: PositiveInt = Field(
+        default=3,
+        description="A station's input summary goes to the dead-letter topic when its callback raised this "
+        "many times in a row.",
+    )
+    backlog_runs: Literal["newest", "every_batch"] = Field(
+        default="newest",
+        description="While the consumer is behind: newest runs each station once on its newest data when it "
+        "has caught up (or after backlog_max_delay); every_batch runs it after each batch.",
+    )
+    backlog_max_delay: PositiveFloat = Field(
+        default=10.0, description="newest backlog runs: the longest a triggered station waits, in seconds."
+    )
 
-    data_expire_seconds: PositiveFloat = 600
-    max_workers: PositiveInt = 32
-    max_concurrency: PositiveInt = 64
-    min_interval: NonNegativeFloat = 0.0
-    interval: PositiveFloat | None = None
-    batch_timeout: PositiveFloat = 5.0
-    cleanup_interval: PositiveFloat = 60.0
-    padding_strategy: PaddingStrategy | None = None
-    window_format: Literal["list", "numpy"] = "list"
-    upload_input: StrictBool = False
-    max_held_messages: PositiveInt = 200_000
-    stop_timeout: PositiveFloat = 30.0
-    global_bootstrap_timeout: PositiveFloat = 30.0
-    gc_threshold: PositiveInt | None = 10_000
-    idle_gc: StrictBool = True
-    configure_logging: StrictBool = True
-    dead_letter_topic: StrictStr | None = None
-    dead_letter_after_failures: PositiveInt = 3
-    backlog_runs: Literal["newest", "every_batch"] = "newest"
-    backlog_max_delay: PositiveFloat = 10.0
+    @model_validator(mode="before")
+    @classmethod
+    def _former_names(cls, values: Any) -> Any:
+        """Accept a setting under its former name (`max_concurrency` for `max_workers`)."""
+        return renamed_settings(values) if isinstance(values, Mapping) else values
+
+
+FORMER_NAMES = {"max_concurrency": "max_workers"}  # service settings under their former names
+
+
+def renamed_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with former names of service settings replaced by the current ones; ValueError
+    when one is given under both names with different values."""
+    renamed = dict(values)
+    for former, current in FORMER_NAMES.items():
+        if former not in renamed:
+            continue
+        value = renamed.pop(former)
+        if current in renamed and renamed[current] != value:
+            raise ValueError(f"{former} is the former name of {current}; give one of them, not both")
+        renamed[current] = value
+    return renamed

@@ -119,12 +119,12 @@ class AsyncDataAnalysisService(ServiceBase):
     @property
     def _batch_timeout(self) -> float:
         """The batch timeout in seconds (the original d_a's batch document sets `service._batch_timeout`)."""
-        return self.engine.aggregator.batch_timeout if self.engine else self.options.engine.batch_timeout
+        return self.engine.aggregator.batch_timeout if self.engine else self.options.engine.service.batch_timeout
 
     @_batch_timeout.setter
     def _batch_timeout(self, seconds: float) -> None:
         seconds = checked_seconds("batch_timeout", seconds)
-        self.options.engine.batch_timeout = seconds
+        self.options.set_service_settings(batch_timeout=seconds)
         if self.engine is not None:
             self.engine.aggregator.batch_timeout = seconds
 

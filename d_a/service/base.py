@@ -22,7 +22,8 @@ __all__ = ["ServiceBase"]
 class ServiceBase:
     """Beyond the original d_a's arguments: `config` (path, dict or module), `transport` ("kafka" default,
     "memory", or a Transport), `group_id`, `required_topics`, and the config's `service` settings
-    as keywords (`max_concurrency`, `min_interval`, `interval`, `batch_timeout`, ...)."""
+    as keywords (`max_workers`, `min_interval`, `interval`, `batch_timeout`, ...; a keyword that
+    is none of these is a TypeError)."""
 
     def __init__(
         self,
@@ -52,8 +53,8 @@ class ServiceBase:
             group_id=group_id,
             required_topics=required_topics,
             overrides={"data_expire_seconds": data_expire_seconds, **service_settings},
+            owner=type(self).__name__,
         )
-        self.config = self.options.config
         self.module_name = self.options.engine.module_name
         if self.config.service.configure_logging:
             ensure_logging()
@@ -73,13 +74,23 @@ class ServiceBase:
             self.engine.stats.observer = observer
 
     @property
+    def config(self) -> Config:
+        """The configuration the service runs with (its own settings applied)."""
+        return self.options.config
+
+    @property
+    def max_workers(self) -> int:
+        """Station callbacks that run at once (`service.max_workers`)."""
+        return self.options.engine.service.max_workers
+
+    @property
     def output_topic(self) -> str | None:
         return self.options.engine.output_topic
 
     @property
     def needs_producer(self) -> bool:
         """Whether the service writes anything: results, or dead letters."""
-        return self.output_topic is not None or self.options.engine.dead_letter_topic is not None
+        return self.output_topic is not None or self.options.engine.service.dead_letter_topic is not None
 
     def get_inputs(self, station_id: str, module: str | None = None) -> Any:
         """Every module's input for a station, `{module: module_input}` (the original d_a's call); with
@@ -122,7 +133,7 @@ class ServiceBase:
         hand it to the dispatcher (windows keep their data)."""
         fitted = self.options.fit(load_config(reread(config if config is not None else self._source)))
         self.dispatcher.reload_config(fitted)
-        self.config = fitted
+        self.options.config = fitted
         return fitted
 
     def _split(self, topics: list[str]) -> tuple[list[str], list[str]]:

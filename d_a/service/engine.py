@@ -2,7 +2,7 @@
 
 Data flows one way: the consume loop applies each poll batch to the dispatcher's windows and holds
 its messages for the stations it touched; triggered stations enter the scheduler's queue;
-`max_concurrency` workers run the callback per station (`StationCallbacks`), hand the result to the
+`max_workers` workers run the callback per station (`StationCallbacks`), hand the result to the
 `ResultUploader` (per station, or per REALTIME-DATA batch) and tell the delivery tracker, which
 releases messages to the OffsetManager once every station has seen them. `FlowControl` pauses
 fetching when callbacks fall behind and lets runs wait while a backlog is read; `IdleWork` uses the
@@ -12,6 +12,7 @@ moments with nothing to run; `EngineStats` counts; `GlobalTopics` reads the glob
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -67,28 +68,29 @@ class ServiceEngine:
     ) -> None:
         check_batch_upload_handler(batch_upload_handler)
         self.settings = settings
+        service = settings.service
         self.dispatcher = dispatcher
         self.consumer = consumer
         self.producer = producer
-        pool = callback_pool or CallbackPool(settings.max_concurrency, thread_name_prefix="d_a-callback")
+        pool = callback_pool or CallbackPool(service.max_workers, thread_name_prefix="d_a-callback")
         self.callbacks = StationCallbacks(callback, result_handler, pool)
         self.stats = EngineStats(settings.topics, observer)
         self.offsets = OffsetManager(consumer, config.offset_commit)
         self.tracker = DeliveryTracker(self._release)
         self.gate = PositionGate(self._mark_done)
         self.dead_letters = (
-            DeadLetterQueue(settings.dead_letter_topic, producer, self.gate)
-            if settings.dead_letter_topic is not None and producer is not None
+            DeadLetterQueue(service.dead_letter_topic, producer, self.gate)
+            if service.dead_letter_topic is not None and producer is not None
             else None
         )
-        self.scheduler = StationScheduler(settings.min_interval, self.is_ready)
-        self.globals = GlobalTopics(global_reader, dispatcher, self.scheduler, settings.global_bootstrap_timeout)
+        self.scheduler = StationScheduler(service.min_interval, self.is_ready)
+        self.globals = GlobalTopics(global_reader, dispatcher, self.scheduler, service.global_bootstrap_timeout)
         self.uploads = ResultUploader(
             producer,
             settings.output_topic,
             settings.module_name,
-            batch_timeout=settings.batch_timeout,
-            upload_input=settings.upload_input,
+            batch_timeout=service.batch_timeout,
+            upload_input=service.upload_input,
             batch_upload_handler=batch_upload_handler,
             gate=self.gate,
             stats=self.stats,
@@ -126,11 +128,10 @@ class ServiceEngine:
         except BaseException:
             await self.consumer.stop()
             raise
-        self.idle.start(self.settings.gc_threshold, self.settings.idle_gc)
+        self.idle.start(self.settings.service.gc_threshold, self.settings.service.idle_gc)
         self._tasks = [asyncio.create_task(self._consume_loop(), name="d_a-consume")]
-        self._tasks += [
-            asyncio.create_task(self._worker(), name=f"d_a-worker-{i}") for i in range(self.settings.max_concurrency)
-        ]
+        workers = self.settings.service.max_workers
+        self._tasks += [asyncio.create_task(self._worker(), name=f"d_a-worker-{i}") for i in range(workers)]
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="d_a-housekeeping"))
         if self.dead_letters is not None:
             self._tasks.append(asyncio.create_task(self.dead_letters.run(), name="d_a-dead-letters"))
@@ -139,7 +140,7 @@ class ServiceEngine:
             self.settings.module_name,
             len(self.settings.topics),
             self.settings.output_topic,
-            self.settings.max_concurrency,
+            self.settings.service.max_workers,
         )
 
     async def stop(self) -> None:
@@ -147,7 +148,7 @@ class ServiceEngine:
         self._stopping.set()
         consume, *workers = self._tasks
         await asyncio.gather(consume, return_exceptions=True)
-        deadline = time.monotonic() + self.settings.stop_timeout
+        deadline = time.monotonic() + self.settings.service.stop_timeout
         while self.scheduler.running and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         if self.dead_letters is not None:
@@ -174,7 +175,7 @@ class ServiceEngine:
         `global_topics` (a global topic new to it is bootstrapped again)."""
         await self.replace_consumer(consumer)
         await self.globals.resubscribe(global_topics)
-        self.settings.global_topics = global_topics
+        self.settings = dataclasses.replace(self.settings, global_topics=tuple(global_topics))
 
     async def replace_consumer(self, consumer: AsyncConsumer) -> None:
         """Switch to a consumer of other topics (after a config reload): commit, close, start anew."""
@@ -184,7 +185,7 @@ class ServiceEngine:
             await consumer.start()
             self.consumer = consumer
             self.offsets = OffsetManager(consumer, self.offsets.config)
-            self.settings.topics = list(consumer.topics)
+            self.settings = dataclasses.replace(self.settings, topics=tuple(consumer.topics))
 
     # -- consuming ---------------------------------------------------------------------------------
 
@@ -333,7 +334,7 @@ class ServiceEngine:
         """A station whose callback raised `dead_letter_after_failures` times in a row: a WARNING,
         and its input summary to the dead-letter topic (once per streak)."""
         state = self.scheduler.states.get(station)
-        threshold = self.settings.dead_letter_after_failures
+        threshold = self.settings.service.dead_letter_after_failures
         if state is None or state.failures_in_row != threshold:
             return
         logger.warning(
@@ -365,14 +366,14 @@ class ServiceEngine:
                 self._close_due_seconds(held=was_paused)
                 was_paused = self.flow.paused_since is not None
                 await self.uploads.housekeeping()
-                if now - last_expiry >= self.settings.cleanup_interval:
+                if now - last_expiry >= self.settings.service.cleanup_interval:
                     last_expiry = now
                     for station in self.dispatcher.clean_expired():
                         self.forget_station(station)
                 for station in self.tracker.stations_waiting_since(now - CATCH_UP_SECONDS):
                     if not self.scheduler.trigger(station):
                         self.tracker.forget(station)
-                if self.settings.interval is not None and now - last_interval >= self.settings.interval:
+                if self.settings.service.interval is not None and now - last_interval >= self.settings.service.interval:
                     last_interval = now
                     self.scheduler.trigger_all(self.dispatcher.stations())
                 self.offsets.commit_soon()

@@ -46,7 +46,8 @@ class FlowControl:
         stats: EngineStats,
         behind: Callable[[], bool],
     ) -> None:
-        self.settings = settings
+        self.service = settings.service
+        self.module_name = settings.module_name
         self.paused_since: float | None = None  # fetching paused because callbacks are behind
         self._scheduler = scheduler
         self._tracker = tracker
@@ -62,7 +63,7 @@ class FlowControl:
 
     def must_pause(self) -> bool:
         """Whether to pause fetching now (counted when a pause begins, warned at most once a minute)."""
-        if self.held() < self.settings.max_held_messages:
+        if self.held() < self.service.max_held_messages:
             self.paused_since = None
             return False
         if self.paused_since is None:
@@ -73,19 +74,19 @@ class FlowControl:
                 logger.warning(
                     "consumption paused: module=%s, %d messages held for callbacks not yet run "
                     "(max_held_messages %d); callbacks are behind the data (pause %d of this run)",
-                    self.settings.module_name,
+                    self.module_name,
                     self._tracker.held_messages,
-                    self.settings.max_held_messages,
+                    self.service.max_held_messages,
                     self._stats.counters["consumption_pauses"],
                 )
         return True
 
     def after_fetch(self) -> None:
         """Let triggered runs wait while a backlog is read (`backlog_runs: newest`), or go."""
-        if self.settings.backlog_runs != "newest":
+        if self.service.backlog_runs != "newest":
             return
         scheduler = self._scheduler
-        behind = self.held() < self.settings.max_held_messages // 2 and self._behind()
+        behind = self.held() < self.service.max_held_messages // 2 and self._behind()
         if not behind:
             if scheduler.deferring:
                 scheduler.release()
@@ -94,7 +95,7 @@ class FlowControl:
         if not scheduler.deferring:
             scheduler.defer()
             self._deferring_since = now
-        elif now - self._deferring_since >= self.settings.backlog_max_delay:
+        elif now - self._deferring_since >= self.service.backlog_max_delay:
             scheduler.release()
             scheduler.defer()
             self._deferring_since = now

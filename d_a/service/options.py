@@ -7,8 +7,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..config import Config, ConfigSource, KafkaSettings, load_config
-from ..config.problems import did_you_mean
+from ..config.problems import did_you_mean, problems_from_validation
+from ..config.schema import FORMER_NAMES, ServiceConfig, renamed_settings
 from ..errors import ConfigError
 from ..kafka.choice import choose_transport
 from ..kafka.client_config import resolve_settings
@@ -34,6 +37,14 @@ class ServiceOptions:
     adhoc_topics: list[str] | None = None  # the topics of a module the configuration does not list
     service_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
+    def set_service_settings(self, **settings: Any) -> None:
+        """Change service settings before the service starts (kept over config reloads)."""
+        given = given_settings(settings)
+        self.service_overrides = {**self.service_overrides, **given}
+        service = with_settings(self.engine.service, given)
+        self.engine = dataclasses.replace(self.engine, service=service)
+        self.config = dataclasses.replace(self.config, service=service)
+
     def fit(self, config: Config) -> Config:
         """A (re)loaded configuration with this service's own settings applied to it: its
         `kafka_config`, the module it was given when the configuration does not list it, and the
@@ -44,8 +55,7 @@ class ServiceOptions:
         if module is not None and self.adhoc_topics is not None and module not in config.modules:
             config = config.with_module(module, [t for t in self.adhoc_topics if t in config.topics])
         if self.service_overrides:
-            service = type(config.service).model_validate({**config.service.model_dump(), **self.service_overrides})
-            config = dataclasses.replace(config, service=service)
+            config = dataclasses.replace(config, service=with_settings(config.service, self.service_overrides))
         return config
 
 
@@ -73,6 +83,7 @@ def resolve_options(
     group_id: str | None,
     required_topics: Sequence[str] | None,
     overrides: Mapping[str, Any],
+    owner: str = "service",
 ) -> ServiceOptions:
     """Resolve the original d_a's constructor arguments into one validated set of options.
 
@@ -116,9 +127,8 @@ def resolve_options(
             if output_topic_prefix == cfg.module_output_topic_prefix or output_topic_prefix == DEFAULT_OUTPUT_PREFIX
             else f"{output_topic_prefix}{module_name.upper()}"
         )
-    known = type(cfg.service).model_fields
-    service_overrides = {k: v for k, v in overrides.items() if v is not None and k in known}
-    service = type(cfg.service).model_validate({**cfg.service.model_dump(), **service_overrides})
+    given = given_settings(overrides, owner)
+    service = with_settings(cfg.service, given)
     required = list(required_topics or (cfg.required_topics.get(module_name, []) if module_name else []))
     missing = [t for t in required if t not in chosen]
     if missing:
@@ -126,30 +136,16 @@ def resolve_options(
     base_group = group_id or cfg.kafka.consumer.get("group_id") or "data_analysis_group"
     if group_id is None and module_name is not None:
         base_group = f"{base_group}.{module_name}"
-    engine = EngineSettings(
-        module_name=module_name,
-        topics=chosen,
-        output_topic=output_topic,
-        max_concurrency=service.max_concurrency,
-        min_interval=service.min_interval,
-        interval=service.interval,
-        required_topics=required,
-        cleanup_interval=service.cleanup_interval,
-        batch_timeout=service.batch_timeout,
-        upload_input=service.upload_input,
-        max_held_messages=service.max_held_messages,
-        stop_timeout=service.stop_timeout,
-        gc_threshold=service.gc_threshold,
-        idle_gc=service.idle_gc,
-        global_bootstrap_timeout=service.global_bootstrap_timeout,
-        dead_letter_topic=service.dead_letter_topic,
-        dead_letter_after_failures=service.dead_letter_after_failures,
-        backlog_runs=service.backlog_runs,
-        backlog_max_delay=service.backlog_max_delay,
-    )
     cfg = dataclasses.replace(cfg, service=service)
     resolved = choose_transport(transport, cfg.kafka)
-    engine.global_topics = global_topics_for(cfg, chosen, resolved)
+    engine = EngineSettings(
+        service=service,
+        module_name=module_name,
+        topics=tuple(chosen),
+        output_topic=output_topic,
+        required_topics=tuple(required),
+        global_topics=tuple(global_topics_for(cfg, chosen, resolved)),
+    )
     return ServiceOptions(
         cfg,
         chosen,
@@ -158,7 +154,7 @@ def resolve_options(
         engine,
         kafka_config=kafka_config,
         adhoc_topics=adhoc,
-        service_overrides=service_overrides,
+        service_overrides=given,
     )
 
 
@@ -175,3 +171,27 @@ def global_topics_for(cfg: Config, topics: Sequence[str], transport: Transport) 
         )
         return []
     return global_topics
+
+
+def given_settings(overrides: Mapping[str, Any], owner: str = "service") -> dict[str, Any]:
+    """The service settings a service was given as keywords (None: not given), under their current
+    names; a keyword that is no service setting is a TypeError naming it, as Python's own."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    known = set(ServiceConfig.model_fields) | set(FORMER_NAMES)
+    for key in given:
+        if key not in known:
+            raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}{did_you_mean(key, sorted(known))}")
+    try:
+        return renamed_settings(given)
+    except ValueError as exc:
+        raise ConfigError(f"service settings given as keywords: {exc}") from None
+
+
+def with_settings(service: ServiceConfig, given: Mapping[str, Any]) -> ServiceConfig:
+    """`service` with the settings `given` (from `given_settings`) applied and validated."""
+    if not given:
+        return service
+    try:
+        return ServiceConfig.model_validate({**service.model_dump(), **given})
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc, "service", sorted(ServiceConfig.model_fields))) from None

@@ -77,7 +77,7 @@ def station_status(engine: ServiceEngine, stop: Callable[[str], None]) -> dict[s
 
 def _failing_stations(engine: ServiceEngine) -> dict[str, dict[str, Any]]:
     """Stations whose callback raised `dead_letter_after_failures` times in a row or more."""
-    threshold = engine.settings.dead_letter_after_failures
+    threshold = engine.settings.service.dead_letter_after_failures
     return {
         station: {"failures_in_row": state.failures_in_row, "last_error": state.last_error}
         for station, state in engine.scheduler.states.items()

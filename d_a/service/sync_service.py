@@ -26,18 +26,14 @@ __all__ = ["DataAnalysisService"]
 
 logger = logging.getLogger("d_a.service")
 
-DEFAULT_MAX_WORKERS = 32
-
 
 class DataAnalysisService(ServiceBase):
     """Thread-based service: `start(callback, background=True)`; the callback is a plain function.
 
-    Constructor: see ServiceBase, plus `max_workers` (callback threads, default 32)."""
+    Constructor: see ServiceBase; `max_workers` is the number of callback threads."""
 
-    def __init__(self, *args: Any, max_workers: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.max_workers = max_workers or self.config.service.max_workers or DEFAULT_MAX_WORKERS
-        self.options.engine.max_concurrency = self.max_workers
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()

@@ -58,7 +58,7 @@ async def test_callbacks_ten_times_slower_than_the_feed() -> None:
     service = AsyncDataAnalysisService(
         "seq_model",
         transport=MemoryTransport(broker),
-        config=config(max_concurrency=4, max_held_messages=1_000),
+        config=config(max_workers=4, max_held_messages=1_000),
         group_id="overload",
     )
     await service.start(slow_model)

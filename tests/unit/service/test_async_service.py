@@ -84,7 +84,7 @@ async def test_a_raising_station_is_left_out_and_counted(transport, broker) -> N
 
 
 async def test_a_station_that_never_reports_is_uploaded_after_the_timeout(transport, broker) -> None:
-    service = AsyncDataAnalysisService("load_prediction", transport=transport, batch_timeout=0.3)
+    service = AsyncDataAnalysisService("load_prediction", transport=transport, batch_timeout=0.3, stop_timeout=0.2)
     uploads = []
 
     async def model(station_id, module_input):
@@ -98,7 +98,6 @@ async def test_a_station_that_never_reports_is_uploaded_after_the_timeout(transp
         await until(lambda: uploads, timeout=5)
         status = service.get_service_status()
     finally:
-        service.engine.settings.stop_timeout = 0.2
         await service.stop()
     assert [r["station_id"] for r in uploads[0]] == ["A", "B"]
     assert status["counters"]["batches_timed_out"] == 1
@@ -329,7 +328,7 @@ async def test_held_messages_stay_bounded_when_callbacks_fall_behind_and_the_pau
 ) -> None:
     gate = asyncio.Event()
     service = AsyncDataAnalysisService(
-        "operation_optimization", transport=transport, max_held_messages=50, max_concurrency=2
+        "operation_optimization", transport=transport, max_held_messages=50, max_workers=2
     )
 
     async def model(station_id, module_input):

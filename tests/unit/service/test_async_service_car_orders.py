@@ -135,7 +135,7 @@ async def test_while_consumption_waits_for_callbacks_the_clock_completes_no_seco
     t = float(int(time.time())) - 60
     send(transport, *[order("ST0001", t + second, gun) for second in (0, 1) for gun in (1, 2, 3)])
     service = AsyncDataAnalysisService(
-        MODULE, transport=transport, config={"service": {"max_held_messages": 3, "max_concurrency": 1}}
+        MODULE, transport=transport, config={"service": {"max_held_messages": 3, "max_workers": 1}}
     )
     runs: list[tuple[float, str, list[dict]]] = []
 

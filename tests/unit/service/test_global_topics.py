@@ -257,5 +257,5 @@ async def test_a_global_topic_added_by_reload_config_is_bootstrapped(broker) -> 
 @pytest.mark.parametrize("topics", [[CALENDAR], [CALENDAR, REALTIME]])
 def test_only_a_service_with_station_topics_reads_global_topics_apart(topics) -> None:
     service = AsyncDataAnalysisService(topics=topics, transport="memory")
-    expected = [CALENDAR] if len(topics) > 1 else []
+    expected = (CALENDAR,) if len(topics) > 1 else ()
     assert service.options.engine.global_topics == expected
