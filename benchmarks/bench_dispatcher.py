@@ -140,7 +140,7 @@ def store_staged(dispatcher: DataDispatcher) -> None:
     """Write what windows still hold staged, so a rate includes the columnar writes."""
     for windows in dispatcher.data_cache.values():
         for window in windows.values():
-            window.flush()
+            window.store_pending()
 
 
 def updates_per_second(kind_topic: str, make: Callable[[int], dict], n: int, batch: int) -> tuple[float, float]:

@@ -28,6 +28,7 @@ COMPILED_MODULES = (
     "d_a/windows/pending.py",
     "d_a/windows/per_device.py",
     "d_a/windows/per_second.py",
+    "d_a/windows/sliding.py",
     "d_a/windows/slots.py",
     "d_a/windows/store.py",
     "d_a/windows/window.py",

@@ -32,7 +32,7 @@ from .parser_base import ParserBase
 from .topics import BadInput, BadInputLog, StationRecord, StationRouter, TopicParser, build_parsers
 from .topics.registry import TOPIC_PARSER_MAP, ParserSpec, ParserTable
 from .windows import PerSecondWindow, Window, WindowSpec, make_window
-from .windows.store import Compactor
+from .windows.pending import PendingEncoder
 
 __all__ = ["TOPIC_PARSER_MAP", "DataDispatcher", "IngestReport"]
 
@@ -80,8 +80,8 @@ class DataDispatcher:
         defer_encoding: bool = False,
     ) -> None:
         self.lock = threading.RLock()
-        # `defer_encoding`: windows leave encoding their newest rows to `compact` (a service calls it when idle)
-        self._compactor = Compactor() if defer_encoding else None
+        # `defer_encoding`: windows leave encoding their newest rows to `encode_pending` (a service calls it when idle)
+        self._encoder = PendingEncoder() if defer_encoding else None
         self.data_expire_seconds = data_expire_seconds
         self.clock = clock
         self.router = StationRouter()
@@ -373,20 +373,20 @@ class DataDispatcher:
                     self._list_due(station_id, topic, window)  # newer records moved its due time
         return stations
 
-    def compaction_due(self) -> bool:
+    def encoding_due(self) -> bool:
         """Whether windows hold rows to encode (only with `defer_encoding`)."""
-        return self._compactor is not None and len(self._compactor) > 0
+        return self._encoder is not None and len(self._encoder) > 0
 
-    def compact(self) -> bool:
+    def encode_pending(self) -> bool:
         """Encode one window's waiting rows (with `defer_encoding`); whether more are due.
 
         A call costs about as much as building a few module inputs: a service makes one per
         turn of its event loop while it has no station to serve."""
-        if self._compactor is None:
+        if self._encoder is None:
             return False
         with self.lock:
-            self._compactor.compact_one()
-            return len(self._compactor) > 0
+            self._encoder.encode_one()
+            return len(self._encoder) > 0
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -456,7 +456,7 @@ class DataDispatcher:
             for station_id, items in by_station.items():
                 window = self._window_for(station_id, topic)
                 rows, times = [i.record for i in items], [i.ts for i in items]
-                changed = window.replace(rows, times, arrival) if replace else window.stage(rows, times, arrival)
+                changed = window.replace(rows, times, arrival) if replace else window.add_pending(rows, times, arrival)
                 if clocked and isinstance(window, PerSecondWindow) and window.clock_listed is None:
                     self._list_due(station_id, topic, window)
                 stations = self.data_cache if station_id is None else (station_id,)
@@ -491,7 +491,7 @@ class DataDispatcher:
         if station_id is None:
             window = self._global.get(topic)
             if window is None:
-                window = self._global[topic] = make_window(self._specs[topic], self._compactor)
+                window = self._global[topic] = make_window(self._specs[topic], self._encoder)
             return window
         windows = self.data_cache.get(station_id)
         if windows is None:
@@ -499,7 +499,7 @@ class DataDispatcher:
             self._note_new_station(station_id, topic)
         window = windows.get(topic)
         if window is None:
-            window = windows[topic] = make_window(self._specs[topic], self._compactor)
+            window = windows[topic] = make_window(self._specs[topic], self._encoder)
         return window
 
     def _note_new_station(self, station_id: str, topic: str) -> None:
@@ -530,7 +530,7 @@ class DataDispatcher:
             if old is not None and _only_size_differs(old, spec):
                 window.resize(spec.window_size)
                 continue
-            rebuilt = make_window(spec, self._compactor)
+            rebuilt = make_window(spec, self._encoder)
             rebuilt.add_many(window.records(), list(window.times()), window.last_update)
             if isinstance(window, PerSecondWindow) and window.newest_second_complete:
                 assert isinstance(rebuilt, PerSecondWindow)

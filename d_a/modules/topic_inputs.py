@@ -22,8 +22,10 @@ from ..config.input_names import default_records_key, input_names, order_name, r
 from ..config.schema import TopicConfig
 from ..topics.routing import STATION_ID_KEYS
 from ..windows import PerDeviceWindow, PerSecondWindow, Window, align_listed
+from ..windows.codecs import Unfit
+from ..windows.sliding import SlidingArray
 from .aligned_table import AlignedTable
-from .growing_array import GrowingArray, GrowingTable, Unfit
+from .growing_table import GrowingTable
 from .module_input import ModuleInput
 
 __all__ = ["TopicInputCache", "current_position", "default_records_key", "empty_inputs", "lend", "topic_inputs"]
@@ -157,7 +159,7 @@ class _Entry:
     table: AlignedTable | None = None  # what extending an `align_by` topic's tables needs
     fields: list[str] = dataclasses.field(default_factory=list)  # the plain fields, whose lists are extended
     window_keys: list[str] = dataclasses.field(init=False)  # their `f_window` keys
-    arrays: dict[str, GrowingArray | None] | None = None  # numpy format: each plain field's growing array
+    arrays: dict[str, SlidingArray | None] | None = None  # numpy format: each plain field's growing array
     # (None: the window's own buffer, viewed)
     grids: dict[str, GrowingTable] | None = None  # numpy format: each aligned field's growing table
     borrowers: list[weakref.ref] = dataclasses.field(default_factory=list)  # inputs that may still read `values`
@@ -290,7 +292,7 @@ def _extend_arrays(entry: _Entry, config: TopicConfig, window: Window, dropped: 
     assert entry.arrays is not None
     grown = {name: array for name, array in entry.arrays.items() if array is not None}
     tails = window.tail_arrays(list(grown), appended)
-    if any(tails[name].dtype != array.buffer.dtype for name, array in grown.items()):
+    if any(tails[name].dtype != array.dtype for name, array in grown.items()):
         return False  # a field's values changed kind (e.g. text among numbers): rebuild
     views = {name: window.number_view(name) for name, array in entry.arrays.items() if array is None}
     if any(view is None for view in views.values()):
@@ -313,14 +315,14 @@ def _extend_arrays(entry: _Entry, config: TopicConfig, window: Window, dropped: 
     return True
 
 
-def _follower(window: Window, name: str, values: dict[str, Any]) -> GrowingArray | None:
+def _follower(window: Window, name: str, values: dict[str, Any]) -> SlidingArray | None:
     """What keeps a numpy field's window input up to date: None when the window's buffer is viewed
     directly (float values), else a growing copy; hands out the first view into `values`."""
     view = window.number_view(name)
     if view is not None:
         values[window_name(name)] = view
         return None
-    array = GrowingArray(values[window_name(name)])
+    array = SlidingArray(values[window_name(name)])
     values[window_name(name)] = array.view()
     return array
 

@@ -1,7 +1,7 @@
 """IdleWork: what the engine does while no station is queued or running.
 
 A garbage collector pass (`idle_gc`, see garbage.py), and encoding the windows' newest rows
-(`DataDispatcher.compact`), a window per turn of the event loop, so that data arriving meanwhile
+(`DataDispatcher.encode_pending`), a window per turn of the event loop, so that data arriving meanwhile
 waits for one window's encoding at most. The young-generation threshold the engine runs with is
 set at `start` and restored at `stop`.
 """
@@ -26,7 +26,7 @@ class IdleWork:
         self._dispatcher = dispatcher
         self._scheduler = scheduler
         self._stopping = stopping
-        self._compacting = False  # a compaction step is scheduled
+        self._encoding = False  # an encoding step is scheduled
         self._previous_threshold: int | None = None
 
     def start(self, gc_threshold: int | None, idle_gc: bool) -> None:
@@ -45,12 +45,12 @@ class IdleWork:
         """The engine has nothing queued or running: do what is due."""
         if self.collector is not None:
             self.collector.idle()
-        if not self._compacting and self._dispatcher.compaction_due():
-            self._compacting = True
-            asyncio.get_running_loop().call_soon(self._compact_step)
+        if not self._encoding and self._dispatcher.encoding_due():
+            self._encoding = True
+            asyncio.get_running_loop().call_soon(self._encode_step)
 
-    def _compact_step(self) -> None:
-        if self._scheduler.idle and not self._stopping() and self._dispatcher.compact():
-            asyncio.get_running_loop().call_soon(self._compact_step)
+    def _encode_step(self) -> None:
+        if self._scheduler.idle and not self._stopping() and self._dispatcher.encode_pending():
+            asyncio.get_running_loop().call_soon(self._encode_step)
         else:
-            self._compacting = False  # the next idle moment starts again
+            self._encoding = False  # the next idle moment starts again

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from .pending import PendingEncoder
 from .per_device import PerDeviceWindow
 from .per_second import PerSecondWindow
 from .spec import WindowSpec
-from .store import Compactor
 from .window import Window
 
 
@@ -34,6 +34,6 @@ WINDOW_CLASSES: dict[str, type[Window]] = {
 }
 
 
-def make_window(spec: WindowSpec, compactor: Compactor | None = None) -> Window:
-    """A new, empty window of the kind `spec.kind` (`compactor`: see store.Compactor)."""
-    return WINDOW_CLASSES[spec.kind](spec, compactor)
+def make_window(spec: WindowSpec, encoder: PendingEncoder | None = None) -> Window:
+    """A new, empty window of the kind `spec.kind` (`encoder`: see store.PendingEncoder)."""
+    return WINDOW_CLASSES[spec.kind](spec, encoder)

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .batch import Batch
+from .pending import PendingEncoder
 from .spec import WindowSpec
-from .store import Compactor
 from .window import Window
 
 
@@ -33,40 +33,40 @@ class PerDeviceWindow(Window):
 
     kind: ClassVar[str] = "per_device"
 
-    def __init__(self, spec: WindowSpec, compactor: Compactor | None = None) -> None:
+    def __init__(self, spec: WindowSpec, encoder: PendingEncoder | None = None) -> None:
         self.rejected = 0
-        super().__init__(spec, compactor)
+        super().__init__(spec, encoder)
 
     def devices(self) -> list[dict]:
         """Each device's latest record (by record time), devices in first-seen order."""
-        self.flush()
+        self.store_pending()
         return [dict(device.record) for device in self._devices.values()]
 
     def expire(self, now: float, max_idle_seconds: float) -> bool:
         """Forget devices silent (by arrival time) for `max_idle_seconds`, with their history."""
-        self.flush()
+        self.store_pending()
         silent = {key for key, device in self._devices.items() if now - device.arrival > max_idle_seconds}
         self._forget(silent)
         return not self._devices
 
-    def stage(self, records: Sequence[dict], ts: Sequence[float], now: float | None = None) -> bool:
-        """As `Window.stage`, remembering when each device's records arrived (for expiry)."""
+    def add_pending(self, records: Sequence[dict], ts: Sequence[float], now: float | None = None) -> bool:
+        """As `Window.add_pending`, remembering when each device's records arrived (for expiry)."""
         arrival = time.time() if now is None else float(now)
         key = self.spec.device_key
         for record in records:
             device = record.get(key)
             if device is not None:
-                self._staged_arrival[device] = arrival
-        return super().stage(records, ts, arrival)
+                self._pending_arrival[device] = arrival
+        return super().add_pending(records, ts, arrival)
 
-    def flush(self) -> None:
-        super().flush()
-        self._staged_arrival.clear()
+    def store_pending(self) -> None:
+        super().store_pending()
+        self._pending_arrival.clear()
 
     def clear(self) -> None:
         super().clear()
         self._devices: dict[Any, _Device] = {}
-        self._staged_arrival: dict[Any, float] = {}
+        self._pending_arrival: dict[Any, float] = {}
 
     def _add(self, batch: Batch, arrival: float) -> bool:
         key = self.spec.device_key
@@ -92,7 +92,7 @@ class PerDeviceWindow(Window):
         for device, index in newest.items():
             known = self._devices.get(device)
             ts = float(batch.ts[index])
-            arrival = self._staged_arrival.get(device, arrival)
+            arrival = self._pending_arrival.get(device, arrival)
             if known is None or ts >= known.ts:
                 self._devices[device] = _Device(dict(batch.records[index]), ts, arrival)
             else:

@@ -27,8 +27,8 @@ from typing import ClassVar
 import numpy as np
 
 from .batch import Batch
+from .pending import PendingEncoder
 from .spec import WindowSpec
-from .store import Compactor
 from .window import Times, Window
 
 
@@ -38,20 +38,20 @@ class PerSecondWindow(Window):
     kind: ClassVar[str] = "per_second"
     clock_listed: float | None  # the due time the owner listed for the newest second (DataDispatcher)
 
-    def __init__(self, spec: WindowSpec, compactor: Compactor | None = None) -> None:
+    def __init__(self, spec: WindowSpec, encoder: PendingEncoder | None = None) -> None:
         self.dropped = 0
-        super().__init__(spec, compactor)
+        super().__init__(spec, encoder)
 
     @property
     def seconds_count(self) -> int:
         """How many distinct seconds the window holds (<= window_size)."""
-        self.flush()
+        self.store_pending()
         return self._seconds
 
     def completed_second(self) -> list[dict]:
         """Records of the newest complete second: the newest second once the clock closed it, else
         the one before it (the newest is still in progress)."""
-        self.flush()
+        self.store_pending()
         starts = self._last_second_starts()
         if starts and self.newest_second_complete:
             return self._store.rows(starts[-1])
@@ -59,7 +59,7 @@ class PerSecondWindow(Window):
 
     def current_second(self) -> list[dict]:
         """Records of the newest second (in progress unless `newest_second_complete`)."""
-        self.flush()
+        self.store_pending()
         starts = self._last_second_starts()
         return self._store.rows(starts[-1]) if starts else []
 
@@ -85,13 +85,13 @@ class PerSecondWindow(Window):
         due = self.due_at()
         if due is None or now < due:
             return False
-        self.flush()
+        self.store_pending()
         self._closed = self._open if self._open is not None else -math.inf
         self._store.touch()
         return True
 
     def resize(self, window_size: int) -> None:
-        self.flush()
+        self.store_pending()
         self.spec = dataclasses.replace(self.spec, window_size=window_size)
         self._evict_seconds(self._seconds - window_size)
         super().resize(window_size)
@@ -105,20 +105,20 @@ class PerSecondWindow(Window):
     def clear(self) -> None:
         super().clear()
         self._seconds = 0
-        self._newest_staged: float | None = None
+        self._newest_pending: float | None = None
         self._open: float | None = None  # the newest second held (its start, epoch s)
         self._open_offset = 0.0  # arrival minus record time, least over its records: the producer's clock lag
         self._closed = -math.inf  # the second the clock closed last (`close_due`)
         self.clock_listed = None
 
-    def _stage_trigger(self, ts: Sequence[float]) -> bool:
+    def _pending_trigger(self, ts: Sequence[float]) -> bool:
         """Whether the completed second readers get changes: a newer second begins (completing the
         one before), or a record joins a second the clock closed."""
         newest = max(ts)
         known = self._store.newest_ts
-        if self._newest_staged is not None:
-            known = self._newest_staged if known is None else max(known, self._newest_staged)
-        self._newest_staged = newest if known is None else max(known, newest)
+        if self._newest_pending is not None:
+            known = self._newest_pending if known is None else max(known, self._newest_pending)
+        self._newest_pending = newest if known is None else max(known, newest)
         if known is None:
             trigger = math.floor(newest) > math.floor(min(ts))
         else:

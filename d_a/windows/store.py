@@ -2,20 +2,13 @@
 
 Every key a record carries has a column (see layout), so records come back exactly as
 added while costing a few bytes per value. Buffers grow with content up to `max_rows` (plus
-room to slide) instead of being allocated for the maximum. The live rows are one run of slots
-that slides forward: appends write after the newest row, evictions move the start, and when the
-end of the buffers is reached the rows move to fresh buffers. A slot is never rewritten in place
-once a read-only view of it was handed out (`number_view`), so such views stay valid without a
-copy. In-order batches are appended with one slice write per column; late records are merged in
-by moving only the rows after them.
+room to slide) instead of being allocated for the maximum: the live rows are one run of slots
+that slides forward (see sliding), and a slot is never rewritten in place once a read-only view
+of it was handed out (`number_view`), so such views stay valid without a copy. In-order batches
+are appended with one slice write per column; late records are merged in by moving only the rows
+after them.
 
-Encoding costs about the same for one row as for dozens, and a service appends a few rows per
-station per second, so the newest rows wait as records (at most PENDING_ROWS) and are encoded
-together, all but the newest KEPT_ROWS: reads of the newest rows (the latest record, the last
-second of car orders, what was appended since a `mark`) come straight from those records, and
-so do column reads while no row was ever encoded (see pending: small windows rarely get there).
-With a Compactor, a store leaves that encoding to its owner's idle moments (up to a bound),
-except for a write of PENDING_ROWS rows or more, which gains nothing from waiting.
+The newest rows wait as records, pending, and are encoded together (see pending).
 `changes_since` tells readers whether rows were only appended and evicted since a mark, so what
 they derived can be extended instead of rebuilt.
 """
@@ -25,23 +18,17 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from itertools import compress
-from operator import itemgetter
 from typing import Any, Literal
 
 import numpy as np
 
 from .columns import ABSENT, Column, Encoded
 from .layout import Layout
-from .pending import PendingColumn
+from .pending import DEFERRED_PENDING_ROWS, KEPT_ROWS, PENDING_ROWS, PendingColumn, PendingEncoder, fields_of
+from .sliding import SlidingBuffer, room
 from .slots import Where, put, size_of, take, values_at
 
 INITIAL_CAPACITY = 16
-ROOM_SHARE = 8  # a sliding store keeps 1/8 of its rows as room after them, so it moves every rows/8 appends
-MIN_ROOM = 16
-PENDING_ROWS = 80  # the newest rows wait as records until this many, then are encoded in one write...
-KEPT_ROWS = 16  # ...except the newest this many, which readers of the newest rows still find as records
-DEFERRED_PENDING_ROWS = 4 * PENDING_ROWS  # with a Compactor: encoded by the store itself from this many
-DOUBLING_UP_TO = 1 << 16  # beyond this, grow by half to bound the slack in large windows
 MAX_REMEMBERED_NEWEST = 1024  # records of the newest time kept as dicts for duplicate checks
 
 
@@ -49,20 +36,18 @@ _VERSIONS = itertools.count(1)
 Side = Literal["left", "right"]
 
 
-class ColumnStore:
-    """At most `max_rows` rows (time + record), oldest first, in growable sliding buffers."""
+class ColumnStore(SlidingBuffer):
+    """At most `max_rows` rows (time + record), oldest first, in sliding buffers: the times and
+    one column per key."""
 
-    def __init__(self, fields: Sequence[str], max_rows: int, compactor: Compactor | None = None) -> None:
+    def __init__(self, fields: Sequence[str], max_rows: int, encoder: PendingEncoder | None = None) -> None:
+        super().__init__(min(INITIAL_CAPACITY, max_rows))
         self.max_rows = max_rows
-        self.compactor = compactor  # who encodes the waiting rows from PENDING_ROWS on (None: the store)
-        self.capacity = min(INITIAL_CAPACITY, max_rows)
-        self.head = 0
-        self.size = 0
+        self.encoder = encoder  # who encodes the waiting rows from PENDING_ROWS on (None: the store)
         self.ts = np.zeros(self.capacity)
         self.layout = Layout(fields, self.capacity)
         self._newest: list[dict] | None = []  # the records stored with the newest time, None if unknown
         self._pending: list[dict] = []  # records of the newest rows, whose columns are not written yet
-        self._lent = False  # whether a view of the buffers was handed out (their live slots must not change)
         self.newest_ts: float | None = None  # the newest row's time (read on every write: kept, not looked up)
         self.version = next(_VERSIONS)  # changes with every change of content (cache keys)
         self._new_lineage()
@@ -74,14 +59,6 @@ class ColumnStore:
     def nbytes(self) -> int:
         """Bytes held by the buffers (excluding Python object overhead)."""
         return self.ts.nbytes + sum(column.nbytes for column in self.layout)
-
-    def run(self, lo: int, hi: int) -> tuple[slice, ...]:
-        """The slots of the rows lo..hi-1 (oldest first)."""
-        return (slice(self.head + lo, self.head + max(lo, hi)),)
-
-    def positions(self, lo: int, hi: int) -> np.ndarray:
-        """The slot index of each of the rows lo..hi-1."""
-        return np.arange(self.head + lo, self.head + hi)
 
     def times(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
         """Record times of the rows lo..hi-1 (a copy)."""
@@ -132,7 +109,7 @@ class ColumnStore:
         return encoded + [record.get(name) for record in self._pending]
 
     def _written_column(self, name: Any) -> Column | None:
-        self._write_pending()
+        self._encode_pending()
         return self.layout.columns.get(name)
 
     def number_view(self, name: Any) -> np.ndarray | None:
@@ -141,13 +118,13 @@ class ColumnStore:
         column = self._written_column(name)
         view = None if column is None else column.view(self.run(0, self.size)[0])
         if view is not None:
-            self._lent = True
+            self.lent = True
         return view
 
     def tail_lists(self, names: Sequence[Any], count: int) -> dict[Any, list]:
         """Each named column's values in the newest `count` rows, None where there is no value."""
         if count <= len(self._pending):
-            return _fields_of(self._pending[len(self._pending) - count :], names)
+            return fields_of(self._pending[len(self._pending) - count :], names)
         where = self.run(self.size - count, self.size)
         columns = [self.column(name) for name in names]
         return {
@@ -155,9 +132,9 @@ class ColumnStore:
             for name, column in zip(names, columns, strict=True)
         }
 
-    def compact(self) -> None:
+    def encode_pending(self) -> None:
         """Encode the rows waiting as records, all but the newest KEPT_ROWS (contents unchanged)."""
-        self._write_pending(keep=KEPT_ROWS)
+        self._encode_pending(keep=KEPT_ROWS)
 
     @property
     def pending_rows(self) -> int:
@@ -224,7 +201,7 @@ class ColumnStore:
             self.version = next(_VERSIONS)
             self._evicted += count
         self.size -= count
-        self.head = self.head + count if self.size or self._lent else 0
+        self.head = self.head + count if self.size or self.lent else 0
         if not self.size:
             self.newest_ts = None
         self._forget_newest_if_evicted()
@@ -232,7 +209,7 @@ class ColumnStore:
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where `mask` is true (compacting the buffers)."""
         self.version = next(_VERSIONS)
-        self._write_pending()
+        self._encode_pending()
         self._reallocate(self.capacity, self.positions(0, self.size)[mask])
         self._newest = None
         self._new_lineage()
@@ -240,10 +217,10 @@ class ColumnStore:
     def set_max_rows(self, max_rows: int) -> None:
         """Bound the store to `max_rows` rows: a shrink drops the oldest and frees the slack."""
         self.max_rows = max_rows
-        self._write_pending()
+        self._encode_pending()
         self.evict_front(self.size - max_rows)
-        if self.capacity > self._limit():
-            self._reallocate(self._limit(), self.run(0, self.size))
+        if self.capacity > self.limit():
+            self._reallocate(self.limit(), self.run(0, self.size))
 
     def _append(self, records: list[dict], ts: np.ndarray) -> int:
         if len(records) > self.max_rows:
@@ -254,17 +231,17 @@ class ColumnStore:
         total, newest = self.size + count, self.newest_ts
         if total > self.max_rows:
             self.evict_front(total - self.max_rows)
-        self._reserve(count)
+        self.reserve(count)
         put(self.ts, self.run(self.size, self.size + count), ts)
         self.size += count
         self.newest_ts = float(ts[-1])
         self._appended += count
         self._pending.extend(records)
         if len(self._pending) >= PENDING_ROWS:
-            if self.compactor is None or count >= PENDING_ROWS or len(self._pending) >= DEFERRED_PENDING_ROWS:
-                self._write_pending(keep=KEPT_ROWS)
+            if self.encoder is None or count >= PENDING_ROWS or len(self._pending) >= DEFERRED_PENDING_ROWS:
+                self._encode_pending(keep=KEPT_ROWS)
             else:
-                self.compactor.due(self)
+                self.encoder.due(self)
         if ts[-1] != newest:
             self._newest = records[_newest_time_start(ts) :]
         elif self._newest is not None:
@@ -276,7 +253,7 @@ class ColumnStore:
     def _merge(self, records: list[dict], ts: np.ndarray) -> int:
         """Insert late records (older than the newest row) at their time; evict the oldest rows."""
         count = len(records)
-        self._write_pending()
+        self._encode_pending()
         slots = self.searchsorted(ts, "right")
         late_rows = slots + np.arange(count)
         total = self.size + count
@@ -288,9 +265,8 @@ class ColumnStore:
         tail = np.arange(first, self.size)
         tail_rows = tail + np.searchsorted(slots, tail, "right")
         encoded = self._encode(list(compress(records, kept)))
-        self._reserve(count)
-        if self._lent:  # rows move in place below: views handed out keep the old buffers
-            self._reallocate(self.capacity, self.run(0, self.size))
+        self.reserve(count)
+        self.unlend()  # rows move in place below: views handed out keep the old buffers
         moved = tail_rows >= evicted
         source, target = self._slots(tail[moved]), self._slots(tail_rows[moved])
         self.ts[target] = self.ts[source]
@@ -331,7 +307,7 @@ class ColumnStore:
         for column, values in encoded:
             column.put(where, values)
 
-    def _write_pending(self, keep: int = 0) -> None:
+    def _encode_pending(self, keep: int = 0) -> None:
         """Encode the pending records, all but the newest `keep`, into the columns (their times are
         stored already)."""
         count = len(self._pending) - keep
@@ -357,21 +333,9 @@ class ColumnStore:
             for name, column in self.layout.named()
         ]
 
-    def _limit(self) -> int:
+    def limit(self) -> int:
         """The most slots the buffers need: `max_rows` and room to slide."""
-        return self.max_rows + _room(self.max_rows)
-
-    def _reserve(self, extra: int) -> None:
-        """Free slots for `extra` rows after the newest: when the buffers end sooner, the rows move
-        to fresh ones (grown geometrically while the store fills, with room to slide once it evicts)."""
-        if self.head + self.size + extra <= self.capacity:
-            return
-        needed = self.size + extra
-        if self.head:
-            capacity = needed + _room(needed)
-        else:
-            capacity = self.capacity + (self.capacity if self.capacity < DOUBLING_UP_TO else self.capacity // 2)
-        self._reallocate(max(needed, min(self._limit(), capacity)), self.run(0, self.size))
+        return self.max_rows + room(self.max_rows)
 
     def _reallocate(self, capacity: int, live: Where) -> None:
         """Move the rows at the slots `live` (in order) to fresh buffers of `capacity` slots."""
@@ -382,59 +346,11 @@ class ColumnStore:
         for column in self.layout:
             column.reallocate(capacity, live)
         self.capacity, self.head, self.size = capacity, 0, count
-        self._lent = False
+        self.lent = False
         self._note_newest_ts()
 
     def _note_newest_ts(self) -> None:
         self.newest_ts = float(self.ts[self.head + self.size - 1]) if self.size else None
-
-
-class Compactor:
-    """The stores whose waiting rows are due to be encoded, for their owner to encode when idle.
-
-    Encoding a store's waiting rows costs about as much as building a few module inputs, and a
-    store reaches PENDING_ROWS in the middle of serving stations. A service hands that work to
-    the moments it has nothing to serve (`compact_one` per turn of its event loop); a store whose
-    owner is never idle still encodes its rows itself at DEFERRED_PENDING_ROWS, so memory stays
-    bounded. Not thread-safe: its owner serialises access, as for the stores.
-    """
-
-    def __init__(self) -> None:
-        self._due: dict[int, ColumnStore] = {}  # by id, in the order they became due
-
-    def __len__(self) -> int:
-        return len(self._due)
-
-    def due(self, store: ColumnStore) -> None:
-        """Note that `store` has rows to encode (again: it keeps its place)."""
-        self._due.setdefault(id(store), store)
-
-    def compact_one(self) -> bool:
-        """Encode the waiting rows of the store due longest; False when none was due."""
-        if not self._due:
-            return False
-        store = self._due.pop(next(iter(self._due)))
-        store.compact()
-        return True
-
-
-def _fields_of(records: list[dict], names: Sequence[Any]) -> dict[Any, list]:
-    """Each name's values over `records` (None where a record lacks it); records that all hold
-    every name are transposed in one pass."""
-    if records and names:
-        try:
-            rows = list(map(itemgetter(*names), records))
-        except KeyError:
-            pass
-        else:
-            if len(names) == 1:
-                return {names[0]: rows}
-            return dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
-    return {name: [record.get(name) for record in records] for name in names}
-
-
-def _room(rows: int) -> int:
-    return max(MIN_ROOM, rows // ROOM_SHARE)
 
 
 def _newest_time_start(ts: np.ndarray) -> int:

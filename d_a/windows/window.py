@@ -5,9 +5,9 @@ time, exact duplicates stored once); the other kinds override only what differs.
 are not thread-safe: the dispatcher serialises access to a station's windows. Records are
 JSON-like dicts; they are not copied, so a dict must not be changed after it was added.
 
-`stage` is the cheap write path for many small batches (a service writes a few records per
-station per poll): records wait in a list and are stored in one vectorised write at the next
-read, or once STAGE_LIMIT of them wait.
+`add_pending` is the cheap write path for many small batches (a service writes a few records
+per station per poll): the records wait, pending, and are stored in one vectorised write at the
+next read (see pending).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import numpy as np
 from .align import sorted_keys
 from .batch import Batch
 from .padding import check_strategy, fill, grid_sources
+from .pending import PENDING_RECORDS_LIMIT, PendingEncoder
 from .spec import WindowSpec
-from .store import ColumnStore, Compactor
+from .store import ColumnStore
 
 FORMATS = ("list", "numpy")
-STAGE_LIMIT = 1024
 SMALL_PIVOT = 256  # up to this many records an unpadded list pivot is built in Python (cheaper than numpy)
 Times = Sequence[float] | np.ndarray
 
@@ -37,12 +37,12 @@ class Window:
     kind: ClassVar[str] = "append"
     last_update: float | None  # when the newest write arrived (epoch s), None while empty
     _store: ColumnStore
-    _staged_records: list[dict]
-    _staged_ts: list[float]
+    _pending_records: list[dict]
+    _pending_ts: list[float]
 
-    def __init__(self, spec: WindowSpec, compactor: Compactor | None = None) -> None:
+    def __init__(self, spec: WindowSpec, encoder: PendingEncoder | None = None) -> None:
         self.spec = spec
-        self.compactor = compactor  # encodes the store's newest rows when its owner is idle (store.py)
+        self.encoder = encoder  # encodes the store's newest rows when its owner is idle (store.py)
         self.derived: dict[str, object] = {}  # values readers derive from the content, keyed by `version`
         self.clear()
 
@@ -52,14 +52,14 @@ class Window:
 
     def add_many(self, records: Sequence[dict], ts: Times, now: float | None = None) -> bool:
         """Add a poll batch at once (one vectorised write per column); same result as `add` for each."""
-        self.flush()
+        self.store_pending()
         batch = Batch.of(records, ts)
         if not len(batch):
             return False
         self.last_update = time.time() if now is None else float(now)
         return self._add(batch, self.last_update)
 
-    def stage(self, records: Sequence[dict], ts: Sequence[float], now: float | None = None) -> bool:
+    def add_pending(self, records: Sequence[dict], ts: Sequence[float], now: float | None = None) -> bool:
         """Queue records to be stored at the next read; True if the station should run.
 
         Any record triggers (per_second: a record of a newer second); duplicates, late and
@@ -68,26 +68,26 @@ class Window:
         if not len(records):
             return False
         self.last_update = time.time() if now is None else float(now)
-        trigger = self._stage_trigger(ts)
-        self._staged_records.extend(records)
-        self._staged_ts.extend(ts)
-        if len(self._staged_records) >= STAGE_LIMIT:
-            self.flush()
+        trigger = self._pending_trigger(ts)
+        self._pending_records.extend(records)
+        self._pending_ts.extend(ts)
+        if len(self._pending_records) >= PENDING_RECORDS_LIMIT:
+            self.store_pending()
         return trigger
 
-    def flush(self) -> None:
-        """Store the records `stage` queued (every read does this first)."""
-        if not self._staged_records:
+    def store_pending(self) -> None:
+        """Store the pending records `add_pending` queued (every read does this first)."""
+        if not self._pending_records:
             return
-        records, ts = self._staged_records, self._staged_ts
-        self._staged_records, self._staged_ts = [], []
+        records, ts = self._pending_records, self._pending_ts
+        self._pending_records, self._pending_ts = [], []
         batch = Batch.of(records, ts)
         if len(batch):
             self._add(batch, self.last_update if self.last_update is not None else time.time())
 
     def replace(self, records: Sequence[dict], ts: Times, now: float | None = None) -> bool:
         """Make `records` the whole window (newest `window_size` of them by time); True if it changed."""
-        self.flush()
+        self.store_pending()
         previous = self._store
         self.clear()
         self.add_many(records, ts, now)
@@ -95,27 +95,27 @@ class Window:
 
     def records(self) -> list[dict]:
         """The window's records, oldest first, equal in type and value to what was added."""
-        self.flush()
+        self.store_pending()
         return self._store.rows()
 
     def latest(self) -> dict | None:
         """The newest record, or None when the window is empty."""
-        self.flush()
+        self.store_pending()
         size = len(self._store)
         return self._store.rows(size - 1, size)[0] if size else None
 
     def __len__(self) -> int:
-        self.flush()
+        self.store_pending()
         return len(self._store)
 
     def __iter__(self) -> Iterator[tuple[dict, float]]:
         """`(record, ts)` pairs, oldest first: the original d_a's `deque[(raw, ts)]` view of a window."""
-        self.flush()
+        self.store_pending()
         return iter(list(zip(self._store.rows(), self._store.times().tolist(), strict=True)))
 
     def __getitem__(self, index: int) -> tuple[dict, float]:
         """The `(record, ts)` pair at `index` (negative counts from the newest), as the original d_a's deque."""
-        self.flush()
+        self.store_pending()
         size = len(self._store)
         position = index + size if index < 0 else index
         if not 0 <= position < size:
@@ -125,34 +125,34 @@ class Window:
     @property
     def newest_ts(self) -> float | None:
         """Time of the newest record (epoch s), None when empty."""
-        self.flush()
+        self.store_pending()
         return self._store.newest_ts
 
     @property
     def version(self) -> int:
         """Changes whenever the content changes (and only then): a key for caching derived values."""
-        self.flush()
+        self.store_pending()
         return self._store.version
 
     def mark(self) -> tuple[int, int, int]:
         """A mark of the current rows, for `changes_since`."""
-        self.flush()
+        self.store_pending()
         return self._store.mark()
 
     def changes_since(self, mark: tuple[int, int, int]) -> tuple[int, int] | None:
         """(oldest records dropped, records appended) since `mark`, or None when records changed
         in another way (a late record placed among the others, a window replaced or cleared)."""
-        self.flush()
+        self.store_pending()
         return self._store.changes_since(mark)
 
     def tail_columns(self, fields: Sequence[str], count: int) -> dict[str, list]:
         """The newest `count` records' values of each field, oldest first (None for no value)."""
-        self.flush()
+        self.store_pending()
         return self._store.tail_lists(fields, min(count, len(self._store)))
 
     def tail_arrays(self, fields: Sequence[str], count: int) -> dict[str, np.ndarray]:
         """The newest `count` records' values of each field as `column(field, fmt="numpy")` gives them."""
-        self.flush()
+        self.store_pending()
         store = self._store
         size = len(store)
         count = min(count, size)
@@ -170,29 +170,29 @@ class Window:
     def number_view(self, field: str) -> np.ndarray | None:
         """The field's values as `column(field, fmt="numpy")` gives them, as a read-only view of the
         window's buffer (no copy) that never changes; None unless every record has a float value."""
-        self.flush()
+        self.store_pending()
         return self._store.number_view(field)
 
     def tail_times(self, count: int) -> np.ndarray:
         """The times of the newest `count` records, oldest first."""
-        self.flush()
+        self.store_pending()
         size = len(self._store)
         return self._store.times(size - min(count, size), size)
 
     def oldest(self, count: int) -> list[dict]:
         """The oldest `count` records, as added."""
-        self.flush()
+        self.store_pending()
         return self._store.rows(0, min(count, len(self._store)))
 
     def times(self) -> np.ndarray:
         """The records' times (epoch s), oldest first, aligned with `records()`."""
-        self.flush()
+        self.store_pending()
         return self._store.times()
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the window's buffers."""
-        self.flush()
+        self.store_pending()
         return self._store.nbytes
 
     def column(self, field: str, padding: str | None = None, fmt: str = "list") -> list | np.ndarray:
@@ -205,7 +205,7 @@ class Window:
             raise ValueError(f"unknown column format {fmt!r}; use one of {', '.join(FORMATS)}")
         if padding is not None:
             check_strategy(padding)
-        self.flush()
+        self.store_pending()
         store = self._store
         if padding is None and fmt == "numpy" and (view := store.number_view(field)) is not None:
             return view
@@ -236,7 +236,7 @@ class Window:
             raise ValueError(f"unknown column format {fmt!r}; use one of {', '.join(FORMATS)}")
         strategy = "missing" if padding is None else padding
         check_strategy(strategy)
-        self.flush()
+        self.store_pending()
         store = self._store
         key_column = store.column(key)
         if not len(store) or key_column is None:
@@ -271,26 +271,26 @@ class Window:
 
     def expire(self, now: float, max_idle_seconds: float) -> bool:
         """Empty the window if nothing arrived for `max_idle_seconds`; True when it is empty afterwards."""
-        self.flush()
+        self.store_pending()
         if self.last_update is not None and now - self.last_update > max_idle_seconds:
             self.clear()
         return not len(self)
 
     def resize(self, window_size: int) -> None:
         """Change `window_size`: a shrunk window keeps its newest records, a grown one keeps all."""
-        self.flush()
+        self.store_pending()
         self.spec = dataclasses.replace(self.spec, window_size=window_size)
         self._store.set_max_rows(self._max_rows())
 
     def clear(self) -> None:
         """Drop every record (and the buffers holding them)."""
-        self._store = ColumnStore(self.spec.fields, self._max_rows(), self.compactor)
+        self._store = ColumnStore(self.spec.fields, self._max_rows(), self.encoder)
         self.last_update = None
-        self._staged_records = []
-        self._staged_ts = []
+        self._pending_records = []
+        self._pending_ts = []
 
-    def _stage_trigger(self, ts: Sequence[float]) -> bool:
-        """Whether staging records of these times should run the station (any record does)."""
+    def _pending_trigger(self, ts: Sequence[float]) -> bool:
+        """Whether adding pending records of these times should run the station (any record does)."""
         return True
 
     def _max_rows(self) -> int:

@@ -12,7 +12,7 @@ from d_a.dispatcher import DataDispatcher
 from d_a.errors import DispatcherError
 from d_a.simulator import FAULT_KINDS, FaultConfig, StationSimulator
 from d_a.topics import parse_time
-from d_a.windows.store import KEPT_ROWS
+from d_a.windows.pending import KEPT_ROWS
 
 SIM_START = parse_time("2025-11-01 00:00:00")
 
@@ -504,11 +504,11 @@ def test_deferred_encoding_gives_the_same_inputs_and_compacts_on_request() -> No
                 station, "operation_optimization"
             )
         if second % 50 == 49:
-            assert deferred.compaction_due()
-            while deferred.compact():
+            assert deferred.encoding_due()
+            while deferred.encode_pending():
                 pass
-            assert not deferred.compaction_due()
-    assert not now.compaction_due() and not now.compact()  # without defer_encoding: nothing is left
+            assert not deferred.encoding_due()
+    assert not now.encoding_due() and not now.encode_pending()  # without defer_encoding: nothing is left
 
 
 def test_a_week_of_history_is_encoded_as_it_arrives_even_when_encoding_is_deferred() -> None:
@@ -519,6 +519,6 @@ def test_a_week_of_history_is_encoded_as_it_arrives_even_when_encoding_is_deferr
     deferred = DataDispatcher(defer_encoding=True)
     for message in sim.initial_messages():
         deferred.ingest(message.topic, orjson.loads(message.value))
-    assert not deferred.compaction_due()
+    assert not deferred.encoding_due()
     window = deferred.data_cache[sim.station_ids[0]]["SCHEDULE-STATION-REALTIME-DATA"]
     assert len(window) == 168 and window._store.pending_rows <= KEPT_ROWS

@@ -11,8 +11,9 @@ import numpy as np
 from ..slots import Where, put, size_of, take
 
 
-class Unfit(Exception):
-    """The codec cannot hold these values losslessly."""
+class Unfit(ValueError):
+    """Values a buffer's type cannot hold losslessly: its owner moves them to one that can (a
+    column to another codec), or rebuilds what it derived (a module input's table)."""
 
 
 class Codec:

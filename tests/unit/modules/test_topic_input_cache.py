@@ -111,17 +111,17 @@ def test_cached_inputs_equal_inputs_built_from_scratch(ops, which, fmt) -> None:
         now += step
         if op == "stage":
             last = [build(now, gun) for gun in range(1, count + 1)]
-            window.stage(last, [now] * count, now=now)
+            window.add_pending(last, [now] * count, now=now)
         elif op == "late":
-            window.stage([build(now - 3, 9)], [now - 3], now=now)
+            window.add_pending([build(now - 3, 9)], [now - 3], now=now)
         elif op == "duplicate" and last:
-            window.stage(last, [now - step] * len(last), now=now)
+            window.add_pending(last, [now - step] * len(last), now=now)
         elif op == "replace":
             window.replace([build(now, 1)], [now], now=now)
         elif op == "text":  # a number field receives text: its numpy values turn into objects
             record = build(now, 1)
             record.update({name: "n/a" for name in ("soc", "meterPower", "status") if name in record})
-            window.stage([record], [now], now=now)
+            window.add_pending([record], [now], now=now)
         cached, fresh = both(cache, "T", config, window, fmt)
         assert same(cached, fresh), (op, cached, fresh)
         given_out += [(value, value.copy()) for value in cached.values() if isinstance(value, np.ndarray)]
@@ -132,7 +132,7 @@ def test_a_growing_window_is_extended_not_rebuilt() -> None:
     window = make_window(window_spec(ORDERS))
     cache = TopicInputCache()
     for second in range(20):  # far beyond window_size: the oldest seconds are evicted as it goes
-        window.stage([car_order(T0 + second, gun) for gun in (1, 2)], [T0 + second] * 2, now=T0 + second)
+        window.add_pending([car_order(T0 + second, gun) for gun in (1, 2)], [T0 + second] * 2, now=T0 + second)
         cached, fresh = both(cache, "CAR", ORDERS, window)
         assert same(cached, fresh)
     assert cache.builds == {"CAR": 1}  # the first read only
@@ -144,9 +144,9 @@ def test_a_late_record_rebuilds_the_inputs() -> None:
     window = make_window(window_spec(ORDERS))
     cache = TopicInputCache()
     for second in range(3):
-        window.stage([car_order(T0 + second, 1)], [T0 + second], now=T0 + second)
+        window.add_pending([car_order(T0 + second, 1)], [T0 + second], now=T0 + second)
         both(cache, "CAR", ORDERS, window)
-    window.stage([car_order(T0 + 0.5, 2)], [T0 + 0.5], now=T0 + 3)  # late: lands between the others
+    window.add_pending([car_order(T0 + 0.5, 2)], [T0 + 0.5], now=T0 + 3)  # late: lands between the others
     cached, fresh = both(cache, "CAR", ORDERS, window)
     assert same(cached, fresh)
     assert cached["gunNo_window"] == ["1", "2", "1", "1"]
@@ -158,7 +158,7 @@ def test_an_input_kept_by_its_caller_keeps_what_it_held_when_built() -> None:
     cache = TopicInputCache()
     station_inputs = []
     for second in range(10):  # beyond window_size: the oldest second is dropped from the lists too
-        window.stage([car_order(T0 + second, 1)], [T0 + second], now=T0 + second)
+        window.add_pending([car_order(T0 + second, 1)], [T0 + second], now=T0 + second)
         data = ModuleInput()
         data.update(cache.get("CAR", ORDERS, window, padding=None, fmt="list", now=T0, borrower=data))
         data.share(list(data))
@@ -175,7 +175,7 @@ def test_inputs_no_longer_referenced_are_not_copied(monkeypatch) -> None:
     window = make_window(window_spec(ORDERS))
     cache = TopicInputCache()
     for second in range(10):
-        window.stage([car_order(T0 + second, 1)], [T0 + second], now=T0 + second)
+        window.add_pending([car_order(T0 + second, 1)], [T0 + second], now=T0 + second)
         data = ModuleInput()
         data.update(cache.get("CAR", ORDERS, window, padding=None, fmt="list", now=T0, borrower=data))
         del data  # a service drops each run's input once the callback returned
@@ -190,10 +190,10 @@ def test_a_gun_table_is_extended_as_reports_arrive_and_age_out(fmt) -> None:
     given_out = []
     for tick in range(12):  # guns 1 and 2 report every 15 s; the window keeps the newest 8 reports
         t = T0 + 15 * tick
-        window.stage([gun_status(t, 1)], [t], now=t)  # gun 2's report of the slot comes in the next run
+        window.add_pending([gun_status(t, 1)], [t], now=t)  # gun 2's report of the slot comes in the next run
         cached, fresh = both(cache, "GUN", config, window, fmt)
         assert same(cached, fresh)
-        window.stage([gun_status(t + 1, 2)], [t + 1], now=t)
+        window.add_pending([gun_status(t + 1, 2)], [t + 1], now=t)
         cached, fresh = both(cache, "GUN", config, window, fmt)
         assert same(cached, fresh)
         given_out.append((cached["status_window"], copy.deepcopy(fresh["status_window"])))
@@ -209,7 +209,7 @@ def test_numpy_inputs_are_views_that_follow_appends_and_never_change_once_given(
     cache = TopicInputCache()
     given_out = []
     for second in range(200):  # far beyond window_size, and past several moves to a new buffer
-        window.stage([car_order(T0 + second, gun) for gun in (1, 2)], [T0 + second] * 2, now=T0 + second)
+        window.add_pending([car_order(T0 + second, gun) for gun in (1, 2)], [T0 + second] * 2, now=T0 + second)
         cached, fresh = both(cache, "CAR", ORDERS, window, "numpy")
         assert same(cached, fresh)
         given_out.append((cached["soc_window"], fresh["soc_window"].copy()))

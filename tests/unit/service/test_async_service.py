@@ -17,7 +17,7 @@ from d_a.kafka import TopicPartition
 from d_a.metrics import ServiceMetrics
 from d_a.service import AsyncDataAnalysisService
 from d_a.simulator import StationSimulator
-from d_a.windows.store import PENDING_ROWS
+from d_a.windows.pending import PENDING_ROWS
 
 REALTIME = "SCHEDULE-STATION-REALTIME-DATA"
 ORDERS = "SCHEDULE-CAR-ORDER"
@@ -401,7 +401,7 @@ async def test_the_windows_newest_rows_are_encoded_once_the_service_is_idle(tran
         for message in sim.initial_messages() + sim.advance(60):  # PENDING_ROWS car orders and more per station
             broker.produce(message.topic, message.value, key=message.key)
         await until(lambda: len(seen) == 5)
-        await until(lambda: not service.dispatcher.compaction_due())
+        await until(lambda: not service.dispatcher.encoding_due())
         stores = [window._store for windows in service.dispatcher.data_cache.values() for window in windows.values()]
     finally:
         await service.stop()

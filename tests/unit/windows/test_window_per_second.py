@@ -41,7 +41,7 @@ def test_each_new_second_completes_the_one_before_while_rows_are_encoded(car_ord
     previous: list[dict] = []
     for second in range(60):  # 6 guns: 360 rows, several encodings
         orders = [car_order(t0 + second, gun=g, outputPower=10.0 * g + second) for g in range(1, 7)]
-        assert window.stage(orders, [t0 + second] * 6) is (second > 0)
+        assert window.add_pending(orders, [t0 + second] * 6) is (second > 0)
         assert window.completed_second() == previous
         assert window.current_second() == orders
         previous = orders
@@ -154,7 +154,7 @@ def clocked_window(seconds: int = 604_800, grace: float | None = GRACE) -> PerSe
 
 def write(window: PerSecondWindow, how: str, records: list[dict], times: list[float], now: float) -> bool:
     """Records as a service stages them, or as a library user adds them."""
-    return window.stage(records, times, now) if how == "stage" else window.add_many(records, times, now)
+    return window.add_pending(records, times, now) if how == "stage" else window.add_many(records, times, now)
 
 
 @pytest.fixture(params=["stage", "add_many"])
@@ -189,8 +189,8 @@ def test_the_clock_runs_from_the_arrival_of_the_seconds_records_whatever_the_pro
     ahead of ours, behind it, or the feed is a replay a day behind (the wall clock alone would
     close a lagging producer's seconds while they arrive, and keep a leading one's open)."""
     window = clocked_window()
-    window.stage([car_order(t0, gun=1)], [t0], now=t0 + lag)
-    window.stage([car_order(t0, gun=2)], [t0], now=t0 + lag + 0.8)
+    window.add_pending([car_order(t0, gun=1)], [t0], now=t0 + lag)
+    window.add_pending([car_order(t0, gun=2)], [t0], now=t0 + lag + 0.8)
     assert window.due_at() == pytest.approx(t0 + lag + 1 + GRACE)
     assert window.close_due(t0 + lag + 1.4) is False
     assert window.close_due(t0 + lag + 1.5) is True
@@ -201,11 +201,11 @@ def test_a_second_still_receiving_records_stays_open_for_the_grace(car_order, t0
     """A slow replay delivering one second's records over more than a second: each record keeps it
     open for another grace (a poll batch split a second)."""
     window = clocked_window()
-    window.stage([car_order(t0, gun=1)], [t0], now=t0 + 100)
-    window.stage([car_order(t0, gun=2)], [t0], now=t0 + 101.3)
+    window.add_pending([car_order(t0, gun=1)], [t0], now=t0 + 100)
+    window.add_pending([car_order(t0, gun=2)], [t0], now=t0 + 101.3)
     assert window.due_at() == pytest.approx(t0 + 101.3 + GRACE)
     assert window.close_due(t0 + 101.7) is False
-    window.stage([car_order(t0 - 5, gun=9)], [t0 - 5], now=t0 + 101.7)  # a late record of an older second
+    window.add_pending([car_order(t0 - 5, gun=9)], [t0 - 5], now=t0 + 101.7)  # a late record of an older second
     assert window.close_due(t0 + 102.1) is False
     assert window.close_due(t0 + 102.2) is True
     assert [order["gunNo"] for order in window.completed_second()] == [1, 2]
@@ -249,7 +249,7 @@ def test_a_newer_second_after_an_open_one_behaves_as_before(car_order, t0, how):
 def test_closed_seconds_count_against_the_window_size(car_order, t0):
     window = clocked_window(seconds=2)
     for second in range(5):
-        window.stage([car_order(t0 + 10 * second)], [t0 + 10 * second], now=t0 + 10 * second)
+        window.add_pending([car_order(t0 + 10 * second)], [t0 + 10 * second], now=t0 + 10 * second)
         assert window.close_due(t0 + 10 * second + 2) is True
         assert window.completed_second() == [car_order(t0 + 10 * second)]
     assert window.seconds_count == 2

@@ -249,7 +249,7 @@ def test_staged_seconds_give_the_models_completed_and_current_second(bursts, cap
     model = PerSecondModel(3, cap)
     for chunk in chunked(feed, cuts):
         records = [{"gunNo": gun, "t": ts} for ts, gun in chunk]
-        window.stage(records, [ts for ts, _ in chunk])
+        window.add_pending(records, [ts for ts, _ in chunk])
         for record, (ts, _) in zip(records, chunk, strict=True):
             model.add(record, ts)
         seconds = sorted({math.floor(t) for t, _ in model.rows})

@@ -11,7 +11,7 @@ import pytest
 
 from d_a.config import load_config
 from d_a.windows import WindowSpec, make_window
-from d_a.windows.store import DEFERRED_PENDING_ROWS, KEPT_ROWS, PENDING_ROWS, Compactor
+from d_a.windows.pending import DEFERRED_PENDING_ROWS, KEPT_ROWS, PENDING_ROWS, PendingEncoder
 
 CAR_ORDER_FIELDS = tuple(load_config().topics["SCHEDULE-CAR-ORDER"].fields)
 
@@ -177,7 +177,7 @@ def test_records_read_before_and_after_they_are_encoded_are_the_same(t0, car_ord
     for second in range(3 * PENDING_ROWS):  # past the window's rows: the oldest are evicted as it goes
         record = car_order(t0 + second, gun=second % 3, soc=None if second % 7 == 0 else 30.5 + second)
         added.append(record)
-        window.stage([record], [t0 + second])
+        window.add_pending([record], [t0 + second])
         assert strictly_equal(window.latest(), record)
         for count in (2, KEPT_ROWS + 3):
             assert strictly_equal(
@@ -191,19 +191,19 @@ def test_records_read_before_and_after_they_are_encoded_are_the_same(t0, car_ord
 
 def test_with_a_compactor_rows_wait_for_it_and_read_the_same_before_and_after(t0, car_order, strictly_equal):
     """A service encodes the waiting rows when it is idle: the store only notes it is due, and
-    no read may tell whether the compactor has run."""
-    compactor = Compactor()
-    window = make_window(WindowSpec("per_second", 1_000, CAR_ORDER_FIELDS), compactor)
+    no read may tell whether the encoder has run."""
+    encoder = PendingEncoder()
+    window = make_window(WindowSpec("per_second", 1_000, CAR_ORDER_FIELDS), encoder)
     added = []
     for second in range(PENDING_ROWS // 2):  # two guns a second: PENDING_ROWS rows
         records = [car_order(t0 + second, gun=gun, soc=None if second % 7 == 0 else 30.5 + second) for gun in (1, 2)]
         added += records
-        window.stage(records, [t0 + second] * 2)
-        window.flush()  # as a live run reads it: rows come a few at a time
+        window.add_pending(records, [t0 + second] * 2)
+        window.store_pending()  # as a live run reads it: rows come a few at a time
     before = (window.records(), window.column("soc"), window.completed_second(), window.tail_columns(["soc"], 5))
-    assert len(compactor) == 1
-    assert window._store.pending_rows == PENDING_ROWS  # not encoded: left to the compactor
-    assert compactor.compact_one() and not compactor.compact_one()
+    assert len(encoder) == 1
+    assert window._store.pending_rows == PENDING_ROWS  # not encoded: left to the encoder
+    assert encoder.encode_one() and not encoder.encode_one()
     assert window._store.pending_rows == KEPT_ROWS
     after = (window.records(), window.column("soc"), window.completed_second(), window.tail_columns(["soc"], 5))
     assert strictly_equal(after, before)
@@ -212,15 +212,15 @@ def test_with_a_compactor_rows_wait_for_it_and_read_the_same_before_and_after(t0
 
 def test_a_store_whose_compactor_never_runs_encodes_its_rows_itself(t0, car_order, strictly_equal):
     """Memory stays bounded when the owner is never idle: from DEFERRED_PENDING_ROWS on, the
-    store encodes as it would without a compactor."""
-    compactor = Compactor()
-    window = make_window(WindowSpec("append", 10_000, CAR_ORDER_FIELDS), compactor)
+    store encodes as it would without a encoder."""
+    encoder = PendingEncoder()
+    window = make_window(WindowSpec("append", 10_000, CAR_ORDER_FIELDS), encoder)
     added = [car_order(t0 + i) for i in range(3 * DEFERRED_PENDING_ROWS)]
     for i, record in enumerate(added):
-        window.stage([record], [t0 + i])
-        window.flush()
+        window.add_pending([record], [t0 + i])
+        window.store_pending()
         assert window._store.pending_rows < DEFERRED_PENDING_ROWS
-    assert len(compactor) == 1  # due all along; compacting it now has less left to do
+    assert len(encoder) == 1  # due all along; compacting it now has less left to do
     assert strictly_equal(window.records(), added)
 
 
