@@ -1,29 +1,22 @@
 """DataDispatcher: per-station windows of every topic, and the module inputs built from them.
 
 Messages come in through `ingest` (a whole decoded message: split, routed, parsed, written per
-station in one batch) or the original d_a's `update_topic_data` (one station's data). Global topics
-(the calendar) are kept once and read by every station, so a station that appears after them
-sees them in its very first input. Every method is thread-safe (one re-entrant lock: a model's thread
-may ask for inputs while the service ingests); bad input is counted and logged by `bad_input`, never raised.
-
-A per_second topic's second (car orders) is also complete by the clock (PerSecondWindow): the
-dispatcher lists each such window's due time when its newest second opens, in a heap, so that
-`close_due_seconds` (a service calls it a few times a second) costs O(log n) per second that
-becomes due, and `get_module_input` closes what is due for the station it reads.
+station in one batch) or the original d_a's `update_topic_data` (one station's data). The windows
+are kept by StationWindows (global topics once, for every station; per_second seconds completed
+by the clock: `close_due_seconds`, and `get_module_input` for the station it reads). Every method
+is thread-safe (one re-entrant lock: a model's thread may ask for inputs while the service
+ingests); bad input is counted and logged by `bad_input`, never raised.
 """
-
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .config import PADDING_STRATEGIES, Config, ConfigSource, TopicConfig, load_config, reread
+from .config import PADDING_STRATEGIES, Config, ConfigSource, load_config, reread
 from .errors import DispatcherError, handle_error
 from .modules import InputAssembly, ModuleParser, module_parser
 from .modules.seed_input import seed_module_input
@@ -31,8 +24,10 @@ from .modules.topic_inputs import TopicInputCache
 from .parser_base import ParserBase
 from .topics import BadInput, BadInputLog, StationRecord, StationRouter, TopicParser, build_parsers
 from .topics.registry import TOPIC_PARSER_MAP, ParserSpec, ParserTable
-from .windows import PerSecondWindow, Window, WindowSpec, make_window
+from .windows import Window, WindowSpec
 from .windows.pending import PendingEncoder
+from .windows.spec import window_spec
+from .windows.stations import StationWindows
 
 __all__ = ["TOPIC_PARSER_MAP", "DataDispatcher", "IngestReport"]
 
@@ -53,20 +48,6 @@ class IngestReport:
     bad: list[tuple[int, BadInput]] = dataclasses.field(default_factory=list)
 
 
-def window_spec(topic: TopicConfig) -> WindowSpec:
-    """The window shape a topic's config asks for."""
-    fields = list(dict.fromkeys([*topic.fields, *topic.aliases, *topic.aliases.values()]))
-    return WindowSpec(
-        kind=topic.kind,
-        window_size=topic.window_size,
-        fields=tuple(fields),
-        interval_seconds=topic.interval_seconds,
-        device_key=topic.device_key,
-        max_records_per_second=topic.max_records_per_second,
-        second_grace_seconds=topic.second_grace_seconds,
-    )
-
-
 class DataDispatcher:
     """Windows per station and topic, and the module inputs built from them."""
 
@@ -80,25 +61,28 @@ class DataDispatcher:
         defer_encoding: bool = False,
     ) -> None:
         self.lock = threading.RLock()
-        # `defer_encoding`: windows leave encoding their newest rows to `encode_pending` (a service calls it when idle)
-        self._encoder = PendingEncoder() if defer_encoding else None
         self.data_expire_seconds = data_expire_seconds
         self.clock = clock
         self.router = StationRouter()
         self.bad_input = BadInputLog()
-        self.data_cache: dict[str, dict[str, Window]] = {}
-        self._global: dict[str, Window] = {}
         self._topic_padding: dict[str, str | None] = {}
         self._topic_parser_overrides: dict[str, ParserSpec] = {}
         self._module_parser_overrides: dict[str, ParserBase] = {}
-        # per_second windows' due times (PerSecondWindow.due_at): (due, order, station or None, topic)
-        self._due: list[tuple[float, int, str | None, str]] = []
-        self._due_order = 0
         self.close_by_clock = True  # False: seconds complete only by newer records (see close_due_seconds)
         self._source = config
-        self._apply_config(load_config(config))
+        config_now = load_config(config)
+        # `defer_encoding`: windows leave encoding their pending rows to `encode_pending` (a service calls it when idle)
+        self.windows = StationWindows(
+            _window_specs(config_now), PendingEncoder() if defer_encoding else None, self._note_new_station
+        )
+        self._apply_config(config_now)
         self.padding_strategy: str | None = self.config.service.padding_strategy
         self.window_format = self._checked_format(window_format or self.config.service.window_format)
+
+    @property
+    def data_cache(self) -> dict[str, dict[str, Window]]:
+        """`{station: {topic: window}}`: the original d_a's name of the stations' windows."""
+        return self.windows.by_station
 
     # -- the original d_a's API ----------------------------------------------------------------
 
@@ -113,34 +97,13 @@ class DataDispatcher:
         if parser is None:
             return False
         arrival = self.clock()
-        whole = not isinstance(raw_data, dict) or (parser.config.envelope or "") in raw_data
-        try:
-            items = parser.split(raw_data) if whole else [raw_data]
-        except BadInput as problem:
-            problem.station = station_id
+        whole, result = parser.records_for(str(station_id), raw_data, arrival, timestamp)
+        for problem in result.problems:
             self.bad_input.record(problem, topic)
+        if not result.records:
             return False
-        station = None if parser.is_global else str(station_id)
-        records = []
-        for item in items:
-            problems: list[BadInput] = []
-            try:
-                kept: StationRecord | None = parser.usable(item, station, arrival, problems)
-            except BadInput as unusable:
-                unusable.station = station_id
-                problems.append(unusable)
-                kept = None
-            for found in problems:
-                self.bad_input.record(found, topic)
-            if kept is None:
-                continue
-            if timestamp is not None:
-                kept.ts = timestamp
-            records.append(kept)
-        if not records:
-            return False
-        parser.accepted(records)
-        return bool(self._store(topic, records, whole=whole, arrival=arrival))
+        parser.accepted(result.records)
+        return bool(self._store(topic, result.records, whole=whole, arrival=arrival))
 
     def get_topic_window(self, station_id: str, topic: str) -> list[dict]:
         """The window's records, oldest first ([] when the station or topic has none)."""
@@ -157,15 +120,15 @@ class DataDispatcher:
             if module not in self.config.module_to_topics:
                 raise DispatcherError(f"unknown module {module!r}; configured: {', '.join(self.config.modules)}")
             now = self.clock()
-            if self.close_by_clock and self._clocked:
-                self._close_due_of(station_id, now)
+            if self.close_by_clock and self.windows.clocked:
+                self.windows.close_due_of(station_id, now)
             try:
                 parser = self._module_parser_overrides.get(module) or module_parser(module)
                 if not isinstance(parser, ModuleParser):
-                    return seed_module_input(self.config, module, parser, self._windows_of(station_id))
+                    return seed_module_input(self.config, module, parser, self.windows.reader(station_id))
                 data = self._assembly(station_id, module).build(
                     station_id,
-                    self._windows_of(station_id),
+                    self.windows.reader(station_id),
                     self.padding_for,
                     now,
                     self._input_cache,
@@ -190,15 +153,8 @@ class DataDispatcher:
         device by device. Returns the stations removed.
         """
         now = self.clock()
-        removed = []
         with self.lock:
-            for topic, window in self._global.items():
-                window.expire(now, self._expiry(topic))
-            for station_id, windows in list(self.data_cache.items()):
-                for topic, window in windows.items():
-                    window.expire(now, self._expiry(topic))
-                if not any(len(w) for w in windows.values()):
-                    removed.append(station_id)
+            removed = self.windows.expire(now, self._expiry)
             for station_id in removed:
                 self.remove_station(station_id)
         if removed:
@@ -215,10 +171,9 @@ class DataDispatcher:
             self._source = config_mod
         config = load_config(reread(self._source))
         with self.lock:
-            old_specs = self._specs
+            old_specs = self.windows.specs
             self._apply_config(config)
-            for station_id, windows in [*self.data_cache.items(), (None, self._global)]:
-                self._migrate(station_id, windows, old_specs)
+            self.windows.refit(old_specs)
         logger.info(
             "configuration reloaded from %s: %d topics, %d modules",
             config.source,
@@ -317,7 +272,7 @@ class DataDispatcher:
     def remove_station(self, station_id: str) -> None:
         """Drop a station's windows and what was derived from them."""
         with self.lock:
-            self.data_cache.pop(station_id, None)
+            self.windows.remove(station_id)
             self._assemblies.pop(station_id, None)
 
     def padding_for(self, topic: str) -> str | None:
@@ -334,17 +289,17 @@ class DataDispatcher:
 
     def has_station(self, station_id: str) -> bool:
         """Whether the station holds windows."""
-        return station_id in self.data_cache
+        return station_id in self.windows.by_station
 
     def stations(self) -> list[str]:
         """Stations that hold data, in order of first appearance."""
         with self.lock:
-            return list(self.data_cache)
+            return list(self.windows.by_station)
 
     def global_topics(self) -> list[str]:
         """Global topics that hold data."""
         with self.lock:
-            return [t for t, w in self._global.items() if len(w)]
+            return [t for t, w in self.windows.global_windows.items() if len(w)]
 
     def close_due_seconds(self, now: float | None = None) -> set[str]:
         """Complete the per_second windows' newest seconds that are complete by the clock at `now`
@@ -360,33 +315,26 @@ class DataDispatcher:
             return stations
         with self.lock:
             now = self.clock() if now is None else now
-            due = self._due
-            while due and due[0][0] <= now:
-                at, _, station_id, topic = heapq.heappop(due)
-                window = self._window(station_id, topic) if station_id is not None else self._global.get(topic)
-                if not isinstance(window, PerSecondWindow) or window.clock_listed != at:
-                    continue  # the window is gone or was replaced, or is listed again since
-                window.clock_listed = None
-                if window.close_due(now):
-                    stations.update(self.data_cache if station_id is None else (station_id,))
-                else:
-                    self._list_due(station_id, topic, window)  # newer records moved its due time
+            for station_id in self.windows.close_due(now):
+                stations.update(self.windows.by_station if station_id is None else (station_id,))
         return stations
 
     def encoding_due(self) -> bool:
         """Whether windows hold rows to encode (only with `defer_encoding`)."""
-        return self._encoder is not None and len(self._encoder) > 0
+        encoder = self.windows.encoder
+        return encoder is not None and len(encoder) > 0
 
     def encode_pending(self) -> bool:
         """Encode one window's waiting rows (with `defer_encoding`); whether more are due.
 
         A call costs about as much as building a few module inputs: a service makes one per
         turn of its event loop while it has no station to serve."""
-        if self._encoder is None:
+        encoder = self.windows.encoder
+        if encoder is None:
             return False
         with self.lock:
-            self._encoder.encode_one()
-            return len(self._encoder) > 0
+            encoder.encode_one()
+            return len(encoder) > 0
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -395,13 +343,7 @@ class DataDispatcher:
         self._input_cache = TopicInputCache()
         self._assemblies: dict[str, dict[str, InputAssembly]] = {}  # station -> module -> its last input
         self._parsers: dict[str, TopicParser] = build_parsers(config.topics, self.router, self._topic_parser_overrides)
-        self._specs = {name: window_spec(topic) for name, topic in config.topics.items()}
-        # per_second topics whose seconds the clock completes too
-        self._clocked = [
-            name
-            for name, spec in self._specs.items()
-            if spec.kind == "per_second" and spec.second_grace_seconds is not None
-        ]
+        self.windows.set_specs(_window_specs(config))
 
     def _rebuild_parsers(self) -> None:
         with self.lock:
@@ -418,7 +360,7 @@ class DataDispatcher:
 
     def _assembly(self, station_id: str, module: str) -> InputAssembly:
         """The station's kept input of `module` (a new one for a station without windows, not kept)."""
-        if station_id not in self.data_cache:
+        if station_id not in self.windows.by_station:
             return InputAssembly(self.config, module, self.window_format)
         assemblies = self._assemblies.setdefault(station_id, {})
         assembly = assemblies.get(module)
@@ -426,15 +368,8 @@ class DataDispatcher:
             assembly = assemblies[module] = InputAssembly(self.config, module, self.window_format)
         return assembly
 
-    def _windows_of(self, station_id: str) -> Callable[[str], Window | None]:
-        """`_window` for one station (a module input asks for a dozen topics per run)."""
-        global_windows, windows = self._global, self.data_cache.get(station_id, {})
-        return lambda topic: global_windows[topic] if topic in global_windows else windows.get(topic)
-
     def _window(self, station_id: str, topic: str) -> Window | None:
-        if topic in self._global:
-            return self._global[topic]
-        return self.data_cache.get(station_id, {}).get(topic)
+        return self.windows.get(station_id, topic)
 
     def _store(
         self,
@@ -451,15 +386,14 @@ class DataDispatcher:
         for item in records:
             by_station.setdefault(item.station_id, []).append(item)
         replace = whole and self.config.topics[topic].kind == "replace"
-        clocked = topic in self._clocked
+        windows = self.windows
         with self.lock:
             for station_id, items in by_station.items():
-                window = self._window_for(station_id, topic)
+                window = windows.ensure(station_id, topic)
                 rows, times = [i.record for i in items], [i.ts for i in items]
                 changed = window.replace(rows, times, arrival) if replace else window.add_pending(rows, times, arrival)
-                if clocked and isinstance(window, PerSecondWindow) and window.clock_listed is None:
-                    self._list_due(station_id, topic, window)
-                stations = self.data_cache if station_id is None else (station_id,)
+                windows.wrote(station_id, topic, window)
+                stations = windows.by_station if station_id is None else (station_id,)
                 report.touched.update(stations)
                 if changed:
                     report.triggered.update(stations)
@@ -467,40 +401,6 @@ class DataDispatcher:
                 if report.newest_ts is None or newest > report.newest_ts:
                     report.newest_ts = newest
         return report.triggered
-
-    def _list_due(self, station_id: str | None, topic: str, window: PerSecondWindow) -> None:
-        """List the window's due time (when it has a second to complete) for `close_due_seconds`."""
-        at = window.due_at()
-        if at is not None:
-            window.clock_listed = at
-            self._due_order += 1
-            heapq.heappush(self._due, (at, self._due_order, station_id, topic))
-
-    def _close_due_of(self, station_id: str, now: float) -> None:
-        """Complete the station's per_second seconds that are due at `now` (a global window's are
-        left to `close_due_seconds`, which runs every station with them)."""
-        windows = self.data_cache.get(station_id)
-        if windows is None:
-            return
-        for topic in self._clocked:
-            window = windows.get(topic)
-            if isinstance(window, PerSecondWindow):
-                window.close_due(now)
-
-    def _window_for(self, station_id: str | None, topic: str) -> Window:
-        if station_id is None:
-            window = self._global.get(topic)
-            if window is None:
-                window = self._global[topic] = make_window(self._specs[topic], self._encoder)
-            return window
-        windows = self.data_cache.get(station_id)
-        if windows is None:
-            windows = self.data_cache[station_id] = {}
-            self._note_new_station(station_id, topic)
-        window = windows.get(topic)
-        if window is None:
-            window = windows[topic] = make_window(self._specs[topic], self._encoder)
-        return window
 
     def _note_new_station(self, station_id: str, topic: str) -> None:
         known = self.router.known_stations
@@ -516,29 +416,6 @@ class DataDispatcher:
             return topic_config.expire_seconds
         return self.data_expire_seconds
 
-    def _migrate(self, station_id: str | None, windows: dict[str, Window], old_specs: dict[str, WindowSpec]) -> None:
-        """Fit one station's windows (None: the global ones) to the current specs (drop, resize or rebuild)."""
-        for topic in list(windows):
-            spec = self._specs.get(topic)
-            if spec is None:
-                del windows[topic]
-                continue
-            old = old_specs.get(topic)
-            if old == spec:
-                continue
-            window = windows[topic]
-            if old is not None and _only_size_differs(old, spec):
-                window.resize(spec.window_size)
-                continue
-            rebuilt = make_window(spec, self._encoder)
-            rebuilt.add_many(window.records(), list(window.times()), window.last_update)
-            if isinstance(window, PerSecondWindow) and window.newest_second_complete:
-                assert isinstance(rebuilt, PerSecondWindow)
-                rebuilt.close_due(math.inf)  # readers keep the second they had
-            windows[topic] = rebuilt
-            if topic in self._clocked and isinstance(rebuilt, PerSecondWindow):
-                self._list_due(station_id, topic, rebuilt)
-
     @staticmethod
     def _checked_format(fmt: str) -> str:
         if fmt not in WINDOW_FORMATS:
@@ -546,5 +423,5 @@ class DataDispatcher:
         return fmt
 
 
-def _only_size_differs(old: WindowSpec, new: WindowSpec) -> bool:
-    return dataclasses.replace(old, window_size=new.window_size) == new
+def _window_specs(config: Config) -> dict[str, WindowSpec]:
+    return {name: window_spec(topic) for name, topic in config.topics.items()}

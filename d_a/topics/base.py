@@ -148,6 +148,33 @@ class TopicParser(ParserBase):
                 result.problems.append(problem)
         return result
 
+    def records_for(
+        self, station_id: str, raw_data: Any, arrival: float, timestamp: float | None = None
+    ) -> tuple[bool, ParseResult]:
+        """One station's data as the original d_a's `update_topic_data` takes it: a record, a
+        list of records, or a whole message (`whole`, True then: it replaces a `replace` window).
+        `timestamp` overrides the records' own time; bad records are collected, never raised."""
+        result = ParseResult()
+        whole = not isinstance(raw_data, dict) or (self.config.envelope or "") in raw_data
+        try:
+            items = self.split(raw_data) if whole else [raw_data]
+        except BadInput as problem:
+            problem.station = station_id
+            result.problems.append(problem)
+            return whole, result
+        station = None if self.is_global else station_id
+        for item in items:
+            try:
+                record = self.usable(item, station, arrival, result.problems)
+            except BadInput as unusable:
+                unusable.station = station_id
+                result.problems.append(unusable)
+                continue
+            if timestamp is not None:
+                record.ts = timestamp
+            result.records.append(record)
+        return whole, result
+
     def usable(
         self, item: Any, station: str | None, arrival: float, problems: list[BadInput], *, parsed: bool = False
     ) -> StationRecord:

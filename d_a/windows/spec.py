@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..config.schema import WINDOW_KINDS
+from ..config.schema import WINDOW_KINDS, TopicConfig
 
 DEFAULT_MAX_RECORDS_PER_SECOND = 64
 DEFAULT_SECOND_GRACE_SECONDS = 0.5
@@ -62,3 +62,17 @@ def _require_non_negative(name: str, value: object) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a number of seconds >= 0 or None, got {value!r}")
+
+
+def window_spec(topic: TopicConfig) -> WindowSpec:
+    """The window shape a topic's config asks for."""
+    fields = list(dict.fromkeys([*topic.fields, *topic.aliases, *topic.aliases.values()]))
+    return WindowSpec(
+        kind=topic.kind,
+        window_size=topic.window_size,
+        fields=tuple(fields),
+        interval_seconds=topic.interval_seconds,
+        device_key=topic.device_key,
+        max_records_per_second=topic.max_records_per_second,
+        second_grace_seconds=topic.second_grace_seconds,
+    )

@@ -121,7 +121,7 @@ def test_only_the_stations_whose_orders_stopped_are_closed_and_each_is_listed_on
         charging = stations if second < 20 else stations[:10]  # 30 sessions end at second 19
         dispatcher.ingest_batch(ORDERS, [order(s, second, last=second == 19) for s in charging])
         assert dispatcher.close_due_seconds() == (set(stations[10:]) if second == 21 else set())
-        assert len(dispatcher._due) <= len(stations)  # one listing per window, however many seconds
+        assert len(dispatcher.windows.due) <= len(stations)  # one listing per window, however many seconds
     for station in stations[10:]:
         assert second_of(dispatcher.get_module_input(station, MODULE)) == {"2025-11-01 08:00:19"}
     assert second_of(dispatcher.get_module_input(stations[0], MODULE)) == {"2025-11-01 08:00:28"}

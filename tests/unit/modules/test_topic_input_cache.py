@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from d_a.config import TopicConfig
-from d_a.dispatcher import window_spec
 from d_a.modules import ModuleInput
 from d_a.modules.topic_inputs import TopicInputCache, topic_inputs
 from d_a.windows import make_window
+from d_a.windows.spec import window_spec
 
 T0 = 1_762_000_000.0
 

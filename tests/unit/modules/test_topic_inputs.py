@@ -6,11 +6,12 @@ import orjson
 
 from d_a.config import TopicConfig
 from d_a.config.input_names import input_names
-from d_a.dispatcher import DataDispatcher, window_spec
+from d_a.dispatcher import DataDispatcher
 from d_a.modules.topic_inputs import default_records_key, empty_inputs, topic_inputs
 from d_a.simulator import StationSimulator
 from d_a.topics import parse_time
 from d_a.windows import make_window
+from d_a.windows.spec import window_spec
 
 
 def window_with(config: TopicConfig, records: list[dict]):
