@@ -34,10 +34,11 @@ COMPILED_MODULES = (
     "d_a/windows/stations.py",
     "d_a/windows/store.py",
     "d_a/windows/window.py",
-    "d_a/modules/aligned_table.py",
     "d_a/modules/features.py",
-    "d_a/modules/inputs.py",
-    "d_a/modules/topic_inputs.py",
+    "d_a/inputs/aligned_table.py",
+    "d_a/inputs/assembly.py",
+    "d_a/inputs/topic_cache.py",
+    "d_a/inputs/topic_inputs.py",
 )
 
 

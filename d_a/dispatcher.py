@@ -7,6 +7,7 @@ by the clock: `close_due_seconds`, and `get_module_input` for the station it rea
 is thread-safe (one re-entrant lock: a model's thread may ask for inputs while the service
 ingests); bad input is counted and logged by `bad_input`, never raised.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,9 +19,9 @@ from typing import Any
 
 from .config import PADDING_STRATEGIES, Config, ConfigSource, load_config, reread
 from .errors import DispatcherError, handle_error
+from .inputs import TopicInputCache
 from .modules import InputAssembly, ModuleParser, module_parser
 from .modules.seed_input import seed_module_input
-from .modules.topic_inputs import TopicInputCache
 from .parser_base import ParserBase
 from .topics import BadInput, BadInputLog, StationRecord, StationRouter, TopicParser, build_parsers
 from .topics.registry import TOPIC_PARSER_MAP, ParserSpec, ParserTable
@@ -131,7 +132,7 @@ class DataDispatcher:
                     self.windows.reader(station_id),
                     self.padding_for,
                     now,
-                    self._input_cache,
+                    self.input_cache,
                 )
                 return parser.parse(data)
             except Exception as exc:  # noqa: BLE001 - only this module's input is lost
@@ -272,7 +273,7 @@ class DataDispatcher:
     def remove_station(self, station_id: str) -> None:
         """Drop a station's windows and what was derived from them."""
         with self.lock:
-            self.windows.remove(station_id)
+            self.input_cache.forget(self.windows.remove(station_id))
             self._assemblies.pop(station_id, None)
 
     def padding_for(self, topic: str) -> str | None:
@@ -340,7 +341,7 @@ class DataDispatcher:
 
     def _apply_config(self, config: Config) -> None:
         self.config = config
-        self._input_cache = TopicInputCache()
+        self.input_cache = TopicInputCache()
         self._assemblies: dict[str, dict[str, InputAssembly]] = {}  # station -> module -> its last input
         self._parsers: dict[str, TopicParser] = build_parsers(config.topics, self.router, self._topic_parser_overrides)
         self.windows.set_specs(_window_specs(config))

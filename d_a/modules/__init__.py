@@ -1,5 +1,14 @@
-"""Module inputs: the generic assembly plus one parser per business module."""
+"""Business modules: one input parser per module (their inputs are assembled by `d_a.inputs`)."""
 
+from ..inputs import (
+    InputAssembly,
+    ModuleInput,
+    TopicDicts,
+    TopicViews,
+    build_module_input,
+    data_quality,
+    dependency_inputs,
+)
 from . import (  # noqa: F401 - register the built-in module parsers
     customer_mining,
     electricity_price,
@@ -12,8 +21,6 @@ from . import (  # noqa: F401 - register the built-in module parsers
     thermal_management,
 )
 from .base import MODULE_PARSER_MAP, ModuleParser, module_parser, register_module_parser, registered_module_parsers
-from .inputs import InputAssembly, build_module_input, data_quality, dependency_inputs
-from .module_input import ModuleInput, TopicDicts, TopicViews
 
 __all__ = [
     "MODULE_PARSER_MAP",

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import Config
+from ..inputs.assembly import data_quality
 from ..parser_base import ParserBase
 from ..windows import Window
-from .inputs import data_quality
 
 __all__ = ["seed_module_input"]
 

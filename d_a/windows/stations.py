@@ -108,8 +108,9 @@ class StationWindows:
                 empty.append(station_id)
         return empty
 
-    def remove(self, station_id: str) -> None:
-        self.by_station.pop(station_id, None)
+    def remove(self, station_id: str) -> list[Window]:
+        """Drop a station's windows; the windows it had."""
+        return list(self.by_station.pop(station_id, {}).values())
 
     def refit(self, old_specs: Mapping[str, WindowSpec]) -> None:
         """Fit every window to the current specs: drop removed topics, resize, or rebuild."""

@@ -43,7 +43,6 @@ class Window:
     def __init__(self, spec: WindowSpec, encoder: PendingEncoder | None = None) -> None:
         self.spec = spec
         self.encoder = encoder  # encodes the store's newest rows when its owner is idle (store.py)
-        self.derived: dict[str, object] = {}  # values readers derive from the content, keyed by `version`
         self.clear()
 
     def add(self, record: dict, ts: float, now: float | None = None) -> bool:

@@ -305,6 +305,22 @@ def test_clean_expired_empties_idle_windows_and_drops_empty_stations() -> None:
     assert len(dispatcher.get_topic_window("B", "SCHEDULE-CAR-PRICE")) == 1
 
 
+def test_the_input_cache_forgets_the_stations_that_expired() -> None:
+    """A station gone with its windows leaves nothing behind in the input cache (memory stays
+    bounded as stations come and go)."""
+    clock = Clock(SIM_START + 120)
+    dispatcher = fed(stations=6, clock=clock)
+    for station in dispatcher.stations():
+        assert dispatcher.get_module_input(station, "load_prediction")["stationId"] == station
+    cached = len(dispatcher.input_cache)
+    assert cached > 6  # each station's windows of the module's topics
+    clock.now += 10**10  # everything expires, even the yearly calendar
+    dispatcher.data_expire_seconds = 1
+    expired = dispatcher.clean_expired()
+    assert len(expired) == 6 and dispatcher.stations() == []
+    assert len(dispatcher.input_cache) <= len(dispatcher.windows.global_windows)  # only the shared ones may stay
+
+
 def test_devices_expire_one_by_one() -> None:
     clock = Clock(1_000.0)
     dispatcher = DataDispatcher(data_expire_seconds=60, clock=clock)
@@ -474,12 +490,12 @@ def test_unchanged_topics_are_not_rebuilt_and_inputs_stay_clean() -> None:
     dispatcher = fed(stations=1, seconds=30, history_hours=3)
     first = dispatcher.get_module_input("ST0001", "operation_optimization")
     first["outputPowerPerStationAvg_window"].append(-1.0)  # a careless model mutates its input
-    builds = dispatcher._input_cache.builds.copy()
+    builds = dispatcher.input_cache.builds.copy()
     dispatcher.update_topic_data(
         "ST0001", "SCHEDULE-DEVICE-METER", {"stationId": "ST0001", "meterPower": 9.5, "sendTime": "2025-11-01 00:59:00"}
     )
     second = dispatcher.get_module_input("ST0001", "operation_optimization")
-    assert dispatcher._input_cache.builds - builds == {"SCHEDULE-DEVICE-METER": 1}  # only the topic that changed
+    assert dispatcher.input_cache.builds - builds == {"SCHEDULE-DEVICE-METER": 1}  # only the topic that changed
     assert second["meterPower"] == 9.5
     assert -1.0 not in second["outputPowerPerStationAvg_window"]
 

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from d_a.config import TopicConfig
+from d_a.inputs import TopicInputCache
+from d_a.inputs.topic_inputs import topic_inputs
 from d_a.modules import ModuleInput
-from d_a.modules.topic_inputs import TopicInputCache, topic_inputs
 from d_a.windows import make_window
 from d_a.windows.spec import window_spec
 

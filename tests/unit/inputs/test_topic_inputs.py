@@ -7,7 +7,7 @@ import orjson
 from d_a.config import TopicConfig
 from d_a.config.input_names import input_names
 from d_a.dispatcher import DataDispatcher
-from d_a.modules.topic_inputs import default_records_key, empty_inputs, topic_inputs
+from d_a.inputs.topic_inputs import default_records_key, empty_inputs, topic_inputs
 from d_a.simulator import StationSimulator
 from d_a.topics import parse_time
 from d_a.windows import make_window

@@ -25,7 +25,8 @@ from ..config.input_names import TOPICS_KEY, flat_owners, table_orders
 from ..errors import DispatcherError, handle_error
 from ..windows import Window
 from .module_input import ModuleInput, TopicDicts
-from .topic_inputs import TopicInputCache, current_position, empty_inputs, lend, topic_inputs
+from .topic_cache import TopicInputCache, lend
+from .topic_inputs import current_position, empty_inputs, topic_inputs
 
 __all__ = ["InputAssembly", "build_module_input", "data_quality", "dependency_inputs"]
 
@@ -116,7 +117,12 @@ class InputAssembly:
                 stamp = (window, window.version)
             else:
                 padding = padding_of(topic)
-                position = None if topic_config.current == "newest" else current_position(topic_config, window, now)
+                if topic_config.current == "newest":
+                    position = None
+                elif cache is not None:
+                    position = cache.position(topic_config, window, now)
+                else:
+                    position = current_position(topic_config, window, now)[0]
                 stamp = (window, window.version, padding, position)
             part = parts.get(topic)
             if part is None or part.stamp != stamp:
