@@ -36,8 +36,9 @@ $(COMPILED)/.built: $(STAMP) $(SOURCES)
 	cd $(COMPILED) && D_A_COMPILE=1 $(abspath $(PY)) setup.py --quiet build_ext --inplace >build.log 2>&1 || (tail -30 build.log; exit 1)
 	touch $@
 
+# BENCH_FLAGS: more flags of bench_service.py, e.g. `make bench BENCH_FLAGS=--record` to keep the results.
 bench: $(COMPILED)/.built  ## bench_service.py on the mypyc build
-	PYTHONPATH=$(COMPILED) $(PY) benchmarks/bench_service.py
+	PYTHONPATH=$(COMPILED) $(PY) benchmarks/bench_service.py $(BENCH_FLAGS)
 
 lint: $(STAMP)  ## ruff: lint and format check
 	$(VENV)/bin/ruff check d_a tests benchmarks
