@@ -388,12 +388,14 @@ class DataDispatcher:
             by_station.setdefault(item.station_id, []).append(item)
         replace = whole and self.config.topics[topic].kind == "replace"
         windows = self.windows
+        clocked = topic in windows.clocked
         with self.lock:
             for station_id, items in by_station.items():
                 window = windows.ensure(station_id, topic)
                 rows, times = [i.record for i in items], [i.ts for i in items]
                 changed = window.replace(rows, times, arrival) if replace else window.add_pending(rows, times, arrival)
-                windows.wrote(station_id, topic, window)
+                if clocked:
+                    windows.wrote(station_id, topic, window)
                 stations = windows.by_station if station_id is None else (station_id,)
                 report.touched.update(stations)
                 if changed:
