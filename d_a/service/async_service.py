@@ -32,7 +32,7 @@ class AsyncDataAnalysisService(ServiceBase):
 
     @property
     def consumer(self) -> Any:
-        return self._engine().consumer
+        return self._engine().intake.consumer
 
     async def start(
         self,

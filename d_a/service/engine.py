@@ -21,17 +21,17 @@ from typing import Any
 from ..config import Config
 from ..dispatcher import DataDispatcher, IngestReport
 from ..errors import handle_error
-from ..kafka import KafkaMessage, OffsetManager
+from ..kafka import KafkaMessage
 from ..kafka.transport import AsyncConsumer, AsyncGlobalReader, AsyncProducer
 from ..topics import BadInput
 from .callbacks import CallbackPool
 from .dead_letters import DeadLetterQueue, input_summary, letter_for_message, letter_for_station
-from .delivery import DeliveryTracker, Position, oldest_timestamp_ms, positions_of
+from .delivery import DeliveryTracker, oldest_timestamp_ms, positions_of
 from .flow import FlowControl
 from .globals import GlobalTopics
 from .handlers import StationCallbacks, check_batch_upload_handler
 from .idle import IdleWork
-from .position_gate import PositionGate
+from .intake import Intake
 from .scheduler import StationScheduler
 from .settings import EngineSettings
 from .stats import EngineObserver, EngineStats
@@ -70,16 +70,15 @@ class ServiceEngine:
         self.settings = settings
         service = settings.service
         self.dispatcher = dispatcher
-        self.consumer = consumer
+        self.intake = Intake(consumer, config.offset_commit)
         self.producer = producer
         pool = callback_pool or CallbackPool(service.max_workers, thread_name_prefix="d_a-callback")
         self.callbacks = StationCallbacks(callback, result_handler, pool)
         self.stats = EngineStats(settings.topics, observer)
-        self.offsets = OffsetManager(consumer, config.offset_commit)
-        self.tracker = DeliveryTracker(self._release)
-        self.gate = PositionGate(self._mark_done)
+        self.tracker = DeliveryTracker(self.intake.release)
+        gate = self.intake.gate
         self.dead_letters = (
-            DeadLetterQueue(service.dead_letter_topic, producer, self.gate)
+            DeadLetterQueue(service.dead_letter_topic, producer, gate)
             if service.dead_letter_topic is not None and producer is not None
             else None
         )
@@ -92,14 +91,13 @@ class ServiceEngine:
             batch_timeout=service.batch_timeout,
             upload_input=service.upload_input,
             batch_upload_handler=batch_upload_handler,
-            gate=self.gate,
+            gate=gate,
             stats=self.stats,
             call=self.callbacks.call,
         )
-        self.flow = FlowControl(settings, self.scheduler, self.tracker, self.gate, self.stats, self._behind)
+        self.flow = FlowControl(settings, self.scheduler, self.tracker, gate, self.stats, self.intake.behind)
         self._stopping = asyncio.Event()
         self.idle = IdleWork(dispatcher, self.scheduler, self._stopping.is_set)
-        self._consumer_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
 
     @property
@@ -115,7 +113,7 @@ class ServiceEngine:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.consumer.start()
+        await self.intake.start()
         try:
             if self.producer is not None:
                 await self.producer.start()
@@ -126,7 +124,7 @@ class ServiceEngine:
                     await self.producer.stop()
                 raise
         except BaseException:
-            await self.consumer.stop()
+            await self.intake.consumer.stop()
             raise
         self.idle.start(self.settings.service.gc_threshold, self.settings.service.idle_gc)
         self._tasks = [asyncio.create_task(self._consume_loop(), name="d_a-consume")]
@@ -158,8 +156,7 @@ class ServiceEngine:
         await asyncio.gather(*workers, return_exceptions=True)
         await self.globals.stop()
         await self.uploads.drain()
-        await self.offsets.close()
-        await self.consumer.stop()
+        await self.intake.stop()
         if self.producer is not None:
             await self.producer.stop()
         self.callbacks.pool.shutdown(wait=False)
@@ -170,6 +167,21 @@ class ServiceEngine:
             self.stats.counters["messages"],
         )
 
+    async def abort(self) -> None:
+        """Stop at once, as a killed process would (tests of crashes use it): tasks cancelled,
+        running callbacks abandoned, nothing flushed, nothing committed."""
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.intake.offsets.settle(cancel=True)
+        await self.globals.stop()
+        await self.intake.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        self.callbacks.pool.shutdown(wait=False)
+        self.idle.stop()
+
     async def resubscribe(self, consumer: AsyncConsumer, global_topics: list[str]) -> None:
         """After a config reload: `consumer` reads the station topics, the global reader
         `global_topics` (a global topic new to it is bootstrapped again)."""
@@ -179,13 +191,8 @@ class ServiceEngine:
 
     async def replace_consumer(self, consumer: AsyncConsumer) -> None:
         """Switch to a consumer of other topics (after a config reload): commit, close, start anew."""
-        async with self._consumer_lock:
-            await self.offsets.close()
-            await self.consumer.stop()
-            await consumer.start()
-            self.consumer = consumer
-            self.offsets = OffsetManager(consumer, self.offsets.config)
-            self.settings = dataclasses.replace(self.settings, topics=tuple(consumer.topics))
+        await self.intake.replace(consumer)
+        self.settings = dataclasses.replace(self.settings, topics=tuple(consumer.topics))
 
     # -- consuming ---------------------------------------------------------------------------------
 
@@ -196,19 +203,15 @@ class ServiceEngine:
                 await asyncio.sleep(0.01)  # callbacks are behind: let them catch up first
                 continue
             try:
-                async with self._consumer_lock:
-                    messages = await self.consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
+                async with self.intake.lock:
+                    messages = await self.intake.fetch(FETCH_TIMEOUT_MS)
                     if messages:
                         self.apply(messages)
                     self.flow.after_fetch()
-                    self.offsets.commit_soon()
+                    self.intake.offsets.commit_soon()
             except Exception as exc:  # noqa: BLE001 - never end the loop; the broker may come back
                 handle_error(exc, context="consume loop")
                 await asyncio.sleep(ERROR_PAUSE_SECONDS)
-
-    def _behind(self) -> bool:
-        """Whether a partition's end offset, as last seen, is beyond the consumer's position."""
-        return any(p.get("lag") for partitions in self.consumer.get_lag_info().values() for p in partitions.values())
 
     def apply(self, messages: list[KafkaMessage]) -> None:
         """Apply one poll batch: windows, holds, batches, triggers."""
@@ -216,8 +219,9 @@ class ServiceEngine:
         self.stats.last_message_at = time.monotonic()
         self.stats.counters["messages"] += len(messages)
         by_topic: dict[str, list[KafkaMessage]] = {}
+        offsets = self.intake.offsets
         for message in messages:
-            self.offsets.begin(message)
+            offsets.begin(message)
             if message.error is not None:
                 self.stats.counters["bad_messages"] += 1
                 problem = BadInput("not_json", message.error)
@@ -226,7 +230,7 @@ class ServiceEngine:
                 )
                 if self.dead_letters is not None:
                     self.dead_letters.add(letter_for_message(message, [problem], self.settings.module_name))
-                self._release(positions_of([message]))
+                self.intake.release(positions_of([message]))
             else:
                 by_topic.setdefault(message.topic, []).append(message)
         for topic, batch in by_topic.items():
@@ -263,14 +267,6 @@ class ServiceEngine:
             problems.setdefault(index, []).append(problem)
         for index, found in problems.items():
             self.dead_letters.add(letter_for_message(messages[index], found, self.settings.module_name))
-
-    def _release(self, positions: list[Position]) -> None:
-        """Positions every station has seen: done, unless a dead-letter copy still holds one back."""
-        self._mark_done(self.gate.released(positions))
-
-    def _mark_done(self, positions: list[Position]) -> None:
-        for topic, partition, offset in positions:
-            self.offsets.mark_done((topic, partition), offset)
 
     def is_ready(self, station: str) -> bool:
         """Whether every required topic of the station holds data."""
@@ -376,7 +372,7 @@ class ServiceEngine:
                 if self.settings.service.interval is not None and now - last_interval >= self.settings.service.interval:
                     last_interval = now
                     self.scheduler.trigger_all(self.dispatcher.stations())
-                self.offsets.commit_soon()
+                self.intake.offsets.commit_soon()
             except Exception as exc:  # noqa: BLE001
                 handle_error(exc, context="service housekeeping")
 

@@ -23,7 +23,7 @@ def engine_status(engine: ServiceEngine) -> dict[str, Any]:
     return {
         "main_loop_alive": engine.loop_alive,
         "main_thread_alive": engine.loop_alive,
-        "consumer_alive": engine.consumer.connected,
+        "consumer_alive": engine.intake.consumer.connected,
         "producer_alive": None if engine.producer is None else engine.producer.connected,
         "station_count": len(engine.dispatcher.stations()),
         "queue_depth": engine.scheduler.queue.qsize(),
@@ -45,7 +45,7 @@ def engine_status(engine: ServiceEngine) -> dict[str, Any]:
         "errors": error_counts(),
         "latency_ms": stats["latency_ms"],
         "staleness_ms": stats["staleness_ms"],
-        "offsets_committed": engine.offsets.commits,
+        "offsets_committed": engine.intake.offsets.commits,
         "lag": _lag(engine),
         "idle_gc_passes": engine.idle.passes,
     }
@@ -95,6 +95,6 @@ def _counters(engine: ServiceEngine, counters: dict[str, int]) -> dict[str, int]
 
 def _lag(engine: ServiceEngine) -> dict[str, Any]:
     try:
-        return engine.consumer.get_lag_info()
+        return engine.intake.consumer.get_lag_info()
     except Exception:  # noqa: BLE001 - a status read must not fail because a client is closing
         return {}

@@ -190,7 +190,7 @@ def fuzz(loop_thread: LoopThread, service: AsyncDataAnalysisService, produce: Pr
         wait(settled, timeout=300)
         settle_seconds = time.monotonic() - sent_at
         time.sleep(CLOCK_CLOSE_SECONDS)  # the newest second of car orders is complete by the clock
-        loop_thread.run(service.engine.offsets.commit())
+        loop_thread.run(service.engine.intake.offsets.commit())
         status = loop_thread.call(service.get_service_status)
         untouched = [s for s in service.dispatcher.stations() if s not in ledger.touched and not s.startswith("STONCE")]
         inputs = {s: loop_thread.call(lambda s=s: service.dispatcher.get_all_inputs(s)) for s in untouched}

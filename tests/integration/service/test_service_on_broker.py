@@ -29,15 +29,8 @@ async def until(condition: Callable[[], bool], timeout: float = DEADLINE_SECONDS
 
 async def crash(service: AsyncDataAnalysisService) -> None:
     """Stop like a killed process: no final commit, no batch flush, running callbacks abandoned."""
-    engine = service.engine
-    assert engine is not None
-    for task in engine._tasks:
-        task.cancel()
-    await asyncio.gather(*engine._tasks, return_exceptions=True)
-    await engine.consumer.stop()
-    if engine.producer is not None:
-        await engine.producer.stop()
-    engine.callbacks.pool.shutdown(wait=False)
+    assert service.engine is not None
+    await service.engine.abort()
     service.engine = None
 
 

@@ -18,11 +18,8 @@ CONFIG = {
 
 async def crash(service: AsyncDataAnalysisService) -> None:
     """Stop like a killed process: no final commit, no flush, nothing waited for."""
-    engine = service.engine
-    for task in engine._tasks:
-        task.cancel()
-    await asyncio.gather(*engine._tasks, return_exceptions=True)
-    await engine.consumer.stop()
+    assert service.engine is not None
+    await service.engine.abort()
     service.engine = None
 
 
