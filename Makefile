@@ -17,10 +17,10 @@ help:  ## this list
 demo: $(STAMP)  ## the demo: simulator, embedded broker, a model, uploads
 	$(VENV)/bin/d-a demo
 
-# The suite runs on the pure-Python package, then its unit tests on the mypyc build (setup.py).
-test: $(STAMP) $(COMPILED)/.built  ## the suite, then its unit tests on the mypyc build
+# The suite runs on the pure-Python package, then its in-memory tests on the mypyc build (setup.py).
+test: $(STAMP) $(COMPILED)/.built  ## the suite, then its in-memory tests on the mypyc build
 	$(PY) -m pytest -q
-	D_A_EXPECT_COMPILED=1 PYTHONPATH=$(COMPILED) $(VENV)/bin/pytest -q -p no:cacheprovider tests/unit
+	D_A_EXPECT_COMPILED=1 PYTHONPATH=$(COMPILED) $(VENV)/bin/pytest -q -p no:cacheprovider -m "not integration" tests/unit tests/service
 
 # The reliability suite's long variants (tests/reliability, D_A_SOAK=1), each printing its figures.
 soak: $(STAMP)  ## the reliability suite's long variants

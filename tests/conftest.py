@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-import d_a.config.kafka as kafka_config
+import d_a.config.kafka as kafka_settings
 import d_a.config.loader as config_loader
 import d_a.kafka.client_config as client_config
 from d_a.compiled_modules import module_names
@@ -47,7 +47,7 @@ def _isolated_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Te
     saved = [(list(logger.handlers), logger.level) for logger in loggers]
     monkeypatch.setattr(config_loader, "_current", None)
     monkeypatch.setattr(client_config, "_reported", set())  # settings reported once per process
-    monkeypatch.setattr(kafka_config, "_reported_ignored", set())
+    monkeypatch.setattr(kafka_settings, "_reported_ignored", set())
     InMemoryBroker.reset_shared()
     yield
     InMemoryBroker.reset_shared()
@@ -87,6 +87,20 @@ def kafka_bootstrap() -> Iterator[str]:
         return
     with _running_broker() as broker:
         yield broker.bootstrap
+
+
+@pytest.fixture
+def kafka_config(kafka_bootstrap: str) -> dict:
+    """Kafka settings for services under test: quick group joins and fetches on the test broker."""
+    return {
+        "bootstrap_servers": kafka_bootstrap,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": 6000,
+        "heartbeat_interval_ms": 1000,
+        "fetch_max_wait_ms": 50,
+        "max_retries": 3,
+        "retry_interval": 0.2,
+    }
 
 
 @pytest.fixture

@@ -209,6 +209,9 @@ class ServiceEngine:
                         self.apply(messages)
                     self.flow.after_fetch()
                     self.intake.offsets.commit_soon()
+                # a client may hand over records it fetched before without awaiting anything: the
+                # stations this batch triggered get their turn before the next batch is applied
+                await asyncio.sleep(0)
             except Exception as exc:  # noqa: BLE001 - never end the loop; the broker may come back
                 handle_error(exc, context="consume loop")
                 await asyncio.sleep(ERROR_PAUSE_SECONDS)

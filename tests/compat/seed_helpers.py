@@ -1,8 +1,7 @@
-"""Helpers of the seed-compatibility tests: the seeds' config.py, simulator feeds, waiting."""
+"""Helpers of the seed-compatibility tests: the seeds' config.py, simulator feeds, reading topics."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -110,19 +109,3 @@ async def read_kafka(
             batch = [m.value for m in await reader.getmany(timeout_ms=500)]
             values += [v for v in batch if isinstance(v, dict) and v.get("timestamp", 0) >= since]
     return values
-
-
-async def until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
-
-
-def wait_sync(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)

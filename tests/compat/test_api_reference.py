@@ -7,7 +7,8 @@ import json
 import logging
 
 import pytest
-from seed_helpers import into_kafka, into_memory, publish_memory, read_memory, simulated, until, wait_sync
+from helpers import until, wait_for
+from seed_helpers import into_kafka, into_memory, publish_memory, read_memory, simulated
 
 STATION = "ST0001"
 
@@ -38,7 +39,7 @@ def test_sync_service_constructor_start_status_reload_stop(memory) -> None:
     service.start(callback=callback, background=True)
     try:
         into_memory(simulated(stations=2, seconds=5))
-        wait_sync(lambda: {s for s, _ in handled} == {"ST0001", "ST0002"})
+        wait_for(lambda: {s for s, _ in handled} == {"ST0001", "ST0002"}, timeout=15)
         outputs = service.get_outputs(STATION)
         stations = service.get_station_status()
         assert stations[STATION]["running"] is True and stations[STATION]["future"].running()
@@ -81,7 +82,7 @@ async def test_async_service_start_handlers_inputs_stations(memory) -> None:
     await service.start(callback, result_handler=result_handler, batch_upload_handler=batch_upload_handler)
     try:
         into_memory(simulated(stations=3, seconds=3))
-        await until(lambda: batches and len({s for s, _ in per_station}) == 3)
+        await until(lambda: batches and len({s for s, _ in per_station}) == 3, timeout=15)
         inputs = await service.get_all_inputs(STATION)
         await service.add_station("ST0002", lambda station_id, module_input: extra.append(station_id))
         into_memory(simulated(stations=3, seconds=6)[-40:])
@@ -223,8 +224,8 @@ async def test_callback_return_value_is_uploaded_and_none_is_not(memory, caplog)
     try:
         publish_memory("SCHEDULE-DEVICE-METER", {"stationId": "ST0001", "meterPower": 1.0}, key="ST0001")
         publish_memory("SCHEDULE-DEVICE-METER", {"stationId": "ST0002", "meterPower": 2.0}, key="ST0002")
-        await until(lambda: service.get_service_status()["counters"]["callbacks"] >= 2)
-        await until(lambda: read_memory("MODULE-OUTPUT-OPERATION_OPTIMIZATION"))
+        await until(lambda: service.get_service_status()["counters"]["callbacks"] >= 2, timeout=15)
+        await until(lambda: read_memory("MODULE-OUTPUT-OPERATION_OPTIMIZATION"), timeout=15)
     finally:
         await service.stop()
     uploaded = read_memory("MODULE-OUTPUT-OPERATION_OPTIMIZATION")
@@ -250,7 +251,7 @@ async def test_data_quality_example_callback(memory) -> None:
     await service.start(callback)
     try:
         publish_memory("SCHEDULE-STATION-PARAM", [{"stationId": STATION, "stationLat": 30.5, "stationLng": 120.3}])
-        await until(lambda: decisions)
+        await until(lambda: decisions, timeout=15)
     finally:
         await service.stop()
     kind, topics = decisions[0]
@@ -385,7 +386,7 @@ async def test_result_handler_forms(memory, form: str) -> None:
         await service.start(lambda s, m: {"v": 1}, result_handler=three)
     try:
         publish_memory("SCHEDULE-DEVICE-METER", {"stationId": STATION, "meterPower": 1.0}, key=STATION)
-        await until(lambda: calls)
+        await until(lambda: calls, timeout=15)
         await asyncio.sleep(0.05)
     finally:
         await service.stop()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from seed_helpers import publish_memory, read_memory, until
+from helpers import until
+from seed_helpers import publish_memory, read_memory
 
 MODULE_NAME = "load_prediction"
 
@@ -55,7 +56,7 @@ async def test_one_message_three_stations_one_upload(memory) -> None:
     await service.start(my_callback, batch_upload_handler=result_handler)
     try:
         publish_memory("SCHEDULE-STATION-REALTIME-DATA", realtime_message(["A", "B", "C"]))
-        await until(lambda: calls)
+        await until(lambda: calls, timeout=15)
     finally:
         await service.stop()
         await service_producer.stop()
@@ -97,7 +98,7 @@ async def test_batch_timeout_attribute(memory) -> None:
     try:
         assert service.batch_aggregator.batch_timeout == 0.3
         publish_memory("SCHEDULE-STATION-PARAM", [{"stationId": "A"}, {"stationId": "B"}])
-        await until(lambda: service.get_service_status()["counters"]["messages"] == 1)
+        await until(lambda: service.get_service_status()["counters"]["messages"] == 1, timeout=15)
         publish_memory("SCHEDULE-STATION-REALTIME-DATA", realtime_message(["A", "B", "LATE"]))
         await until(lambda: calls, timeout=5)
     finally:
@@ -118,7 +119,7 @@ async def test_runs_outside_a_batch_fall_back_to_the_result_handler(memory) -> N
     )
     try:
         publish_memory("SCHEDULE-DEVICE-METER", {"stationId": "A", "meterPower": 3.0}, key="A")
-        await until(lambda: singles)
+        await until(lambda: singles, timeout=15)
     finally:
         await service.stop()
     assert singles == ["A"] and batches == []

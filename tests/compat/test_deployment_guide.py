@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from seed_helpers import into_kafka, into_memory, read_kafka, simulated, until, wait_sync
+from helpers import until, wait_for
+from seed_helpers import into_kafka, into_memory, read_kafka, simulated
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -219,7 +220,7 @@ def test_health_check(memory) -> None:
     service.start(lambda s, m: {"ok": True}, background=True)
     try:
         into_memory(simulated(stations=3, seconds=3))
-        wait_sync(lambda: len(service.get_station_status()) == 3)
+        wait_for(lambda: len(service.get_station_status()) == 3, timeout=15)
         health = health_check(service)
     finally:
         service.stop()
@@ -372,7 +373,7 @@ async def test_batch_upload_handler_may_be_sync(memory) -> None:
     await service.start(callback=lambda s, m: {"v": 1}, batch_upload_handler=batch_upload_handler)
     try:
         into_memory(simulated(stations=2, seconds=2))
-        await until(lambda: batches)
+        await until(lambda: batches, timeout=15)
     finally:
         await service.stop()
     assert [sorted(r["station_id"] for r in results) for _, results in batches][0] == ["ST0001", "ST0002"]

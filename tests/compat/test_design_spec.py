@@ -7,7 +7,8 @@ import json
 import logging
 
 import pytest
-from seed_helpers import into_memory, publish_memory, simulated, until, wait_sync
+from helpers import until, wait_for
+from seed_helpers import into_memory, publish_memory, simulated
 
 STATION = "station_001"
 
@@ -103,11 +104,11 @@ async def test_callback_and_result_handler_contract(memory, kind: str) -> None:
     await service.start(callback, result_handler=handler)
     try:
         publish_memory("SCHEDULE-DEVICE-METER", {"stationId": "S1", "meterPower": 1.0, "sendTime": 1.7e9}, key="S1")
-        await until(lambda: runs)
+        await until(lambda: runs, timeout=15)
         publish_memory(
             "SCHEDULE-DEVICE-METER", {"stationId": "S1", "meterPower": 2.0, "sendTime": 1.7e9 + 300}, key="S1"
         )
-        await until(lambda: handled)
+        await until(lambda: handled, timeout=15)
         status = service.get_station_status()["S1"]
     finally:
         await service.stop()
@@ -124,7 +125,7 @@ async def test_service_without_module_gives_every_module_input(memory) -> None:
     await service.start(lambda station_id, module_input: received.append(module_input))
     try:
         publish_memory("SCHEDULE-DEVICE-METER", {"stationId": "S1", "meterPower": 1.0}, key="S1")
-        await until(lambda: received)
+        await until(lambda: received, timeout=15)
     finally:
         await service.stop()
     assert received[0]["operation_optimization"]["meterPower"] == 1.0
@@ -199,9 +200,9 @@ async def test_global_calendar_reaches_a_station_that_appears_later(memory) -> N
         publish_memory(
             "SCHEDULE-ENVIRONMENT-CALENDAR", {"calendar": [{"date": "2025-11-01", "dayOfWeek": 6, "holiday": 1}]}
         )
-        await until(lambda: service.get_service_status()["counters"]["messages"] == 1)
+        await until(lambda: service.get_service_status()["counters"]["messages"] == 1, timeout=15)
         publish_memory("SCHEDULE-STATION-PARAM", [{"stationId": "S9", "stationLat": 30.5, "stationLng": 120.3}])
-        await until(lambda: inputs)
+        await until(lambda: inputs, timeout=15)
     finally:
         await service.stop()
     assert inputs[0]["stationId"] == "S9" and inputs[0]["dayOfWeek"] == 6 and inputs[0]["holiday"] == 1
@@ -274,7 +275,7 @@ def test_sync_start_with_result_handler_and_background_positional(memory) -> Non
     service.start(lambda station_id, module_input: {"v": 1}, lambda s, m, r: handled.append((s, r)), True)
     try:
         publish_memory("SCHEDULE-DEVICE-METER", {"stationId": "S1", "meterPower": 4.0}, key="S1")
-        wait_sync(lambda: handled)
+        wait_for(lambda: handled, timeout=15)
         inputs = service.get_inputs("S1")
     finally:
         service.stop()
@@ -296,7 +297,7 @@ async def test_async_add_station_with_its_own_callback_and_result_handler(memory
             lambda station_id, module_input, result: own.append((station_id, result)),
         )
         publish_memory("SCHEDULE-DEVICE-METER", {"stationId": "S7", "meterPower": 2.0}, key="S7")
-        await until(lambda: own)
+        await until(lambda: own, timeout=15)
         assert service.get_inputs("S7")["operation_optimization"]["meterPower"] == 2.0
     finally:
         await service.stop()

@@ -6,7 +6,8 @@ import asyncio
 import time
 
 import pytest
-from seed_helpers import into_memory, publish_memory, simulated, until
+from helpers import until
+from seed_helpers import into_memory, publish_memory, simulated
 
 from d_a.parser_base import ParserBase
 
@@ -85,8 +86,8 @@ async def test_new_topic_parser_through_a_service(memory, topic_parser_registere
                 "NEW-TOPIC", {"stationId": STATION, "timestamp": 1.7e9 + 60 * minute, "field1": minute, "field2": "x"}
             )
         publish_memory("NEW-TOPIC", {"noStation": True})
-        await until(lambda: inputs and inputs[-1]["field1_window"] == [0, 1, 2])
-        await until(lambda: service.get_service_status()["bad_input"].get("rejected") == 1)
+        await until(lambda: inputs and inputs[-1]["field1_window"] == [0, 1, 2], timeout=15)
+        await until(lambda: service.get_service_status()["bad_input"].get("rejected") == 1, timeout=15)
     finally:
         await service.stop()
     assert inputs[-1]["field1"] == 2 and inputs[-1]["field2"] == "x"
@@ -139,7 +140,7 @@ async def test_new_module_parser_with_dependencies_and_output_topic(memory) -> N
             publish_memory("SCHEDULE-STATION-PARAM", [{"stationId": STATION, "stationLat": 30.5, "stationLng": 120.3}])
             publish_memory("REAL-STATION-DATA", {"stationId": STATION, "timestamp": 1.7e9, "totalPower": 12.5})
             publish_memory("MODULE-OUTPUT-LOAD_PREDICTION", {"station_id": STATION, "forecast": [1, 2]})
-            await until(lambda: inputs and inputs[-1]["dependency_data"] and inputs[-1]["realtime_window"])
+            await until(lambda: inputs and inputs[-1]["dependency_data"] and inputs[-1]["realtime_window"], timeout=15)
         finally:
             await service.stop()
         latest = inputs[-1]
@@ -234,7 +235,7 @@ async def test_complete_data_flow(memory) -> None:
         await service.start(callback=test_callback)
         await producer.send_all_topics("station001")
         await producer.send_all_topics("station002")
-        await until(lambda: {r["station_id"] for r in callback_results} == {"station001", "station002"})
+        await until(lambda: {r["station_id"] for r in callback_results} == {"station001", "station002"}, timeout=15)
 
         assert len(callback_results) > 0
         status = service.get_service_status()
@@ -285,9 +286,9 @@ async def test_config_hot_reload_takes_effect_without_await(memory, tmp_path) ->
             "TOPIC_DETAIL = {'SITE-IRRADIANCE': {'fields': ['ghi'], 'modules': ['pv_prediction']}}\n", "utf-8"
         )
         service.reload_config()
-        await until(lambda: "SITE-IRRADIANCE" in service.topics)
+        await until(lambda: "SITE-IRRADIANCE" in service.topics, timeout=15)
         publish_memory("SITE-IRRADIANCE", {"stationId": STATION, "ghi": 812.0}, key=STATION)
-        await until(lambda: inputs and inputs[-1].get("ghi") == 812.0)
+        await until(lambda: inputs and inputs[-1].get("ghi") == 812.0, timeout=15)
     finally:
         await service.stop()
 
@@ -306,7 +307,7 @@ async def test_mock_producer(memory) -> None:
     try:
         assert await producer.send_all_topics("station001") >= 10
         sent = await producer.run_continuous(duration_seconds=1.0, interval_seconds=0.5)
-        await until(lambda: seen >= {"station001", "ST0001", "ST0002", "ST0003"})
+        await until(lambda: seen >= {"station001", "ST0001", "ST0002", "ST0003"}, timeout=15)
     finally:
         await producer.stop()
         await service.stop()
@@ -332,7 +333,7 @@ async def test_performance_test_example(memory) -> None:
     try:
         await service.start(callback=test_callback)
         into_memory(simulated(stations=5, seconds=10))
-        await until(lambda: len(metrics["callback_times"]) >= 5)
+        await until(lambda: len(metrics["callback_times"]) >= 5, timeout=15)
     finally:
         await service.stop()
     avg_time = sum(metrics["callback_times"]) / len(metrics["callback_times"])

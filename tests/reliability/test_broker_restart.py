@@ -10,13 +10,12 @@ until d_a's commit timeout): commits are tried once per round here, so the stop 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable
 
 from conftest import report, scale
+from helpers import until
 
 from d_a import AsyncDataAnalysisService
 from d_a.kafka import AsyncKafkaProducerClient
@@ -25,6 +24,7 @@ from d_a.metrics import HealthCheck, MetricsServer, ServiceMetrics
 
 SEQ = "SITE-SEQ"
 STATIONS = [f"S{i}" for i in range(10)]
+WAIT = 90.0  # seconds: a hang guard (group joins and reconnects on a loaded machine)
 CONFIG = {
     "topics": {SEQ: {"fields": ["seq"], "types": {"seq": "integer"}, "modules": ["seq_model"], "window_size": 100_000}},
     "module_dependencies": {},
@@ -40,15 +40,6 @@ def health(url: str) -> int:
         return error.code
     except OSError:
         return 0
-
-
-async def until(condition, timeout: float = 90.0) -> float:
-    """Seconds until `condition()` (a bool, or an awaitable of one) held; fails after `timeout`."""
-    began = time.monotonic()
-    while not await _value(condition()):
-        assert time.monotonic() - began < timeout, "condition not reached in time"
-        await asyncio.sleep(0.1)
-    return time.monotonic() - began
 
 
 async def test_broker_restart_under_load(embedded_broker) -> None:
@@ -96,11 +87,11 @@ async def test_broker_restart_under_load(embedded_broker) -> None:
     try:
         async with AsyncKafkaProducerClient(kafka) as producer:
             feeding = asyncio.create_task(feed(producer))
-            await until(lambda: len(seen) >= messages // 4)
+            await until(lambda: len(seen) >= messages // 4, WAIT, interval=0.1)
             assert await health_is(200)
             stopped_with = set(acked)
             embedded_broker.stop()
-            to_503 = await until(lambda: health_is(503))
+            to_503 = await until(lambda: health_is(503), WAIT, interval=0.1)
             restart_at = time.monotonic()
             embedded_broker.start()
             lost = sorted(stopped_with - seen)  # acknowledged by the broker that forgot them, not seen yet
@@ -109,12 +100,12 @@ async def test_broker_restart_under_load(embedded_broker) -> None:
                 await producer.send_many(
                     SEQ, [(STATIONS[s % 10], {"stationId": STATIONS[s % 10], "seq": s}) for s in part]
                 )
-            to_200 = await until(lambda: health_is(200))
+            to_200 = await until(lambda: health_is(200), WAIT, interval=0.1)
             first_new = len(seen)
-            await until(lambda: len(seen) > first_new)
+            await until(lambda: len(seen) > first_new, WAIT, interval=0.1)
             to_callbacks = time.monotonic() - restart_at
             await feeding
-            await until(lambda: seen >= set(range(messages)), timeout=120)
+            await until(lambda: seen >= set(range(messages)), 120, interval=0.1)
         status = service.get_service_status()
     finally:
         server.stop()
@@ -130,7 +121,3 @@ async def test_broker_restart_under_load(embedded_broker) -> None:
         reproduced_after_restart=len(lost),
         lost=len(set(range(messages)) - seen),
     )
-
-
-async def _value(result: bool | Awaitable[bool]) -> bool:
-    return await result if inspect.isawaitable(result) else result

@@ -5,10 +5,10 @@ every batch is handed over in the end with every station's result."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import orjson
 from conftest import report
+from helpers import until
 
 from d_a import AsyncDataAnalysisService
 from d_a.kafka import InMemoryBroker, MemoryTransport, TopicPartition
@@ -43,14 +43,6 @@ def committed(broker: InMemoryBroker, group: str) -> int | None:
     return broker.committed(group, TopicPartition(BATCHES, partition))
 
 
-async def until(condition, timeout: float = 30.0) -> float:
-    began = time.monotonic()
-    while not condition():
-        assert time.monotonic() - began < timeout, "condition not reached in time"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - began
-
-
 async def test_a_failing_batch_handler_loses_nothing_and_holds_the_offsets() -> None:
     broker = InMemoryBroker()
     handed: dict[str, list] = {}
@@ -69,12 +61,14 @@ async def test_a_failing_batch_handler_loses_nothing_and_holds_the_offsets() -> 
     try:
         for second in range(3):
             publish_batch(broker, second)
-        await until(lambda: failures >= 3 and service.get_service_status()["batches_waiting_retry"] == 3)
+        await until(
+            lambda: failures >= 3 and service.get_service_status()["batches_waiting_retry"] == 3, 30, interval=0.02
+        )
         await asyncio.sleep(1.0)  # commits every 0.05 s: none may pass a batch not handed over
         held_at = committed(broker, "h")
         assert held_at in (None, 0), held_at
         failing = False
-        recovery = await until(lambda: len(handed) == 3 and committed(broker, "h") == 3)
+        recovery = await until(lambda: len(handed) == 3 and committed(broker, "h") == 3, 30, interval=0.02)
         status = service.get_service_status()
     finally:
         await service.stop()
@@ -91,7 +85,7 @@ async def test_an_output_topic_that_fails_for_a_while_gets_every_batch() -> None
         broker.fail_produces(OUTPUT, 10**9)
         for second in range(3):
             publish_batch(broker, second)
-        await until(lambda: service.get_service_status()["batches_waiting_retry"] == 3)
+        await until(lambda: service.get_service_status()["batches_waiting_retry"] == 3, 30, interval=0.02)
         await asyncio.sleep(1.5)  # a retry fails meanwhile
         assert committed(broker, "p") in (None, 0)
         broker.fail_produces(OUTPUT, 0)
@@ -99,7 +93,7 @@ async def test_an_output_topic_that_fails_for_a_while_gets_every_batch() -> None
         def uploaded() -> set[str]:
             return {m.value["batch_id"] for m in broker.messages(OUTPUT)}
 
-        recovery = await until(lambda: len(uploaded()) == 3 and committed(broker, "p") == 3)
+        recovery = await until(lambda: len(uploaded()) == 3 and committed(broker, "p") == 3, 30, interval=0.02)
     finally:
         await service.stop()
     for message in broker.messages(OUTPUT):

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
 from conftest import LoopThread, report, scale
+from helpers import wait_for
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from mutations import Mutation, Mutator, Sent, mutations
@@ -124,13 +125,6 @@ def plan_chunk(
     return sent, reference, touched, len(planned)
 
 
-def wait(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
-
-
 Produce = Callable[[list[Sent]], None]
 
 
@@ -187,7 +181,7 @@ def fuzz(loop_thread: LoopThread, service: AsyncDataAnalysisService, produce: Pr
                 and status["running_callbacks"] == 0
             )
 
-        wait(settled, timeout=300)
+        wait_for(settled, 300, interval=0.02)
         settle_seconds = time.monotonic() - sent_at
         time.sleep(CLOCK_CLOSE_SECONDS)  # the newest second of car orders is complete by the clock
         loop_thread.run(service.engine.intake.offsets.commit())

@@ -15,6 +15,7 @@ import time
 
 import orjson
 from conftest import report, scale
+from helpers import until
 
 from d_a import AsyncDataAnalysisService
 from d_a.kafka import InMemoryBroker, MemoryTransport
@@ -124,16 +125,21 @@ async def test_stations_come_and_go_and_their_state_is_freed() -> None:
                 station = f"W{wave:03d}-{i:03d}"
                 for seq in range(5):
                     publish(broker, station, seq)
-            deadline = time.monotonic() + 30
-            while service.get_service_status()["counters"]["messages"] < (wave + 1) * per_wave * 5:
-                assert time.monotonic() < deadline, "the wave was not consumed"
-                await asyncio.sleep(0.05)
-            while service.dispatcher.stations() or engine.scheduler.states or engine.tracker.held_messages:
-                assert time.monotonic() < deadline, (
+            consumed = await until(
+                lambda wave=wave: service.get_service_status()["counters"]["messages"] >= (wave + 1) * per_wave * 5,
+                30,
+                interval=0.05,
+                what="the wave consumed",
+            )
+            await until(  # within the same 30 s
+                lambda: not (service.dispatcher.stations() or engine.scheduler.states or engine.tracker.held_messages),
+                30 - consumed,
+                interval=0.05,
+                what=lambda wave=wave: (
                     f"wave {wave}: {len(service.dispatcher.stations())} stations, "
                     f"{len(engine.scheduler.states)} scheduler entries, {engine.tracker.held_messages} held"
-                )
-                await asyncio.sleep(0.05)
+                ),
+            )
             gc.collect()
             plateau.append(rss_mb())
         status = service.get_service_status()

@@ -9,13 +9,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.error
 import urllib.request
 import uuid
 
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from helpers import until, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from d_a.kafka import AsyncKafkaProducerClient
@@ -33,13 +33,6 @@ def get(url: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
-
-
-def wait_for(condition, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.1)
 
 
 async def committed_total(bootstrap: str, group: str, topic: str) -> int:
@@ -111,7 +104,7 @@ def test_run_processes_stations_serves_metrics_and_commits_on_sigterm(kafka_boot
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for(lambda: out.exists() and len(set(out.read_text().split())) >= 5, timeout=60)
+        wait_for(lambda: out.exists() and len(set(out.read_text().split())) >= 5, 60, interval=0.1)
         status, body = get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
         families = {f.name: f for f in text_string_to_metric_families(body.decode())}
@@ -151,21 +144,17 @@ def test_health_turns_503_while_the_broker_is_down(embedded_broker) -> None:
         try:
             codes.append((await asyncio.to_thread(get, url))[0])
             embedded_broker.stop()
-            codes.append(await poll_until(url, 503))
+            await until(lambda: health_is(url, 503), 40, interval=0.3)
+            codes.append(503)
             embedded_broker.start()
-            codes.append(await poll_until(url, 200))
+            await until(lambda: health_is(url, 200), 40, interval=0.3)
+            codes.append(200)
         finally:
             server.stop()
             await service.stop()
         return codes
 
-    async def poll_until(url: str, code: int) -> int:
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            status = (await asyncio.to_thread(get, url))[0]
-            if status == code:
-                return status
-            await asyncio.sleep(0.3)
-        return status
+    async def health_is(url: str, code: int) -> bool:
+        return (await asyncio.to_thread(get, url))[0] == code
 
     assert asyncio.run(scenario()) == [200, 503, 200]

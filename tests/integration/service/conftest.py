@@ -1,4 +1,4 @@
-"""Kafka settings for services under test: quick group joins and fetches on the test broker."""
+"""Fresh brokers for tests that need topics and groups no earlier test touched."""
 
 from __future__ import annotations
 
@@ -8,19 +8,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from d_a.kafka import BrokerUnavailable, EmbeddedBroker
-
-
-@pytest.fixture
-def kafka_config(kafka_bootstrap: str) -> dict:
-    return {
-        "bootstrap_servers": kafka_bootstrap,
-        "auto_offset_reset": "earliest",
-        "session_timeout_ms": 6000,
-        "heartbeat_interval_ms": 1000,
-        "fetch_max_wait_ms": 50,
-        "max_retries": 3,
-        "retry_interval": 0.2,
-    }
 
 
 @pytest.fixture

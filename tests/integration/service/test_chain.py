@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import orjson
+from helpers import until
 
 from d_a.kafka import AsyncKafkaProducerClient
 from d_a.service import AsyncDataAnalysisService
@@ -48,9 +48,7 @@ async def test_operation_optimization_sees_load_prediction_outputs(kafka_config:
     try:
         async with AsyncKafkaProducerClient(kafka_config) as producer:
             await producer.send("SCHEDULE-STATION-REALTIME-DATA", {"realTimeData": rows})
-        deadline = time.monotonic() + 45
-        while len(seen) < 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await until(lambda: len(seen) >= 2, 45, interval=0.1, what=lambda: sorted(seen))
     finally:
         await asyncio.gather(load.stop(), optimisation.stop())
     assert set(seen) == {"ST0001", "ST0002"}

@@ -1,10 +1,10 @@
 """Global topics through a real broker: every station's first callback has the calendar, in multi-
 and single-consumer mode, whichever consumer happens to fetch first. The race showed on a fresh
-broker with fresh topics, so every repetition starts one."""
+broker with fresh topics, so every repetition starts one. (The calendar's other cases, on both
+transports: tests/service/test_global_data.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -12,9 +12,10 @@ from collections.abc import Callable
 import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from helpers import until
 
-from d_a.kafka import AsyncKafkaProducerClient, EmbeddedBroker, KafkaProducerClient
-from d_a.service import AsyncDataAnalysisService, DataAnalysisService
+from d_a.kafka import AsyncKafkaProducerClient, EmbeddedBroker
+from d_a.service import AsyncDataAnalysisService
 from d_a.simulator import StationSimulator
 
 REALTIME = "SCHEDULE-STATION-REALTIME-DATA"
@@ -23,13 +24,6 @@ REPETITIONS = 10
 DEADLINE_SECONDS = 60.0  # group joins on a loaded 2-core machine; a hang, not a timing check
 
 logger = logging.getLogger(__name__)
-
-
-async def until(condition: Callable[[], bool], timeout: float = DEADLINE_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition never became true"
-        await asyncio.sleep(0.02)
 
 
 def kafka_config(bootstrap: str, multi_consumer_mode: bool) -> dict:
@@ -77,7 +71,7 @@ async def first_inputs_of_document_002(bootstrap: str, *, multi_consumer_mode: b
             if not calendar_first:
                 await producer.send(CALENDAR, messages[CALENDAR])
             await producer.send(REALTIME, messages[REALTIME])
-            await until(lambda: set(first) >= stations)
+            await until(lambda: set(first) >= stations, DEADLINE_SECONDS, interval=0.02)
             status = service.get_service_status()
         finally:
             await service.stop()
@@ -100,31 +94,3 @@ async def test_every_first_callback_of_document_002_has_the_calendar_on_fresh_br
         assert all(day is not None and holiday is not None for day, holiday in seen.values()), (repetition, seen)
         assert len(set(seen.values())) == 1, (repetition, seen)  # today's row, the same for every station
     logger.info("%d repetitions in %.1f s", REPETITIONS, time.monotonic() - began)
-
-
-def test_the_thread_based_service_gives_first_callbacks_the_calendar_through_kafka_python(
-    fresh_brokers: Callable[[], EmbeddedBroker],
-) -> None:
-    broker = fresh_brokers()
-    sim = StationSimulator(stations=5, history_hours=1, topics=[REALTIME, CALENDAR])
-    messages = {m.topic: orjson.loads(m.value) for m in sim.initial_messages()}
-    stations = {row["stationId"] for row in messages[REALTIME]["realTimeData"]}
-    config = kafka_config(broker.bootstrap, multi_consumer_mode=True)
-    service = DataAnalysisService("load_prediction", kafka_config=config, group_id="first-inputs")
-    asyncio.run(create_topics(broker.bootstrap, service.topics))
-    first: dict[str, dict] = {}
-    service.start(lambda station_id, module_input: first.setdefault(station_id, module_input))
-    try:
-        producer = KafkaProducerClient(config)
-        try:
-            producer.send(CALENDAR, messages[CALENDAR])
-            producer.send(REALTIME, messages[REALTIME])
-        finally:
-            producer.close()
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while not set(first) >= stations:
-            assert time.monotonic() < deadline, first.keys()
-            time.sleep(0.05)
-    finally:
-        service.stop()
-    assert all(data["dayOfWeek"] is not None and data["holiday"] is not None for data in first.values()), first

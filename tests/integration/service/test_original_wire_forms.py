@@ -6,6 +6,8 @@ import asyncio
 import time
 import uuid
 
+from helpers import until
+
 from d_a import AsyncDataAnalysisService, AsyncKafkaProducerClient
 
 
@@ -54,9 +56,12 @@ async def test_multi_host_parameters_and_results_form_batches(kafka_config: dict
                     "results": [{"station_id": station, "value": 1.0}],
                 },
             )
-        deadline = time.monotonic() + 45
-        while not (inputs and complete(inputs[-1])) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await until(
+            lambda: inputs and complete(inputs[-1]),
+            45,
+            interval=0.1,
+            what=lambda: inputs[-1] if inputs else "no callback for the station",
+        )
     finally:
         await service.stop()
     assert inputs, "no callback for the station"

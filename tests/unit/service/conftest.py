@@ -1,4 +1,4 @@
-"""Services on the in-memory transport: a broker, a feed, and waiting helpers."""
+"""Services on the in-memory transport: a broker of the test's own and its transport."""
 
 from __future__ import annotations
 

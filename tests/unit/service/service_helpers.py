@@ -1,10 +1,8 @@
-"""Helpers of the service tests: publishing, reading outputs, waiting for conditions."""
+"""Helpers of the service tests: publishing, reading outputs (waiting: tests/helpers.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
 
 import orjson
 
@@ -25,20 +23,3 @@ def output_messages(broker: InMemoryBroker, topic: str) -> list[dict]:
         return messages
     finally:
         consumer.close()
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait until `condition()` holds (fails the test after `timeout` seconds)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
-
-
-def wait_sync(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)

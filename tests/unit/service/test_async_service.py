@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import gc
 import time
 import weakref
 
 import orjson
 import pytest
-from service_helpers import output_messages, publish, until
+from helpers import until
+from service_helpers import output_messages, publish
 
 from d_a.errors import ConfigError
-from d_a.kafka import TopicPartition
-from d_a.metrics import ServiceMetrics
 from d_a.service import AsyncDataAnalysisService
 from d_a.simulator import StationSimulator
 from d_a.windows.pending import PENDING_ROWS
@@ -43,85 +41,6 @@ def realtime(stations: list[str], hour: str = "2025-11-01 08:00:00") -> dict:
     }
 
 
-async def test_document_002_batch_example_one_upload_without_the_none_station(transport, broker) -> None:
-    service = AsyncDataAnalysisService("load_prediction", transport=transport, batch_timeout=5.0)
-    uploads = []
-
-    def model(station_id, module_input):
-        return None if station_id == "B" else {"forecast": [module_input["outputPowerPerStationAvg"]]}
-
-    await service.start(model, batch_upload_handler=lambda batch_id, results: uploads.append((batch_id, results)))
-    try:
-        publish(broker, REALTIME, realtime(["A", "B", "C"]))
-        await until(lambda: uploads)
-        await asyncio.sleep(0.1)
-    finally:
-        await service.stop()
-    ((batch_id, results),) = uploads
-    assert batch_id.startswith("SCHEDULE-STATION-REALTIME-DATA_")
-    assert results == [{"station_id": "A", "forecast": [30.0]}, {"station_id": "C", "forecast": [30.0]}]
-
-
-async def test_a_raising_station_is_left_out_and_counted(transport, broker) -> None:
-    service = AsyncDataAnalysisService("load_prediction", transport=transport)
-    uploads = []
-
-    async def model(station_id, module_input):
-        if station_id == "B":
-            raise RuntimeError("model blew up")
-        return {"ok": station_id}
-
-    await service.start(model, batch_upload_handler=lambda batch_id, results: uploads.append(results))
-    try:
-        publish(broker, REALTIME, realtime(["A", "B", "C"]))
-        await until(lambda: uploads)
-        status = service.get_service_status()
-    finally:
-        await service.stop()
-    assert [r["station_id"] for r in uploads[0]] == ["A", "C"]
-    assert status["counters"]["callback_errors"] == 1
-    assert status["errors"].get("RuntimeError", 0) >= 1
-
-
-async def test_a_station_that_never_reports_is_uploaded_after_the_timeout(transport, broker) -> None:
-    service = AsyncDataAnalysisService("load_prediction", transport=transport, batch_timeout=0.3, stop_timeout=0.2)
-    uploads = []
-
-    async def model(station_id, module_input):
-        if station_id == "C":
-            await asyncio.sleep(30)
-        return {"ok": True}
-
-    await service.start(model, batch_upload_handler=lambda batch_id, results: uploads.append(results))
-    try:
-        publish(broker, REALTIME, realtime(["A", "B", "C"]))
-        await until(lambda: uploads, timeout=5)
-        status = service.get_service_status()
-    finally:
-        await service.stop()
-    assert [r["station_id"] for r in uploads[0]] == ["A", "B"]
-    assert status["counters"]["batches_timed_out"] == 1
-
-
-async def test_without_a_handler_batches_and_singles_go_to_the_output_topic(transport, broker) -> None:
-    service = AsyncDataAnalysisService("load_prediction", transport=transport)
-    await service.start(lambda s, data: {"forecast": [1, 2], "station": s})
-    try:
-        publish(broker, REALTIME, realtime(["A", "B"]))
-        await until(lambda: output_messages(broker, "MODULE-OUTPUT-LOAD_PREDICTION"))
-        publish(broker, "SCHEDULE-STATION-PARAM", [{"stationId": "Z", "stationLat": 30.0, "stationLng": 120.0}])
-        await until(lambda: len(output_messages(broker, "MODULE-OUTPUT-LOAD_PREDICTION")) >= 2)
-    finally:
-        await service.stop()
-    messages = output_messages(broker, "MODULE-OUTPUT-LOAD_PREDICTION")
-    batch = next(m for m in messages if "batch_id" in m)
-    assert batch["module"] == "load_prediction" and batch["station_count"] == 2
-    assert [s["station_id"] for s in batch["stations"]] == ["A", "B"]
-    assert batch["stations"][0]["forecast"] == [1, 2]
-    single = next(m for m in messages if "batch_id" not in m)
-    assert (single["station_id"], single["output"]) == ("Z", {"forecast": [1, 2], "station": "Z"})
-
-
 async def test_single_results_use_the_standard_format(transport, broker) -> None:
     service = AsyncDataAnalysisService("operation_optimization", transport=transport)
     await service.start(lambda s, data: {"plan": [data["meterPower"]]})
@@ -137,121 +56,6 @@ async def test_single_results_use_the_standard_format(transport, broker) -> None
         "operation_optimization",
         {"plan": [5.0]},
     )
-
-
-async def test_calendar_published_before_a_station_is_in_its_first_callback(transport, broker) -> None:
-    today = dt.date.today()
-    days = [today + dt.timedelta(days=d) for d in range(-1, 2)]
-    calendar = {
-        "calendar": [
-            {"date": d.isoformat(), "dayOfWeek": d.isoweekday(), "holiday": int(d.weekday() >= 5)} for d in days
-        ]
-    }
-    service = AsyncDataAnalysisService("load_prediction", transport=transport)
-    first_inputs = {}
-
-    def model(station_id, module_input):
-        first_inputs.setdefault(station_id, module_input)
-
-    await service.start(model)
-    try:
-        publish(broker, "SCHEDULE-ENVIRONMENT-CALENDAR", calendar)
-        await asyncio.sleep(0.2)
-        assert first_inputs == {}  # no station yet
-        publish(broker, "SCHEDULE-STATION-PARAM", [{"stationId": "LATE", "stationLat": 30.0, "stationLng": 120.0}])
-        await until(lambda: "LATE" in first_inputs)
-    finally:
-        await service.stop()
-    data = first_inputs["LATE"]
-    assert (data["date"], data["dayOfWeek"], data["holiday"]) == (
-        today.isoformat(),
-        today.isoweekday(),
-        int(today.weekday() >= 5),
-    )
-
-
-async def test_offsets_are_committed_only_after_the_callback_finished(transport, broker) -> None:
-    release = asyncio.Event()
-    seen = []
-
-    async def model(station_id, module_input):
-        await release.wait()
-        seen.append(station_id)
-
-    service = AsyncDataAnalysisService(
-        "operation_optimization", transport=transport, config={"offset_commit": {"commit_interval_seconds": 0.05}}
-    )
-    await service.start(model)
-    group = service.options.group_id
-    try:
-        publish(broker, "SCHEDULE-DEVICE-METER", {"stationId": "S1", "meterPower": 1.0}, key="S1")
-        partition = next(p for p, end in broker.end_offsets("SCHEDULE-DEVICE-METER").items() if end)
-        tp = TopicPartition("SCHEDULE-DEVICE-METER", partition)
-        await asyncio.sleep(0.5)
-        assert broker.committed(group, tp) in (None, 0)  # the callback is still running: not committed past it
-        assert service.get_service_status()["running_callbacks"] == 1
-        release.set()
-        await until(lambda: broker.committed(group, tp) == 1)
-        assert service.get_service_status()["running_callbacks"] == 0
-    finally:
-        await service.stop()
-    assert seen == ["S1"]
-
-
-async def test_a_station_removed_during_its_run_is_not_counted_as_running(transport, broker) -> None:
-    release = asyncio.Event()
-
-    async def model(station_id, module_input):
-        await release.wait()
-
-    service = AsyncDataAnalysisService("operation_optimization", transport=transport)
-    await service.start(model)
-    try:
-        publish(broker, "SCHEDULE-DEVICE-METER", {"stationId": "S1", "meterPower": 1.0}, key="S1")
-        await until(lambda: service.get_service_status()["running_callbacks"] == 1)
-        await service.remove_station("S1")
-        assert service.get_service_status()["running_callbacks"] == 0
-        release.set()
-        await asyncio.sleep(0.1)
-        assert service.get_service_status()["running_callbacks"] == 0
-    finally:
-        await service.stop()
-
-
-async def test_a_burst_of_triggers_coalesces_into_few_runs(transport, broker) -> None:
-    runs = []
-    service = AsyncDataAnalysisService("operation_optimization", transport=transport, min_interval=0.5)
-    await service.start(lambda s, data: runs.append(len(data["meterPower_window"])))
-    try:
-        for minute in range(50):
-            publish(
-                broker,
-                "SCHEDULE-DEVICE-METER",
-                {"stationId": "S1", "meterPower": float(minute), "sendTime": f"2025-11-01 08:{minute:02d}:00"},
-                key="S1",
-            )
-            await asyncio.sleep(0.005)
-        await until(lambda: runs and runs[-1] == 50, timeout=5)
-    finally:
-        await service.stop()
-    assert len(runs) <= 4
-
-
-async def test_required_topics_gate_the_callback(transport, broker) -> None:
-    calls = []
-    service = AsyncDataAnalysisService(
-        "operation_optimization", transport=transport, required_topics=["SCHEDULE-STATION-PARAM"]
-    )
-    await service.start(lambda s, data: calls.append(s))
-    try:
-        publish(broker, "SCHEDULE-DEVICE-METER", {"stationId": "S1", "meterPower": 1.0}, key="S1")
-        await asyncio.sleep(0.3)
-        assert calls == []
-        assert service.get_service_status()["held_messages"] == 0  # not ready: nothing held back
-        publish(broker, "SCHEDULE-STATION-PARAM", [{"stationId": "S1", "stationLat": 30.1, "stationLng": 120.2}])
-        await until(lambda: calls == ["S1"])
-    finally:
-        await service.stop()
 
 
 async def test_a_dependency_output_reaches_the_dependent_callback(transport, broker) -> None:
@@ -321,51 +125,6 @@ async def test_reload_config_adds_a_topic_and_keeps_windows(transport, broker) -
     finally:
         await service.stop()
     assert inputs[-1]["pv_power_total"] == 3.5  # the PV window survived the reload
-
-
-async def test_held_messages_stay_bounded_when_callbacks_fall_behind_and_the_pause_is_reported(
-    transport, broker, caplog
-) -> None:
-    gate = asyncio.Event()
-    service = AsyncDataAnalysisService(
-        "operation_optimization", transport=transport, max_held_messages=50, max_workers=2
-    )
-
-    async def model(station_id, module_input):
-        await gate.wait()
-
-    await service.start(model)
-    peak = 0
-    try:
-        for i in range(400):
-            publish(
-                broker,
-                "SCHEDULE-DEVICE-METER",
-                {
-                    "stationId": f"S{i % 40}",
-                    "meterPower": 1.0,
-                    "sendTime": f"2025-11-01 08:{i // 60 % 60:02d}:{i % 60:02d}",
-                },
-                key=f"S{i % 40}",
-            )
-        for _ in range(30):
-            await asyncio.sleep(0.01)
-            peak = max(peak, service.get_service_status()["held_messages"])
-        paused = service.get_service_status()
-        scraped = ServiceMetrics(service.get_service_status).registry.get_sample_value("d_a_consumption_pauses_total")
-        gate.set()
-        await until(lambda: service.get_service_status()["counters"]["messages"] == 400, timeout=10)
-        await until(lambda: service.get_service_status()["consumption_paused_seconds"] is None, timeout=10)
-        resumed = service.get_service_status()
-    finally:
-        await service.stop()
-    assert peak <= 50 + 500  # the limit plus at most one poll batch
-    assert paused["consumption_paused_seconds"] > 0 and paused["counters"]["consumption_pauses"] >= 1
-    assert scraped >= 1
-    assert resumed["held_messages"] < 50
-    warnings = [r.getMessage() for r in caplog.records if "consumption paused" in r.getMessage()]
-    assert len(warnings) == 1  # one line, however often it pauses within the minute
-    assert "module=operation_optimization" in warnings[0] and "max_held_messages 50" in warnings[0]
 
 
 def test_unknown_module_and_topics_are_named() -> None:

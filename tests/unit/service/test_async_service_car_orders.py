@@ -10,7 +10,7 @@ import asyncio
 import time
 
 import orjson
-from service_helpers import until
+from helpers import until
 
 from d_a import AsyncDataAnalysisService, MemoryTransport
 

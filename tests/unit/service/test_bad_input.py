@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from service_helpers import until
+from helpers import until
 
 from d_a.service import AsyncDataAnalysisService
 from d_a.simulator import FaultConfig, StationSimulator

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from helpers import until, wait_for
 
 from d_a.service.callbacks import CallbackPool
 
@@ -46,13 +46,6 @@ def shut_down(pool: CallbackPool) -> None:
     stopper.start()
     stopper.join(GUARD)
     assert not stopper.is_alive(), "shutdown(wait=True) never returned"
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + GUARD
-    while not condition():
-        assert time.monotonic() < deadline, "condition never became true"
-        await asyncio.sleep(0.001)
 
 
 class Gate:
@@ -121,7 +114,7 @@ async def test_at_most_size_callables_run_at_once(make_pool) -> None:
     pool, gate = make_pool(3, "test-bound"), Gate()
     calls = [pool.run(gate.block, i) for i in range(12)]
     try:
-        await until(lambda: gate.started == 3)
+        await until(lambda: gate.started == 3, GUARD, interval=0.001)
         assert len(threads_named("test-bound")) == 3
         assert gate.running == 3
     finally:
@@ -144,7 +137,7 @@ async def test_a_blocked_callable_does_not_hold_up_the_others(make_pool) -> None
     pool, gate = make_pool(2), Gate()
     slow = pool.run(gate.block, "slow")
     try:
-        await until(lambda: gate.started == 1)
+        await until(lambda: gate.started == 1, GUARD, interval=0.001)
         quick = [pool.run(lambda x: x + 1, i) for i in range(50)]
         assert await settle(asyncio.gather(*quick)) == [i + 1 for i in range(50)]
         assert not slow.done()
@@ -172,10 +165,8 @@ async def test_completions_while_the_loop_is_busy_cost_one_wake_up(make_pool) ->
 
     pool._drain = counting_drain
     calls = [pool.run(abs, -i) for i in range(100)]
-    deadline = time.monotonic() + GUARD
-    while len(pool._done) < 100:  # the loop is kept busy: every completion lands before it looks
-        assert time.monotonic() < deadline, "calls never completed"
-        time.sleep(0.001)
+    # the loop is kept busy (a blocking wait): every completion lands before it looks
+    wait_for(lambda: len(pool._done) >= 100, GUARD, interval=0.001)
     assert await settle(asyncio.gather(*calls)) == list(range(100))
     assert drains == 1
 
@@ -185,7 +176,7 @@ async def test_a_call_cancelled_before_it_started_is_not_run(make_pool) -> None:
     ran = []
     blocker = pool.run(gate.block, None)
     try:
-        await until(lambda: gate.started == 1)
+        await until(lambda: gate.started == 1, GUARD, interval=0.001)
         dropped = pool.run(ran.append, "dropped")
         dropped.cancel()
     finally:
@@ -200,7 +191,7 @@ async def test_shutdown_cancels_queued_calls_and_ends_every_thread(make_pool) ->
     ran = []
     running = [pool.run(gate.block, i) for i in range(2)]
     try:
-        await until(lambda: gate.started == 2)
+        await until(lambda: gate.started == 2, GUARD, interval=0.001)
         queued = [pool.run(ran.append, i) for i in range(5)]
         pool.shutdown(wait=False)
         await asyncio.sleep(0)
@@ -219,7 +210,7 @@ async def test_shutdown_from_another_thread_cancels_through_the_loop(make_pool) 
     pool, gate = make_pool(1, "test-foreign"), Gate()
     blocker = pool.run(gate.block, "running")
     try:
-        await until(lambda: gate.started == 1)
+        await until(lambda: gate.started == 1, GUARD, interval=0.001)
         queued = pool.run(abs, -1)
         stopper = threading.Thread(target=pool.shutdown)
         stopper.start()

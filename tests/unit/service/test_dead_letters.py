@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import orjson
 import pytest
-from service_helpers import publish, until, wait_sync
+from helpers import until, wait_for
+from service_helpers import publish
 
 from d_a import AsyncDataAnalysisService, DataAnalysisService
 from d_a.errors import ConfigError
-from d_a.kafka import InMemoryBroker, KafkaMessage, TopicPartition
+from d_a.kafka import KafkaMessage
 from d_a.metrics import ServiceMetrics
 from d_a.simulator import FaultConfig, StationSimulator
 
@@ -35,10 +34,6 @@ SEQ_CONFIG = {
 
 def headers(letter: KafkaMessage) -> dict[str, str]:
     return {name: value.decode() for name, value in letter.headers}
-
-
-def committed(broker: InMemoryBroker, group: str, topic: str) -> dict[int, int | None]:
-    return {p: broker.committed(group, TopicPartition(topic, p)) for p in broker.end_offsets(topic)}
 
 
 async def test_every_bad_message_reaches_the_dead_letter_topic_unchanged(transport, broker) -> None:
@@ -79,52 +74,6 @@ async def test_every_bad_message_reaches_the_dead_letter_topic_unchanged(transpo
     assert calls  # the clean data kept flowing
     registry = ServiceMetrics(lambda: status).registry
     assert registry.get_sample_value("d_a_dead_letters_total") == len(faulted)
-
-
-async def test_offset_of_a_bad_message_waits_for_its_dead_letter(transport, broker) -> None:
-    seen: list[int] = []
-    service = AsyncDataAnalysisService("seq_model", transport=transport, config=SEQ_CONFIG, group_id="g")
-    await service.start(lambda station, data: seen.extend(data["seq_window"][len(seen) :]))
-    try:
-        broker.fail_produces(DLQ, 10**9)  # the dead-letter topic cannot be written
-        publish(broker, "SITE-SEQ", {"stationId": "S1", "seq": 0}, key="S1")
-        broker.produce("SITE-SEQ", b'{"stationId": "S1", "seq": ', key=b"S1")  # poison: offset 1
-        for seq in (2, 3):
-            publish(broker, "SITE-SEQ", {"stationId": "S1", "seq": seq}, key="S1")
-        (partition,) = [p for p, end in broker.end_offsets("SITE-SEQ").items() if end]
-        await until(lambda: seen == [0, 2, 3] and committed(broker, "g", "SITE-SEQ")[partition] == 1)
-        await asyncio.sleep(1.0)  # callbacks saw everything after it, yet nothing past the poison is committed
-        assert committed(broker, "g", "SITE-SEQ")[partition] == 1
-        assert service.get_service_status()["dead_letters"]["waiting"] == 1
-
-        broker.fail_produces(DLQ, 0)  # the topic is back: the letter is sent, then the offsets move on
-        await until(lambda: committed(broker, "g", "SITE-SEQ")[partition] == 4, timeout=15)
-        status = service.get_service_status()
-    finally:
-        await service.stop()
-    (letter,) = broker.messages(DLQ)
-    assert letter.raw == b'{"stationId": "S1", "seq": ' and headers(letter)["d_a.offset"] == "1"
-    assert status["dead_letters"]["send_errors"] >= 1 and status["dead_letters"]["waiting"] == 0
-
-
-async def test_a_stop_while_the_topic_fails_leaves_the_bad_message_to_the_next_start(transport, broker) -> None:
-    config = {**SEQ_CONFIG, "service": {"dead_letter_topic": DLQ, "stop_timeout": 0.5}}
-    service = AsyncDataAnalysisService("seq_model", transport=transport, config=config, group_id="g")
-    await service.start(lambda station, data: None)
-    broker.fail_produces(DLQ, 10**9)
-    broker.produce("SITE-SEQ", b"not json", key=b"S1")
-    await until(lambda: service.get_service_status()["dead_letters"]["send_errors"] >= 1)
-    await service.stop()
-    assert set(committed(broker, "g", "SITE-SEQ").values()) <= {None, 0}
-
-    broker.fail_produces(DLQ, 0)
-    again = AsyncDataAnalysisService("seq_model", transport=transport, config=config, group_id="g")
-    await again.start(lambda station, data: None)
-    try:
-        await until(lambda: len(broker.messages(DLQ)) == 1)
-        await until(lambda: 1 in committed(broker, "g", "SITE-SEQ").values())
-    finally:
-        await again.stop()
 
 
 async def test_a_station_failing_again_and_again_is_reported_once_per_streak(transport, broker) -> None:
@@ -169,7 +118,7 @@ def test_the_thread_based_service_dead_letters_too(transport, broker) -> None:
     service.start(lambda station, data: None, background=True)
     try:
         broker.produce("SITE-SEQ", b'{"stationId": "S9", "seq": "seven"}', key=b"S9")
-        wait_sync(lambda: service.get_service_status()["counters"]["dead_letters"] == 1)
+        wait_for(lambda: service.get_service_status()["counters"]["dead_letters"] == 1)
     finally:
         service.stop()
     (letter,) = broker.messages(DLQ)

@@ -1,5 +1,6 @@
 """Global topics (the calendar) on the in-memory transport: every station's first callback has
-them, however late the global reader is, after a restart, and after a reload adds one."""
+them however late the global reader is, and after a reload adds one. (Published before or after
+start, and after a restart: tests/service/test_global_data.py, on both transports.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import time
 
 import orjson
 import pytest
-from service_helpers import publish, until, wait_sync
+from helpers import until, wait_for
+from service_helpers import publish
 
 from d_a.kafka import (
     AsyncMemoryGlobalReader,
@@ -19,7 +21,6 @@ from d_a.kafka import (
     MemoryTransport,
     TopicPartition,
 )
-from d_a.metrics import ServiceMetrics
 from d_a.service import AsyncDataAnalysisService, DataAnalysisService
 from d_a.simulator import StationSimulator
 
@@ -79,40 +80,6 @@ def has_calendar(module_input: dict) -> bool:
     return module_input.get("dayOfWeek") is not None and module_input.get("holiday") is not None
 
 
-async def test_a_calendar_published_before_start_is_in_every_first_callback(broker) -> None:
-    transport = MemoryTransport(broker, auto_offset_reset="latest")  # the packaged default
-    publish(broker, CALENDAR, calendar())
-    first: dict[str, dict] = {}
-    service = AsyncDataAnalysisService("load_prediction", transport=transport)
-    await service.start(lambda station, data: first.setdefault(station, data))
-    try:
-        publish(broker, REALTIME, realtime(["A", "B", "C"]))
-        await until(lambda: len(first) == 3)
-        status = service.get_service_status()
-    finally:
-        await service.stop()
-    assert all(has_calendar(data) for data in first.values()), first
-    assert status["global_topics"][CALENDAR] == {"loaded": True, "messages": 1, "position": 1, "end_offset": 1}
-    assert status["messages_per_topic"][CALENDAR] == 1
-    scraped = ServiceMetrics(service.get_service_status).registry
-    assert scraped.get_sample_value("d_a_global_topic_loaded", {"topic": CALENDAR}) == 1
-
-
-def test_the_thread_based_service_gives_first_callbacks_the_calendar_published_before_start(broker) -> None:
-    transport = MemoryTransport(broker, auto_offset_reset="latest")
-    publish(broker, CALENDAR, calendar())
-    first: dict[str, dict] = {}
-    service = DataAnalysisService("load_prediction", transport=transport)
-    service.start(lambda station, data: first.setdefault(station, data))
-    try:
-        publish(broker, REALTIME, realtime(["A", "B", "C"]))
-        wait_sync(lambda: len(first) == 3)
-        assert service.get_service_status()["global_topics"][CALENDAR]["loaded"] is True
-    finally:
-        service.stop()
-    assert all(has_calendar(data) for data in first.values()), first
-
-
 async def test_a_calendar_published_after_start_reaches_first_callbacks_even_when_its_reader_lags(broker) -> None:
     transport = LaggingTransport(broker, delay=0.3)
     first: dict[str, dict] = {}
@@ -138,7 +105,7 @@ async def test_more_new_stations_than_workers_all_get_the_calendar_in_few_rounds
     transport = LaggingTransport(broker, delay=0.3)
     first: dict[str, dict] = {}
     stations = [f"S{i:02d}" for i in range(40)]
-    service = AsyncDataAnalysisService("load_prediction", transport=transport, max_concurrency=4)
+    service = AsyncDataAnalysisService("load_prediction", transport=transport, max_workers=4)
     await service.start(lambda station, data: first.setdefault(station, data))
     try:
         await until(lambda: service.get_service_status()["global_topics"][CALENDAR]["loaded"])
@@ -173,37 +140,13 @@ def test_the_thread_based_service_waits_for_a_lagging_calendar_too(broker) -> No
     service = DataAnalysisService("load_prediction", transport=LaggingSyncTransport(broker))
     service.start(lambda station, data: first.setdefault(station, data))
     try:
-        wait_sync(lambda: service.get_service_status()["global_topics"][CALENDAR]["loaded"])
+        wait_for(lambda: service.get_service_status()["global_topics"][CALENDAR]["loaded"])
         publish(broker, CALENDAR, calendar())
         publish(broker, REALTIME, realtime(["A", "B"]))
-        wait_sync(lambda: len(first) == 2)
+        wait_for(lambda: len(first) == 2)
     finally:
         service.stop()
     assert all(has_calendar(data) for data in first.values()), first
-
-
-async def test_a_restarted_service_reads_the_committed_calendar_again(transport, broker) -> None:
-    first: dict[str, dict] = {}
-
-    def service() -> AsyncDataAnalysisService:
-        return AsyncDataAnalysisService("load_prediction", transport=transport, group_id="same-group")
-
-    one = service()
-    await one.start(lambda station, data: first.setdefault(station, data))
-    try:
-        publish(broker, CALENDAR, calendar())
-        publish(broker, REALTIME, realtime(["BEFORE"]))
-        await until(lambda: "BEFORE" in first)
-    finally:
-        await one.stop()  # commits what the callbacks have seen
-    two = service()
-    await two.start(lambda station, data: first.setdefault(station, data))
-    try:
-        publish(broker, REALTIME, realtime(["AFTER"], hour="2025-11-01 09:00:00"))
-        await until(lambda: "AFTER" in first)
-    finally:
-        await two.stop()
-    assert has_calendar(first["BEFORE"]) and has_calendar(first["AFTER"])
 
 
 async def test_a_bootstrap_that_times_out_is_logged_and_stations_then_run(broker, caplog) -> None:

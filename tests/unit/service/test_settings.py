@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from service_helpers import until
+from helpers import until
 
 from d_a import AsyncDataAnalysisService, DataAnalysisService
 from d_a.errors import ConfigError

@@ -6,7 +6,8 @@ import threading
 import time
 
 import pytest
-from service_helpers import publish, wait_sync
+from helpers import wait_for
+from service_helpers import publish
 
 from d_a.errors import KafkaConnectionError
 from d_a.kafka.broker import free_port
@@ -32,7 +33,7 @@ def test_1000_stations_are_all_served_by_32_threads(transport, broker) -> None:
             publish(
                 broker, "SCHEDULE-DEVICE-METER", {"stationId": f"ST{i:04d}", "meterPower": float(i)}, key=f"ST{i:04d}"
             )
-        wait_sync(lambda: len(served) == 1000, timeout=30)
+        wait_for(lambda: len(served) == 1000, timeout=30)
         status = service.get_service_status()
     finally:
         service.stop()
@@ -60,14 +61,14 @@ def test_station_management_and_inputs(transport, broker) -> None:
     service.start(lambda s, data: calls.append(s))
     try:
         publish(broker, "SCHEDULE-DEVICE-METER", {"stationId": "S1", "meterPower": 2.5}, key="S1")
-        wait_sync(lambda: calls)
+        wait_for(lambda: calls)
         assert service.get_inputs("S1", "operation_optimization")["meterPower"] == 2.5
         assert service.get_inputs("S1")["operation_optimization"]["meterPower"] == 2.5
         assert "operation_optimization" in service.get_outputs("S1")
         service.add_station("S2", lambda s, data: calls.append(f"own-{s}"))
-        wait_sync(lambda: "own-S2" in calls)
+        wait_for(lambda: "own-S2" in calls)
         service.remove_station("S1")
-        wait_sync(lambda: "S1" not in service.get_station_status())
+        wait_for(lambda: "S1" not in service.get_station_status())
     finally:
         service.stop()
 
@@ -94,12 +95,12 @@ def test_seed_start_forms_and_reload_adding_a_topic(transport, broker) -> None:
     service.start(lambda s, data: inputs.append(data) or {"ok": 1}, lambda s, r: handled.append(r), True)
     try:
         publish(broker, "SCHEDULE-DEVICE-PV", {"stationId": "S1", "pvId": "PV1", "pvPreDcPower": 3.5}, key="S1")
-        wait_sync(lambda: handled == [{"ok": 1}])
+        wait_for(lambda: handled == [{"ok": 1}])
         document = service.config.legacy()
         document["TOPIC_DETAIL"]["SITE-IRRADIANCE"] = {"fields": ["ghi"], "modules": ["pv_prediction"]}
         service.reload_config(document)
         assert "SITE-IRRADIANCE" in service.topics
         publish(broker, "SITE-IRRADIANCE", {"stationId": "S1", "ghi": 812.0}, key="S1")
-        wait_sync(lambda: inputs[-1].get("ghi") == 812.0)
+        wait_for(lambda: inputs[-1].get("ghi") == 812.0)
     finally:
         service.stop()

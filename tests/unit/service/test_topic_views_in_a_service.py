@@ -4,7 +4,7 @@ although REALTIME-DATA, DEVICE-GUN and CAR-ORDER all carry `gunNo` and `hostCode
 from __future__ import annotations
 
 import orjson
-from service_helpers import until
+from helpers import until
 
 from d_a import AsyncDataAnalysisService
 from d_a.simulator import StationSimulator
