@@ -42,7 +42,6 @@ from .message import (
     messages_from,
     raw_messages_from,
 )
-from .retry import retry_async
 
 __all__ = ["AsyncKafkaConsumerClient", "AsyncKafkaProducerClient"]
 
@@ -86,7 +85,7 @@ class AsyncKafkaConsumerClient:
         )
         self.topics, self.settings, self.group_id = plan.topics, plan.settings, plan.group_id
         self.multi_consumer_mode = plan.multi_consumer_mode
-        self.max_retries, self.retry_interval = plan.max_retries, plan.retry_interval
+        self.backoff = plan.backoff
         self._specs = plan.members
         self._consumers: list[AIOKafkaConsumer] = []
         self._by_topic: dict[str, AIOKafkaConsumer] = {}
@@ -137,12 +136,10 @@ class AsyncKafkaConsumerClient:
             return consumer
 
         servers = ", ".join(self.bootstrap_servers)
-        return await retry_async(
+        return await self.backoff.run(
             attempt,
-            what=f"connecting a consumer to {servers}",
-            attempts=self.max_retries,
-            retry_interval=self.retry_interval,
-            retry_on=(KafkaError, OSError, asyncio.TimeoutError),
+            f"connecting a consumer to {servers}",
+            (KafkaError, OSError, asyncio.TimeoutError),
         )
 
     async def stop(self) -> None:
@@ -292,7 +289,7 @@ class AsyncKafkaProducerClient:
         max_retries: int | None = None,
         retry_interval: float | None = None,
     ) -> None:
-        self.settings, self.max_retries, self.retry_interval = resolve_connection(config, max_retries, retry_interval)
+        self.settings, self.backoff = resolve_connection(config, max_retries, retry_interval)
         self._producer: AIOKafkaProducer | None = None
         self._outage = ConnectionState("producer")
 
@@ -312,12 +309,10 @@ class AsyncKafkaProducerClient:
                 raise
             return producer
 
-        self._producer = await retry_async(
+        self._producer = await self.backoff.run(
             attempt,
-            what=f"connecting the producer to {', '.join(self.settings.bootstrap_servers)}",
-            attempts=self.max_retries,
-            retry_interval=self.retry_interval,
-            retry_on=(KafkaError, OSError),
+            f"connecting the producer to {', '.join(self.settings.bootstrap_servers)}",
+            (KafkaError, OSError),
         )
         self._outage.up()
 
@@ -352,12 +347,10 @@ class AsyncKafkaProducerClient:
                 raise
             self._outage.up()
 
-        await retry_async(
+        await self.backoff.run(
             attempt,
-            what=f"sending {len(payload)} messages to {topic}",
-            attempts=self.max_retries,
-            retry_interval=self.retry_interval,
-            retry_on=(KafkaError,),
+            f"sending {len(payload)} messages to {topic}",
+            (KafkaError,),
         )
 
     async def __aenter__(self) -> AsyncKafkaProducerClient:

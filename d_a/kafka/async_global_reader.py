@@ -16,7 +16,6 @@ from .async_clients import START_TIMEOUT_S
 from .client_config import aiokafka_consumer_kwargs, global_reader_values, resolve_connection
 from .connection import ConnectionState
 from .message import KafkaMessage, TopicPartition, messages_from
-from .retry import retry_async
 
 __all__ = ["AsyncKafkaGlobalReader"]
 
@@ -48,7 +47,7 @@ class AsyncKafkaGlobalReader:
         if not topics:
             raise ValueError("AsyncKafkaGlobalReader needs at least one topic")
         self.topics = list(dict.fromkeys(topics))
-        self.settings, self.max_retries, self.retry_interval = resolve_connection(config, max_retries, retry_interval)
+        self.settings, self.backoff = resolve_connection(config, max_retries, retry_interval)
         self._consumer: AIOKafkaConsumer | None = None
         self._positions: dict[TopicPartition, int] = {}
         self._lock = asyncio.Lock()  # a fetch and a change of assignment never overlap
@@ -71,12 +70,10 @@ class AsyncKafkaGlobalReader:
                 raise
             return consumer
 
-        self._consumer = await retry_async(
+        self._consumer = await self.backoff.run(
             attempt,
-            what=f"connecting a global reader to {', '.join(self.settings.bootstrap_servers)}",
-            attempts=self.max_retries,
-            retry_interval=self.retry_interval,
-            retry_on=(KafkaError, OSError, asyncio.TimeoutError),
+            f"connecting a global reader to {', '.join(self.settings.bootstrap_servers)}",
+            (KafkaError, OSError, asyncio.TimeoutError),
         )
         self._outage.up()
         try:

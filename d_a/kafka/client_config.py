@@ -17,6 +17,7 @@ import aiokafka
 import kafka
 
 from ..config import KafkaSettings, get_config, normalize_kafka_config
+from .retry import Backoff
 
 __all__ = [
     "resolve_connection",
@@ -36,14 +37,11 @@ _reported: set[tuple[str, str]] = set()
 
 def resolve_connection(
     config: KafkaSettings | Mapping[str, Any] | None, max_retries: int | None, retry_interval: float | None
-) -> tuple[KafkaSettings, int, float]:
-    """(settings, connect attempts, first retry delay): a client's arguments over its settings."""
+) -> tuple[KafkaSettings, Backoff]:
+    """(settings, how connecting is retried): a client's arguments over its settings."""
     settings = resolve_settings(config)
-    return (
-        settings,
-        max_retries or settings.max_retries,
-        settings.retry_interval if retry_interval is None else retry_interval,
-    )
+    attempts = max_retries or settings.max_retries
+    return settings, Backoff(attempts, settings.retry_interval if retry_interval is None else retry_interval)
 
 
 def resolve_settings(config: KafkaSettings | Mapping[str, Any] | None) -> KafkaSettings:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import KafkaSettings
 from .client_config import resolve_connection
+from .retry import Backoff
 
 __all__ = ["ConsumerPlan", "plan_consumers", "use_multi_consumer"]
 
@@ -34,8 +35,7 @@ class ConsumerPlan:
     settings: KafkaSettings
     group_id: str
     multi_consumer_mode: bool
-    max_retries: int
-    retry_interval: float
+    backoff: Backoff
     members: list[tuple[list[str], dict[str, Any]]]  # (topics, consumer settings with its group_id)
 
 
@@ -53,7 +53,7 @@ def plan_consumers(
     if not topics:
         raise ValueError(f"{client} needs at least one topic")
     unique = list(dict.fromkeys(topics))
-    settings, attempts, first_delay = resolve_connection(config, max_retries, retry_interval)
+    settings, backoff = resolve_connection(config, max_retries, retry_interval)
     values = dict(settings.consumer)
     group = group_id or values.get("group_id") or DEFAULT_GROUP
     multi = use_multi_consumer(settings, unique) if multi_consumer_mode is None else multi_consumer_mode
@@ -75,7 +75,6 @@ def plan_consumers(
         settings=settings,
         group_id=group,
         multi_consumer_mode=multi,
-        max_retries=attempts,
-        retry_interval=first_delay,
+        backoff=backoff,
         members=members,
     )

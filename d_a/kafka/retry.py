@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from tenacity import (
@@ -22,7 +23,7 @@ from tenacity import (
 
 from ..errors import KafkaConnectionError
 
-__all__ = ["MAX_DELAY", "retry_async", "retry_sync"]
+__all__ = ["MAX_DELAY", "Backoff", "retry_async", "retry_sync"]
 
 logger = logging.getLogger("d_a.kafka")
 
@@ -95,3 +96,23 @@ def retry_sync(
     except RetryError as error:
         cause = error.last_attempt.exception()
         raise _failed(what, attempts, cause) from cause
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """A client's retry policy: `attempts` tries, the first retry after `retry_interval` seconds."""
+
+    attempts: int
+    retry_interval: float
+
+    def sync(self, attempt: Callable[[], T], what: str, retry_on: tuple[type[BaseException], ...]) -> T:
+        """`retry_sync` with this policy."""
+        return retry_sync(
+            attempt, what=what, attempts=self.attempts, retry_interval=self.retry_interval, retry_on=retry_on
+        )
+
+    async def run(self, attempt: Callable[[], Awaitable[T]], what: str, retry_on: tuple[type[BaseException], ...]) -> T:
+        """`retry_async` with this policy."""
+        return await retry_async(
+            attempt, what=what, attempts=self.attempts, retry_interval=self.retry_interval, retry_on=retry_on
+        )

@@ -31,7 +31,6 @@ from .client_config import (
 from .connection import ConnectionState
 from .consumer_plan import plan_consumers
 from .message import Headers, KafkaMessage, TopicPartition, encode_value, key_bytes, messages_from
-from .retry import retry_sync
 
 __all__ = ["KafkaConsumerClient", "KafkaProducerClient"]
 
@@ -150,7 +149,7 @@ class KafkaConsumerClient:
         )
         self.topics, self.settings, self.group_id = plan.topics, plan.settings, plan.group_id
         self.multi_consumer_mode = plan.multi_consumer_mode
-        self.max_retries, self.retry_interval = plan.max_retries, plan.retry_interval
+        self.backoff = plan.backoff
         self._state = ConnectionState(f"consumer of {', '.join(self.topics)}")
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_BATCHES)
         self._pending: deque[tuple[TopicPartition, list[KafkaMessage]]] = deque()
@@ -191,12 +190,10 @@ class KafkaConsumerClient:
     def _connect(self, topics: list[str], values: dict[str, Any]) -> kafka.KafkaConsumer:
         kwargs = kafka_python_consumer_kwargs(values)
         kwargs.setdefault("bootstrap_timeout_ms", BOOTSTRAP_TIMEOUT_MS)
-        return retry_sync(
+        return self.backoff.sync(
             lambda: kafka.KafkaConsumer(*topics, **kwargs),
-            what=f"connecting a consumer to {', '.join(self.settings.bootstrap_servers)}",
-            attempts=self.max_retries,
-            retry_interval=self.retry_interval,
-            retry_on=(KafkaError, OSError),
+            f"connecting a consumer to {', '.join(self.settings.bootstrap_servers)}",
+            (KafkaError, OSError),
         )
 
     def _distinct(self) -> list[_Fetcher]:
@@ -280,16 +277,14 @@ class KafkaProducerClient:
         max_retries: int | None = None,
         retry_interval: float | None = None,
     ) -> None:
-        self.settings, self.max_retries, self.retry_interval = resolve_connection(config, max_retries, retry_interval)
+        self.settings, self.backoff = resolve_connection(config, max_retries, retry_interval)
         self._outage = ConnectionState("producer")
         kwargs = kafka_python_producer_kwargs(self.settings.producer)
         kwargs.setdefault("bootstrap_timeout_ms", BOOTSTRAP_TIMEOUT_MS)
-        self._producer: kafka.KafkaProducer | None = retry_sync(
+        self._producer: kafka.KafkaProducer | None = self.backoff.sync(
             lambda: kafka.KafkaProducer(**kwargs),
-            what=f"connecting the producer to {', '.join(self.settings.bootstrap_servers)}",
-            attempts=self.max_retries,
-            retry_interval=self.retry_interval,
-            retry_on=(KafkaError, OSError),
+            f"connecting the producer to {', '.join(self.settings.bootstrap_servers)}",
+            (KafkaError, OSError),
         )
         self._outage.up()
 
@@ -315,12 +310,10 @@ class KafkaProducerClient:
                 raise
             self._outage.up()
 
-        retry_sync(
+        self.backoff.sync(
             attempt,
-            what=f"sending a message to {topic}",
-            attempts=self.max_retries,
-            retry_interval=self.retry_interval,
-            retry_on=(KafkaError,),
+            f"sending a message to {topic}",
+            (KafkaError,),
         )
 
     def close(self) -> None:

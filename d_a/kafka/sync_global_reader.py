@@ -16,7 +16,6 @@ from ..errors import KafkaConnectionError
 from .client_config import global_reader_values, kafka_python_consumer_kwargs, resolve_connection
 from .connection import ConnectionState
 from .message import KafkaMessage, TopicPartition, messages_from
-from .retry import retry_sync
 from .sync_clients import BOOTSTRAP_TIMEOUT_MS
 
 __all__ = ["KafkaGlobalReader"]
@@ -42,19 +41,17 @@ class KafkaGlobalReader:
         if not topics:
             raise ValueError("KafkaGlobalReader needs at least one topic")
         self.topics = list(dict.fromkeys(topics))
-        self.settings, self.max_retries, self.retry_interval = resolve_connection(config, max_retries, retry_interval)
+        self.settings, self.backoff = resolve_connection(config, max_retries, retry_interval)
         self._state = ConnectionState(f"global reader of {', '.join(self.topics)}")
         self._lock = threading.Lock()
         self._positions: dict[TopicPartition, int] = {}
         kwargs = kafka_python_consumer_kwargs(global_reader_values(self.settings.consumer))
         kwargs.setdefault("bootstrap_timeout_ms", BOOTSTRAP_TIMEOUT_MS)
         kwargs["max_poll_records"] = GLOBAL_POLL_RECORDS
-        self._consumer: kafka.KafkaConsumer | None = retry_sync(
+        self._consumer: kafka.KafkaConsumer | None = self.backoff.sync(
             lambda: kafka.KafkaConsumer(**kwargs),
-            what=f"connecting a global reader to {', '.join(self.settings.bootstrap_servers)}",
-            attempts=self.max_retries,
-            retry_interval=self.retry_interval,
-            retry_on=(KafkaError, OSError),
+            f"connecting a global reader to {', '.join(self.settings.bootstrap_servers)}",
+            (KafkaError, OSError),
         )
         self._state.up()
         try:

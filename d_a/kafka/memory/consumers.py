@@ -7,7 +7,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ...errors import KafkaConnectionError
 from ..connection import ConnectionState
@@ -18,7 +18,7 @@ __all__ = ["AsyncMemoryConsumer", "MemoryConsumer"]
 
 logger = logging.getLogger("d_a.kafka.memory")
 
-_Client = TypeVar("_Client", bound="_AsyncContext")
+_Client = TypeVar("_Client", bound="_AsyncFace")
 
 
 class _ConsumerCore:
@@ -165,11 +165,21 @@ class MemoryConsumer:
         self._core.stop()
 
 
-class _AsyncContext:
-    """`async with client:` starts it and stops it, as the aiokafka-based clients allow."""
+class _AsyncFace:
+    """The async face of a client core: start, stop, connected, and `async with client:` (which
+    starts and stops it, as the aiokafka-based clients allow)."""
 
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
+    _core: Any
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._core.connected)
+
+    async def start(self) -> None:
+        self._core.start()
+
+    async def stop(self) -> None:
+        self._core.stop()
 
     async def __aenter__(self: _Client) -> _Client:
         await self.start()
@@ -179,7 +189,7 @@ class _AsyncContext:
         await self.stop()
 
 
-class AsyncMemoryConsumer(_AsyncContext):
+class AsyncMemoryConsumer(_AsyncFace):
     """Async consumer (aiokafka style): `getmany` returns a flat list; `getone` buffers the rest."""
 
     def __init__(
@@ -194,16 +204,6 @@ class AsyncMemoryConsumer(_AsyncContext):
         self._core = _ConsumerCore(topics, broker, group_id, auto_offset_reset, max_poll_records)
         self.topics = self._core.topics
         self._pending: deque[KafkaMessage] = deque()
-
-    @property
-    def connected(self) -> bool:
-        return self._core.connected
-
-    async def start(self) -> None:
-        self._core.start()
-
-    async def stop(self) -> None:
-        self._core.stop()
 
     async def getmany(self, timeout_ms: int = 1000, max_records: int | None = None) -> list[KafkaMessage]:
         """Messages fetched earlier by `getone` first; otherwise new ones as soon as there are any,

@@ -10,7 +10,7 @@ from ...errors import KafkaConnectionError
 from ..connection import ConnectionState
 from ..message import KafkaMessage, TopicPartition
 from .broker import InMemoryBroker, as_message, deadline_after
-from .consumers import _AsyncContext
+from .consumers import _AsyncFace
 
 __all__ = ["AsyncMemoryGlobalReader", "MemoryGlobalReader"]
 
@@ -33,6 +33,9 @@ class _GlobalReaderCore:
     @property
     def connected(self) -> bool:
         return self.started and not self.closed and self.broker.available
+
+    def stop(self) -> None:
+        self.closed = True
 
     def start(self) -> None:
         if self.closed:
@@ -108,10 +111,10 @@ class MemoryGlobalReader:
             return dict(self._core.positions)
 
     def close(self) -> None:
-        self._core.closed = True
+        self._core.stop()
 
 
-class AsyncMemoryGlobalReader(_AsyncContext):
+class AsyncMemoryGlobalReader(_AsyncFace):
     """Async global reader (see transport.AsyncGlobalReader)."""
 
     def __init__(
@@ -119,16 +122,6 @@ class AsyncMemoryGlobalReader(_AsyncContext):
     ) -> None:
         self._core = _GlobalReaderCore(topics, broker, max_poll_records)
         self.topics = self._core.topics
-
-    @property
-    def connected(self) -> bool:
-        return self._core.connected
-
-    async def start(self) -> None:
-        self._core.start()
-
-    async def stop(self) -> None:
-        self._core.closed = True
 
     async def getmany(self, timeout_ms: int = 1000) -> list[KafkaMessage]:
         deadline = deadline_after(timeout_ms)

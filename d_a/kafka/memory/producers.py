@@ -11,7 +11,7 @@ from typing import Any
 from ...errors import KafkaConnectionError
 from ..message import Headers, encode_value, exact_bytes, key_bytes
 from .broker import InMemoryBroker
-from .consumers import _AsyncContext
+from .consumers import _AsyncFace
 
 __all__ = ["AsyncMemoryProducer", "MemoryProducer"]
 
@@ -35,6 +35,9 @@ class _ProducerCore:
     def start(self) -> None:
         self.broker._check_available()
         self.started = True
+
+    def stop(self) -> None:
+        self.closed = True
 
     def payload(self, items: Iterable[tuple[bytes | str | None, Any]], headers: Headers = ()) -> deque[_Outgoing]:
         """(key, value, headers) as bytes: values as UTF-8 JSON (bytes as they are), str keys as UTF-8."""
@@ -82,24 +85,14 @@ class MemoryProducer:
                 time.sleep(delay)
 
     def close(self) -> None:
-        self._core.closed = True
+        self._core.stop()
 
 
-class AsyncMemoryProducer(_AsyncContext):
+class AsyncMemoryProducer(_AsyncFace):
     """Async producer; sends retry `retries` times while the broker is unavailable, then raise."""
 
     def __init__(self, broker: InMemoryBroker, *, retries: int = 3, retry_backoff_ms: int = 20) -> None:
         self._core = _ProducerCore(broker, retries, retry_backoff_ms)
-
-    @property
-    def connected(self) -> bool:
-        return self._core.connected
-
-    async def start(self) -> None:
-        self._core.start()
-
-    async def stop(self) -> None:
-        self._core.closed = True
 
     async def send(self, topic: str, value: Any, key: bytes | str | None = None, *, headers: Headers = ()) -> None:
         await self.send_many(topic, [(key, value)], headers=headers)
