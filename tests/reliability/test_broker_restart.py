@@ -25,6 +25,12 @@ from d_a.metrics import HealthCheck, MetricsServer, ServiceMetrics
 SEQ = "SITE-SEQ"
 STATIONS = [f"S{i}" for i in range(10)]
 WAIT = 90.0  # seconds: a hang guard (group joins and reconnects on a loaded machine)
+# The restarted broker's partitions start empty at offset 0, while the consumer's position is where
+# it was. Nothing is produced until the consumer had time to rejoin the group and find that
+# position out of range (then it reads the new log from its start): data produced sooner could
+# take the new log past the old position, and the consumer would skip what lies before it. Kafka
+# keeps its log, so this wait is the embedded broker's, not d_a's.
+REJOIN_SECONDS = 6.0  # the session timeout below
 CONFIG = {
     "topics": {SEQ: {"fields": ["seq"], "types": {"seq": "integer"}, "modules": ["seq_model"], "window_size": 100_000}},
     "module_dependencies": {},
@@ -65,12 +71,16 @@ async def test_broker_restart_under_load(embedded_broker) -> None:
     ).start()
     url = f"http://127.0.0.1:{server.port}/health"
 
+    producing = asyncio.Event()  # cleared while the broker restarts (see REJOIN_SECONDS)
+    producing.set()
+
     async def feed(producer: AsyncKafkaProducerClient) -> None:
         """Steady `rate` messages a second; a send that fails is tried again until the broker takes it."""
         for start in range(0, messages, rate // 10):
             tick = time.monotonic()
             chunk = range(start, min(messages, start + rate // 10))
             while True:
+                await producing.wait()
                 try:
                     await producer.send_many(
                         SEQ, [(STATIONS[s % 10], {"stationId": STATIONS[s % 10], "seq": s}) for s in chunk]
@@ -89,18 +99,21 @@ async def test_broker_restart_under_load(embedded_broker) -> None:
             feeding = asyncio.create_task(feed(producer))
             await until(lambda: len(seen) >= messages // 4, WAIT, interval=0.1)
             assert await health_is(200)
+            producing.clear()
             stopped_with = set(acked)
             embedded_broker.stop()
             to_503 = await until(lambda: health_is(503), WAIT, interval=0.1)
             restart_at = time.monotonic()
             embedded_broker.start()
+            to_200 = await until(lambda: health_is(200), WAIT, interval=0.1)
+            await asyncio.sleep(REJOIN_SECONDS)
             lost = sorted(stopped_with - seen)  # acknowledged by the broker that forgot them, not seen yet
             for start in range(0, len(lost), 500):
                 part = lost[start : start + 500]
                 await producer.send_many(
                     SEQ, [(STATIONS[s % 10], {"stationId": STATIONS[s % 10], "seq": s}) for s in part]
                 )
-            to_200 = await until(lambda: health_is(200), WAIT, interval=0.1)
+            producing.set()
             first_new = len(seen)
             await until(lambda: len(seen) > first_new, WAIT, interval=0.1)
             to_callbacks = time.monotonic() - restart_at
