@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .config import PADDING_STRATEGIES, Config, ConfigSource, load_config, reread
@@ -236,11 +236,14 @@ class DataDispatcher:
         *,
         arrival: float | None = None,
         positions: Sequence[tuple[int | None, int | None]] | None = None,
+        store: bool = True,
     ) -> IngestReport:
         """Apply a poll batch of one topic's decoded messages, one window write per station.
 
         `positions` gives each message's (partition, offset) for bad-input logs. Messages of a
-        `replace` topic each replace their stations' windows.
+        `replace` topic each replace their stations' windows. `store` False: the windows hold these
+        messages already (restored from a checkpoint); the report names their stations as touched
+        and triggered, and nothing is written.
         """
         report = IngestReport()
         first = positions[0] if positions else (None, None)
@@ -262,13 +265,39 @@ class DataDispatcher:
             if not result.records:
                 continue
             parser.accepted(result.records)
-            if replace:
+            if not store:
+                _note_stations(result.records, self.windows.by_station, report)
+            elif replace:
                 self._store(topic, result.records, whole=True, arrival=arrival, report=report)
             else:
                 pending.extend(result.records)
         if pending:
             self._store(topic, pending, whole=False, arrival=arrival, report=report)
         return report
+
+    def restore_windows(
+        self, stations: Mapping[str, Mapping[str, Window]], global_windows: Mapping[str, Window] | None = None
+    ) -> None:
+        """Take windows back from a checkpoint (d_a.state), replacing what they replace; each
+        topic's parser learns from them what it learns from new records (station devices)."""
+        with self.lock:
+            for topic, window in (global_windows or {}).items():
+                self.windows.restore_global(topic, window)
+            for station_id, windows in stations.items():
+                self.input_cache.forget(self.windows.remove(station_id))
+                self._assemblies.pop(station_id, None)
+                dropped = self.windows.restore(station_id, windows)
+                if dropped:
+                    logger.warning(
+                        "station %s: saved windows of topics no longer configured dropped: %s",
+                        station_id,
+                        ", ".join(dropped),
+                    )
+                for topic, window in self.windows.by_station[station_id].items():
+                    parser = self._parser(topic)
+                    if parser is not None and type(parser).accepted is not TopicParser.accepted:
+                        records = [StationRecord(station_id, record, ts) for record, ts in window]
+                        parser.accepted(records)
 
     def remove_station(self, station_id: str) -> None:
         """Drop a station's windows and what was derived from them."""
@@ -424,6 +453,16 @@ class DataDispatcher:
         if fmt not in WINDOW_FORMATS:
             raise ValueError(f"unknown window_format {fmt!r}; use one of {', '.join(WINDOW_FORMATS)}")
         return fmt
+
+
+def _note_stations(records: list[StationRecord], stations: Mapping[str, Any], report: IngestReport) -> None:
+    """Report the records' stations as touched and triggered (global records: every station)."""
+    for item in records:
+        touched = stations if item.station_id is None else (item.station_id,)
+        report.touched.update(touched)
+        report.triggered.update(touched)
+        if report.newest_ts is None or item.ts > report.newest_ts:
+            report.newest_ts = item.ts
 
 
 def _window_specs(config: Config) -> dict[str, WindowSpec]:

@@ -3,7 +3,9 @@
 Counters come from the service's own counts at scrape time (nothing on the hot path); the
 histograms (callback duration, end-to-end latency, data staleness, data availability) are observed by the engine
 through `observe_*`. `MetricsServer` serves `/metrics` and `/health` on one port: /health answers
-200 with a JSON body while the main loop is alive and the broker was reachable recently, else 503.
+200 with a JSON body while the service is alive (its main loop runs, or it is restoring its
+windows) and the broker was reachable recently, else 503; `/ready` answers 200 once the service
+runs (its windows restored), else 503.
 """
 
 from __future__ import annotations
@@ -120,6 +122,22 @@ class ServiceMetrics(Collector):
         for topic, partitions in status.get("lag", {}).items():
             lag.add_metric([topic], sum(p.get("lag") or 0 for p in partitions.values()))
         yield lag
+        state = status.get("state")
+        if state is not None:
+            yield GaugeMetricFamily(
+                "d_a_restore_seconds",
+                "How long restoring the windows from the checkpoint took at start",
+                value=state["restore_seconds"] or 0.0,
+            )
+            yield GaugeMetricFamily(
+                "d_a_restored_stations",
+                "Stations whose windows came from the checkpoint",
+                value=state["restored_stations"],
+            )
+            yield CounterMetricFamily("d_a_checkpoint_rounds", "Checkpoint rounds written", value=state["rounds"])
+            yield CounterMetricFamily(
+                "d_a_checkpoint_failures", "Checkpoint rounds that could not be written", value=state["failed_rounds"]
+            )
         loaded = GaugeMetricFamily(
             "d_a_global_topic_loaded", "1 once a global topic was read up to its end offsets at start", labels=["topic"]
         )
@@ -149,9 +167,12 @@ class HealthCheck:
         elif self._down_since is None:
             self._down_since = now
         down_for = 0.0 if self._down_since is None else now - self._down_since
-        healthy = bool(status.get("main_loop_alive", status.get("main_thread_alive"))) and down_for < self.grace
+        alive = bool(status.get("main_loop_alive", status.get("main_thread_alive")) or status.get("restoring"))
+        healthy = alive and down_for < self.grace
         body = {
             "healthy": healthy,
+            "ready": bool(status.get("ready")),
+            "restoring": bool(status.get("restoring")),
             "main_loop_alive": status.get("main_loop_alive", status.get("main_thread_alive")),
             "consumer_connected": status.get("consumer_alive"),
             "producer_connected": status.get("producer_alive"),
@@ -190,8 +211,11 @@ def _handler(metrics: ServiceMetrics, health: HealthCheck) -> type[BaseHTTPReque
             elif self.path.startswith("/health"):
                 healthy, body = health()
                 self._reply(200 if healthy else 503, "application/json", json.dumps(body).encode())
+            elif self.path.startswith("/ready"):
+                _, body = health()
+                self._reply(200 if body["ready"] else 503, "application/json", json.dumps(body).encode())
             else:
-                self._reply(404, "text/plain", b"not found: use /metrics or /health\n")
+                self._reply(404, "text/plain", b"not found: use /metrics, /health or /ready\n")
 
         def _reply(self, code: int, content_type: str, body: bytes) -> None:
             self.send_response(code)

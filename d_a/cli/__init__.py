@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import check_config, dead_letters, demo, run, simulate
+from . import check_config, dead_letters, demo, run, simulate, state
 
 __all__ = ["main"]
 
-_COMMANDS = (run, demo, simulate, check_config, dead_letters)
+_COMMANDS = (run, demo, simulate, check_config, dead_letters, state)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -89,14 +89,16 @@ async def _run_async(service: AsyncDataAnalysisService, callback, batch_handler,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await service.start(callback, batch_upload_handler=batch_handler)
-    server = _metrics(service, metrics_port)
-    logger.info("running module %s; SIGTERM or SIGINT stops it", service.module_name)
+    server = _metrics(service, metrics_port)  # /health answers while the windows are restored
     try:
-        await stop.wait()
-        logger.info("stop requested: finishing callbacks, flushing batches, committing offsets")
+        await service.start(callback, batch_upload_handler=batch_handler)
+        logger.info("running module %s; SIGTERM or SIGINT stops it", service.module_name)
+        try:
+            await stop.wait()
+            logger.info("stop requested: finishing callbacks, flushing batches, committing offsets")
+        finally:
+            await service.stop()
     finally:
-        await service.stop()
         if server is not None:
             server.stop()
 
@@ -105,14 +107,16 @@ def _run_sync(service: DataAnalysisService, callback, metrics_port: int | None) 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    service.start(callback, background=True)
     server = _metrics(service, metrics_port)
-    logger.info("running module %s (threads); SIGTERM or SIGINT stops it", service.module_name)
     try:
-        stop.wait()
-        logger.info("stop requested: finishing callbacks, flushing batches, committing offsets")
+        service.start(callback, background=True)
+        logger.info("running module %s (threads); SIGTERM or SIGINT stops it", service.module_name)
+        try:
+            stop.wait()
+            logger.info("stop requested: finishing callbacks, flushing batches, committing offsets")
+        finally:
+            service.stop()
     finally:
-        service.stop()
         if server is not None:
             server.stop()
 
@@ -128,5 +132,5 @@ def _metrics(service: Any, port: int | None) -> Any:
     metrics = ServiceMetrics(service.get_service_status)
     service.observe(metrics)
     server = MetricsServer(metrics, HealthCheck(service.get_service_status), port).start()
-    logger.info("metrics and health on port %d (/metrics, /health)", server.port)
+    logger.info("metrics and health on port %d (/metrics, /health, /ready)", server.port)
     return server

@@ -222,6 +222,16 @@ class ServiceConfig(_Section):
     backlog_max_delay: PositiveFloat = Field(
         default=10.0, description="newest backlog runs: the longest a triggered station waits, in seconds."
     )
+    state_dir: StrictStr | None = Field(
+        default=None,
+        description="Directory for checkpoints of the windows (a subdirectory per consumer group), so a restart "
+        "restores them instead of starting empty; keep it on a persistent volume. null: off (docs/STATE.md).",
+    )
+    checkpoint_interval_seconds: PositiveFloat = Field(
+        default=60.0,
+        description="Seconds between checkpoints of the windows (with state_dir). Offsets are committed no "
+        "further than the last checkpoint, so after a crash the callbacks of up to this much data run again.",
+    )
 
     @model_validator(mode="before")
     @classmethod

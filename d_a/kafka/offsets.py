@@ -44,15 +44,18 @@ class OffsetCommitter(Protocol):
 class _PartitionOffsets:
     """In-flight offsets of one partition, its highest done offset and its last committed offset."""
 
-    __slots__ = ("committed", "heap", "in_flight", "max_done")
+    __slots__ = ("committed", "heap", "highest", "in_flight", "max_done")
 
     def __init__(self) -> None:
         self.in_flight: set[int] = set()
         self.heap: list[int] = []
         self.max_done = -1
+        self.highest = -1  # the highest offset begun
         self.committed: int | None = None
 
     def track(self, offset: int) -> None:
+        if offset > self.highest:
+            self.highest = offset
         if (self.committed is not None and offset < self.committed) or offset in self.in_flight:
             return
         self.in_flight.add(offset)
@@ -123,6 +126,9 @@ class OffsetManager:
         self._last_commit = clock()
         self._committed: dict[TopicPartition, int] = {}
         self._background: asyncio.Task[None] | None = None  # a commit `commit_soon` started
+        # commits go no further than these offsets, and not at all in partitions they do not name
+        # (None: no limit); a service with checkpoints sets the offsets its last checkpoint holds
+        self.ceiling: Mapping[TopicPartition, int] | None = None
         self.commits = 0
         self.failed_commits = 0
 
@@ -156,16 +162,30 @@ class OffsetManager:
             self._done_since_commit >= self._config.commit_batch_size
             or self._clock() - self._last_commit >= self._config.commit_interval_seconds
         )
-        return due and any(state.committable() is not None for state in self._partitions.values())
+        return due and bool(self.committable())
 
     def committable(self) -> dict[TopicPartition, int]:
-        """Per partition with something new to commit, the next offset to commit."""
+        """Per partition with something new to commit, the next offset to commit (within `ceiling`)."""
         offsets = {}
+        ceiling = self.ceiling
         for tp, state in self._partitions.items():
             offset = state.committable()
-            if offset is not None:
-                offsets[tp] = offset
+            if offset is None:
+                continue
+            if ceiling is not None:
+                limit = ceiling.get(tp)
+                if limit is None:
+                    continue
+                if offset > limit:
+                    offset = limit
+                    if state.committed is not None and offset <= state.committed:
+                        continue
+            offsets[tp] = offset
         return offsets
+
+    def positions(self) -> dict[TopicPartition, int]:
+        """Per partition begun in, the offset after the highest message begun (what was fetched)."""
+        return {tp: state.highest + 1 for tp, state in self._partitions.items() if state.highest >= 0}
 
     @property
     def pending_count(self) -> int:

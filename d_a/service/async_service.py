@@ -56,6 +56,7 @@ class AsyncDataAnalysisService(ServiceBase):
             batch_upload_handler=batch_upload_handler,
             global_reader=getattr(self.transport, "async_global_reader", None),
             observer=self.observer,
+            checkpoints=self.checkpoints(),
         )
         try:
             await self.engine.start()

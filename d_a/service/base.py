@@ -4,13 +4,16 @@ original d_a's arguments, the dispatcher, inputs for a station, and status repor
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..config import Config, ConfigSource, load_config, reread
 from ..dispatcher import DataDispatcher
 from ..errors import DataAnalysisError
 from ..kafka.transport import Transport
 from ..logs import ensure_logging
+from ..state import CheckpointStore
 from .engine import ServiceEngine
 from .handlers import resolve_result_handler
 from .options import DEFAULT_OUTPUT_PREFIX, global_topics_for, resolve_options
@@ -65,6 +68,14 @@ class ServiceBase:
         self.engine: ServiceEngine | None = None
         self.observer: EngineObserver | None = None  # see `observe`
         self._final_status: dict[str, Any] | None = None
+
+    def checkpoints(self) -> CheckpointStore | None:
+        """Where this service's windows are checkpointed: `state_dir`/<group id>; None when
+        `state_dir` is not set."""
+        state_dir = self.config.service.state_dir
+        if state_dir is None:
+            return None
+        return CheckpointStore(Path(state_dir) / quote(self.options.group_id, safe=""))
 
     def observe(self, observer: EngineObserver | None) -> None:
         """Tell `observer` of every run from now on (e.g. `d_a.metrics.ServiceMetrics`, whose

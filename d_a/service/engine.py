@@ -23,8 +23,10 @@ from ..dispatcher import DataDispatcher, IngestReport
 from ..errors import handle_error
 from ..kafka import KafkaMessage
 from ..kafka.transport import AsyncConsumer, AsyncGlobalReader, AsyncProducer
+from ..state import CheckpointStore
 from ..topics import BadInput
 from .callbacks import CallbackPool
+from .checkpointing import StateKeeper
 from .dead_letters import DeadLetterQueue, input_summary, letter_for_message, letter_for_station
 from .delivery import DeliveryTracker, oldest_timestamp_ms, positions_of
 from .flow import FlowControl
@@ -65,6 +67,7 @@ class ServiceEngine:
         callback_pool: CallbackPool | None = None,
         global_reader: Callable[[list[str]], AsyncGlobalReader] | None = None,
         observer: EngineObserver | None = None,
+        checkpoints: CheckpointStore | None = None,
     ) -> None:
         check_batch_upload_handler(batch_upload_handler)
         self.settings = settings
@@ -96,6 +99,11 @@ class ServiceEngine:
             call=self.callbacks.call,
         )
         self.flow = FlowControl(settings, self.scheduler, self.tracker, gate, self.stats, self.intake.behind)
+        self.state = (
+            StateKeeper(checkpoints, dispatcher, service.checkpoint_interval_seconds)
+            if checkpoints is not None
+            else None
+        )
         self._stopping = asyncio.Event()
         self.idle = IdleWork(dispatcher, self.scheduler, self._stopping.is_set)
         self._tasks: list[asyncio.Task] = []
@@ -113,6 +121,8 @@ class ServiceEngine:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.state is not None:
+            await self.state.restore(self.intake.offsets)
         await self.intake.start()
         try:
             if self.producer is not None:
@@ -156,6 +166,8 @@ class ServiceEngine:
         await asyncio.gather(*workers, return_exceptions=True)
         await self.globals.stop()
         await self.uploads.drain()
+        if self.state is not None:
+            await self.state.final_round(self.intake.offsets)
         await self.intake.stop()
         if self.producer is not None:
             await self.producer.stop()
@@ -174,6 +186,8 @@ class ServiceEngine:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.state is not None:
+            await self.state.abandon()
         await self.intake.offsets.settle(cancel=True)
         await self.globals.stop()
         await self.intake.consumer.stop()
@@ -192,6 +206,8 @@ class ServiceEngine:
     async def replace_consumer(self, consumer: AsyncConsumer) -> None:
         """Switch to a consumer of other topics (after a config reload): commit, close, start anew."""
         await self.intake.replace(consumer)
+        if self.state is not None:
+            self.intake.offsets.ceiling = self.state.saved_offsets
         self.settings = dataclasses.replace(self.settings, topics=tuple(consumer.topics))
 
     # -- consuming ---------------------------------------------------------------------------------
@@ -218,6 +234,15 @@ class ServiceEngine:
 
     def apply(self, messages: list[KafkaMessage]) -> None:
         """Apply one poll batch: windows, holds, batches, triggers."""
+        if self.state is not None and self.state.restored_below:
+            messages, held = self.state.split(messages)
+            if held:
+                self._apply(held, store=False)
+        if messages:
+            self._apply(messages, store=True)
+
+    def _apply(self, messages: list[KafkaMessage], *, store: bool) -> None:
+        """`store` False: the windows hold these messages already (restored); their stations run."""
         arrival = time.time()
         self.stats.last_message_at = time.monotonic()
         self.stats.counters["messages"] += len(messages)
@@ -241,15 +266,23 @@ class ServiceEngine:
             topic_config = self.dispatcher.config.topics.get(topic)
             if topic_config is not None and topic_config.defines_batch:
                 for message in batch:
-                    report = self.dispatcher.ingest(
-                        topic, message.value, arrival=arrival, partition=message.partition, offset=message.offset
+                    report = self.dispatcher.ingest_batch(
+                        topic,
+                        [message.value],
+                        arrival=arrival,
+                        positions=[(message.partition, message.offset)],
+                        store=store,
                     )
                     self.uploads.open_batch(topic, report, message)
                     self._dead_letter([message], report)
                     self._after_ingest([message], report)
             else:
                 report = self.dispatcher.ingest_batch(
-                    topic, [m.value for m in batch], arrival=arrival, positions=[(m.partition, m.offset) for m in batch]
+                    topic,
+                    [m.value for m in batch],
+                    arrival=arrival,
+                    positions=[(m.partition, m.offset) for m in batch],
+                    store=store,
                 )
                 self._dead_letter(batch, report)
                 self._after_ingest(batch, report)
@@ -355,7 +388,7 @@ class ServiceEngine:
 
     async def _housekeeping(self) -> None:
         """Expiry, batch timeouts, seconds complete by the clock, periodic and catch-up runs,
-        time-based commits."""
+        checkpoint rounds, time-based commits."""
         last_interval = last_expiry = time.monotonic()
         was_paused = False
         while not self._stopping.is_set():
@@ -375,6 +408,8 @@ class ServiceEngine:
                 if self.settings.service.interval is not None and now - last_interval >= self.settings.service.interval:
                     last_interval = now
                     self.scheduler.trigger_all(self.dispatcher.stations())
+                if self.state is not None and self.state.due():
+                    self.state.start_round(self.intake.offsets)
                 self.intake.offsets.commit_soon()
             except Exception as exc:  # noqa: BLE001
                 handle_error(exc, context="service housekeeping")

@@ -22,6 +22,8 @@ def engine_status(engine: ServiceEngine) -> dict[str, Any]:
     paused = engine.flow.paused_since
     return {
         "main_loop_alive": engine.loop_alive,
+        "restoring": engine.state is not None and not engine.state.restored,
+        "ready": engine.loop_alive,
         "main_thread_alive": engine.loop_alive,
         "consumer_alive": engine.intake.consumer.connected,
         "producer_alive": None if engine.producer is None else engine.producer.connected,
@@ -48,6 +50,7 @@ def engine_status(engine: ServiceEngine) -> dict[str, Any]:
         "offsets_committed": engine.intake.offsets.commits,
         "lag": _lag(engine),
         "idle_gc_passes": engine.idle.passes,
+        "state": None if engine.state is None else engine.state.status(),
     }
 
 

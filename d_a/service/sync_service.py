@@ -106,9 +106,14 @@ class DataAnalysisService(ServiceBase):
             callback_pool=CallbackPool(self.max_workers, thread_name_prefix="d_a-station"),
             global_reader=global_reader if hasattr(transport, "global_reader") else None,
             observer=self.observer,
+            checkpoints=self.checkpoints(),
         )
-        await engine.start()
-        self.engine = engine
+        self.engine = engine  # its status is read while it starts (restoring windows)
+        try:
+            await engine.start()
+        except BaseException:
+            self.engine = None
+            raise
 
     def _consumer(self, topics: list[str]) -> ThreadedConsumer:
         transport, group = self.transport, self.options.group_id

@@ -30,6 +30,9 @@ class _Absent:
     def __repr__(self) -> str:
         return "ABSENT"
 
+    def __reduce__(self) -> str:
+        return "ABSENT"  # one marker: a saved window's ABSENT is this module's
+
 
 ABSENT = _Absent()
 _TAG_OF_TYPE = {type(None): NONE, _Absent: ABSENT_TAG}
@@ -48,7 +51,7 @@ class Encoded:
 class Column:
     """A field's values in `capacity` slots; the store decides which slots are live."""
 
-    def __init__(self, capacity: int, absent: bool = False) -> None:
+    def __init__(self, capacity: int = 0, absent: bool = False) -> None:
         self.capacity = capacity
         self.codec: Codec = EmptyCodec(capacity)
         self.tags: np.ndarray | None = np.full(capacity, ABSENT_TAG, dtype=np.int8) if absent else None
@@ -155,6 +158,15 @@ class Column:
     def has_absent(self, where: Where) -> bool:
         """Whether any slot of `where` is of a record that lacked this key."""
         return self.tags is not None and bool((take(self.tags, where) == ABSENT_TAG).any())
+
+    def trimmed(self, live: Where) -> Column:
+        """A copy holding only the slots `live`, at 0..len(live)-1, sharing no buffer with this one."""
+        trimmed = Column(0)
+        trimmed.codec = self.codec.copy()
+        trimmed.tags = self.tags
+        trimmed.capacity = self.capacity
+        trimmed.reallocate(size_of(live), live)
+        return trimmed
 
     def _present(self, live: np.ndarray) -> np.ndarray:
         return live if self.tags is None else live[self.tags[live] == VALUE]

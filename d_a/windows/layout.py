@@ -15,6 +15,7 @@ from operator import itemgetter
 from typing import Any
 
 from .columns import ABSENT, Column
+from .slots import Where
 
 MAX_EXTRA_COLUMNS = 64
 OVERFLOW = object()  # name of the overflow column
@@ -23,7 +24,7 @@ OVERFLOW = object()  # name of the overflow column
 class Layout:
     """The columns of one store, by key."""
 
-    def __init__(self, fields: Sequence[str], capacity: int) -> None:
+    def __init__(self, fields: Sequence[str] = (), capacity: int = 0) -> None:
         self.fields = tuple(fields)
         self.columns: dict[Any, Column] = {}
         self.overflow: Column | None = None
@@ -35,6 +36,14 @@ class Layout:
         yield from self.columns.values()
         if self.overflow is not None:
             yield self.overflow
+
+    def trimmed(self, live: Where) -> Layout:
+        """A copy whose columns hold only the slots `live` (see Column.trimmed)."""
+        copy = Layout(self.fields, 0)
+        copy.columns = {name: column.trimmed(live) for name, column in self.columns.items()}
+        copy.overflow = None if self.overflow is None else self.overflow.trimmed(live)
+        copy._shape, copy._getter = self._shape, self._getter
+        return copy
 
     def knows(self, name: Any) -> bool:
         """Whether `name` has a column, or will have one at the first write (a spec field)."""

@@ -8,6 +8,7 @@ Devices expire one by one when they stop reporting.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,14 +19,14 @@ import numpy as np
 from .batch import Batch
 from .pending import PendingEncoder
 from .spec import WindowSpec
-from .window import Window
+from .window import UNPICKLED, Window
 
 
 @dataclass
 class _Device:
-    record: dict
-    ts: float
-    arrival: float
+    record: dict = dataclasses.field(default_factory=dict)  # defaults: for unpickling (d_a.state)
+    ts: float = 0.0
+    arrival: float = 0.0
 
 
 class PerDeviceWindow(Window):
@@ -33,7 +34,7 @@ class PerDeviceWindow(Window):
 
     kind: ClassVar[str] = "per_device"
 
-    def __init__(self, spec: WindowSpec, encoder: PendingEncoder | None = None) -> None:
+    def __init__(self, spec: WindowSpec = UNPICKLED, encoder: PendingEncoder | None = None) -> None:
         self.rejected = 0
         super().__init__(spec, encoder)
 
@@ -62,6 +63,13 @@ class PerDeviceWindow(Window):
     def store_pending(self) -> None:
         super().store_pending()
         self._pending_arrival.clear()
+
+    def detached(self) -> PerDeviceWindow:
+        saved = super().detached()
+        assert isinstance(saved, PerDeviceWindow)
+        saved._devices = {key: dataclasses.replace(device) for key, device in self._devices.items()}
+        saved._pending_arrival = dict(self._pending_arrival)
+        return saved
 
     def clear(self) -> None:
         super().clear()

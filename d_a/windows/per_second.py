@@ -29,7 +29,7 @@ import numpy as np
 from .batch import Batch
 from .pending import PendingEncoder
 from .spec import WindowSpec
-from .window import Times, Window
+from .window import UNPICKLED, Times, Window
 
 
 class PerSecondWindow(Window):
@@ -38,7 +38,7 @@ class PerSecondWindow(Window):
     kind: ClassVar[str] = "per_second"
     clock_listed: float | None  # the due time the owner listed for the newest second (DataDispatcher)
 
-    def __init__(self, spec: WindowSpec, encoder: PendingEncoder | None = None) -> None:
+    def __init__(self, spec: WindowSpec = UNPICKLED, encoder: PendingEncoder | None = None) -> None:
         self.dropped = 0
         super().__init__(spec, encoder)
 
@@ -101,6 +101,12 @@ class PerSecondWindow(Window):
         if len(records) and self.last_update is not None:
             self._arrived(float(max(ts)), self.last_update)
         return triggered
+
+    def detached(self) -> PerSecondWindow:
+        saved = super().detached()
+        assert isinstance(saved, PerSecondWindow)
+        saved.clock_listed = None  # the clock's listing is this process's (DueSeconds)
+        return saved
 
     def clear(self) -> None:
         super().clear()

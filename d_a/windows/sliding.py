@@ -31,7 +31,7 @@ class SlidingBuffer:
     """The live rows sit in the slots `head .. head + size - 1` of `capacity`; a subclass owns
     the buffers and moves them in `_reallocate`."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int = 0) -> None:
         self.capacity = capacity
         self.head = 0
         self.size = 0

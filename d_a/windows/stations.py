@@ -112,6 +112,38 @@ class StationWindows:
         """Drop a station's windows; the windows it had."""
         return list(self.by_station.pop(station_id, {}).values())
 
+    def restore(self, station_id: str, windows: Mapping[str, Window]) -> list[str]:
+        """Take a station's windows back from a checkpoint, fitted to the current specs (a window
+        saved under another spec is resized or rebuilt as on a reload); the saved topics that are
+        not configured any more, whose windows are dropped."""
+        mine = self.by_station.setdefault(station_id, {})
+        dropped = []
+        for topic, window in windows.items():
+            fitted = self._fitted(topic, window)
+            if fitted is None:
+                dropped.append(topic)
+                continue
+            mine[topic] = fitted
+            self.wrote(station_id, topic, fitted)
+        return dropped
+
+    def restore_global(self, topic: str, window: Window) -> None:
+        """Take a global window back from a checkpoint, fitted as `restore` fits a station's
+        (nothing when the topic is not configured any more)."""
+        fitted = self._fitted(topic, window)
+        if fitted is not None:
+            self.global_windows[topic] = fitted
+            self.wrote(None, topic, fitted)
+
+    def _fitted(self, topic: str, window: Window) -> Window | None:
+        """A restored window joined to the encoder and fitted to the topic's current spec (None: the
+        topic is not configured any more)."""
+        spec = self.specs.get(topic)
+        if spec is None:
+            return None
+        window.attach(self.encoder)
+        return window if window.spec == spec else refit(window, window.spec, spec, self.encoder)
+
     def refit(self, old_specs: Mapping[str, WindowSpec]) -> None:
         """Fit every window to the current specs: drop removed topics, resize, or rebuild."""
         for station_id, windows in [*self.by_station.items(), (None, self.global_windows)]:

@@ -40,7 +40,7 @@ class ColumnStore(SlidingBuffer):
     """At most `max_rows` rows (time + record), oldest first, in sliding buffers: the times and
     one column per key."""
 
-    def __init__(self, fields: Sequence[str], max_rows: int, encoder: PendingEncoder | None = None) -> None:
+    def __init__(self, fields: Sequence[str] = (), max_rows: int = 1, encoder: PendingEncoder | None = None) -> None:
         super().__init__(min(INITIAL_CAPACITY, max_rows))
         self.max_rows = max_rows
         self.encoder = encoder  # who encodes the waiting rows from PENDING_ROWS on (None: the store)
@@ -131,6 +131,25 @@ class ColumnStore(SlidingBuffer):
             name: [None] * count if column is None else column.to_list(where)
             for name, column in zip(names, columns, strict=True)
         }
+
+    def detached(self) -> ColumnStore:
+        """A copy of the rows, in buffers of their size, sharing nothing later writes change and
+        no encoder (a checkpoint saves it while this store goes on)."""
+        live = self.run(0, self.size)
+        copy = ColumnStore(self.layout.fields, self.max_rows)
+        copy.capacity, copy.size = self.size, self.size
+        copy.ts = self.ts[live].copy()
+        copy.layout = self.layout.trimmed(live)
+        copy._newest = None if self._newest is None else list(self._newest)
+        copy._pending = list(self._pending)
+        copy.newest_ts = self.newest_ts
+        return copy
+
+    def renew(self, encoder: PendingEncoder | None) -> None:
+        """After a restore: versions of this process, and the encoder of the windows' owner."""
+        self.encoder = encoder
+        self.version = next(_VERSIONS)
+        self._new_lineage()
 
     def encode_pending(self) -> None:
         """Encode the rows waiting as records, all but the newest KEPT_ROWS (contents unchanged)."""

@@ -12,6 +12,7 @@ next read (see pending).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from collections.abc import Iterator, Sequence
@@ -29,6 +30,7 @@ from .store import ColumnStore
 FORMATS = ("list", "numpy")
 SMALL_PIVOT = 256  # up to this many records an unpadded list pivot is built in Python (cheaper than numpy)
 Times = Sequence[float] | np.ndarray
+UNPICKLED = WindowSpec("append", 1)  # the spec a window is made with before pickle restores its own (d_a.state)
 
 
 class Window:
@@ -40,7 +42,7 @@ class Window:
     _pending_records: list[dict]
     _pending_ts: list[float]
 
-    def __init__(self, spec: WindowSpec, encoder: PendingEncoder | None = None) -> None:
+    def __init__(self, spec: WindowSpec = UNPICKLED, encoder: PendingEncoder | None = None) -> None:
         self.spec = spec
         self.encoder = encoder  # encodes the store's newest rows when its owner is idle (store.py)
         self.clear()
@@ -280,6 +282,21 @@ class Window:
         self.store_pending()
         self.spec = dataclasses.replace(self.spec, window_size=window_size)
         self._store.set_max_rows(self._max_rows())
+
+    def detached(self) -> Window:
+        """A copy sharing nothing that later writes change, without the encoder: a checkpoint
+        saves it while this window goes on (see d_a.state)."""
+        saved = copy.copy(self)
+        saved.encoder = None
+        saved._store = self._store.detached()
+        saved._pending_records = list(self._pending_records)
+        saved._pending_ts = list(self._pending_ts)
+        return saved
+
+    def attach(self, encoder: PendingEncoder | None) -> None:
+        """After a restore: join the owner's encoder; content versions restart in this process."""
+        self.encoder = encoder
+        self._store.renew(encoder)
 
     def clear(self) -> None:
         """Drop every record (and the buffers holding them)."""

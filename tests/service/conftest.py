@@ -69,6 +69,10 @@ class SuiteTransport:
     def group(self, name: str) -> str:
         return self.topic(name)
 
+    def new_names(self) -> None:
+        """Topics and groups named from now on are new ones (a test of several separate cases)."""
+        self.tag = f"t{uuid.uuid4().hex[:8]}-"
+
     def config(self, document: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The packaged default configuration with `document`'s sections in place of its own (as
         a service fills the sections a document lacks), every topic renamed by `topic`. Input

@@ -538,3 +538,22 @@ def test_a_week_of_history_is_encoded_as_it_arrives_even_when_encoding_is_deferr
     assert not deferred.encoding_due()
     window = deferred.data_cache[sim.station_ids[0]]["SCHEDULE-STATION-REALTIME-DATA"]
     assert len(window) == 168 and window._store.pending_rows <= KEPT_ROWS
+
+
+def test_messages_the_windows_hold_already_are_routed_not_written():
+    simulator = StationSimulator(stations=3, seed=2)
+    messages = [(m.topic, orjson.loads(m.value)) for m in simulator.initial_messages() + simulator.advance(30)]
+    dispatcher = DataDispatcher()
+    for topic, value in messages:
+        dispatcher.ingest(topic, value)
+    before = {s: {t: w.records() for t, w in ws.items()} for s, ws in dispatcher.data_cache.items()}
+
+    orders = [value for topic, value in messages if topic == "SCHEDULE-CAR-ORDER"]
+    report = dispatcher.ingest_batch("SCHEDULE-CAR-ORDER", orders, store=False)
+    realtime = next(value for topic, value in messages if topic == "SCHEDULE-STATION-REALTIME-DATA")
+    replaced = dispatcher.ingest_batch("SCHEDULE-STATION-REALTIME-DATA", [realtime], store=False)
+
+    stations = {order["stationId"] for order in orders}
+    assert report.touched == report.triggered == stations
+    assert replaced.touched == {row["stationId"] for row in realtime["realTimeData"]}
+    assert {s: {t: w.records() for t, w in ws.items()} for s, ws in dispatcher.data_cache.items()} == before

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -23,7 +24,7 @@ class Codec:
     numeric: ClassVar[bool] = False
     maintenance_due: bool = False  # whether `maintain` should run before the next encode
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int = 0) -> None:
         self.capacity = capacity
 
     def holds(self, types: set[type]) -> bool:
@@ -60,6 +61,10 @@ class Codec:
         """Housekeeping before an encode, given the slots holding values; returns the codec to use."""
         return self
 
+    def copy(self) -> Codec:
+        """A copy whose per-slot buffers `remap` can replace without touching this codec's."""
+        return copy.copy(self)
+
     @property
     def nbytes(self) -> int:
         return 0
@@ -74,7 +79,7 @@ class ArrayCodec(Codec):
 
     dtype: ClassVar[Any] = object
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int = 0) -> None:
         super().__init__(capacity)
         self.values = np.zeros(capacity, dtype=self.dtype)
 

@@ -28,7 +28,7 @@ class NumberListCodec(Codec):
 
     types = frozenset({list})
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int = 0) -> None:
         super().__init__(capacity)
         self.values = np.zeros((capacity, 0), dtype=np.float64)
         self.lengths = np.zeros(capacity, dtype=np.int32)

@@ -46,7 +46,7 @@ class FloatCodec(ArrayCodec):
     numeric = True
     dtype = np.float64
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int = 0) -> None:
         super().__init__(capacity)
         self.ints: np.ndarray | None = None  # which slots hold an int; allocated once one does
 

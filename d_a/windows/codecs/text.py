@@ -42,7 +42,7 @@ class DictStrCodec(ArrayCodec):
     types = frozenset({str})
     dtype = np.uint8
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int = 0) -> None:
         super().__init__(capacity)
         self.table = _CodeTable()
         self.limit = DICTIONARY_CHECK_AT
@@ -62,6 +62,13 @@ class DictStrCodec(ArrayCodec):
 
     def to_list(self, where: Where) -> list:
         return self.decode(where).tolist()
+
+    def copy(self) -> DictStrCodec:
+        copy = super().copy()
+        assert isinstance(copy, DictStrCodec)
+        copy.table = _CodeTable(self.table.strings)  # the table grows in place: the copy gets its own
+        copy._lookup = None
+        return copy
 
     def maintain(self, present: np.ndarray) -> Codec:
         used, compact = np.unique(self.values[present], return_inverse=True)

@@ -12,6 +12,7 @@ import textwrap
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -48,6 +49,20 @@ async def committed_total(bootstrap: str, group: str, topic: str) -> int:
         await consumer.stop()
 
 
+def start_run(config: Path, callback: str, out: Path, port: int) -> subprocess.Popen:
+    """`d-a run` of `callback` (a module in the config's directory), which writes to `out`."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(config.parent),
+        "D_A_TEST_OUT": str(out),
+        "DATA_ANALYSIS_LOG": str(config.parent / "d_a.log"),
+    }
+    command = [sys.executable, "-m", "d_a.cli", "run", "--config", str(config), "--callback", callback]
+    return subprocess.Popen(
+        [*command, "--metrics-port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
 def test_run_processes_stations_serves_metrics_and_commits_on_sigterm(kafka_bootstrap: str, tmp_path) -> None:
     group = f"run-{uuid.uuid4().hex[:8]}"
     (tmp_path / "site_model.py").write_text(
@@ -80,29 +95,7 @@ def test_run_processes_stations_serves_metrics_and_commits_on_sigterm(kafka_boot
                 await producer.send(METER, {"stationId": f"RUN{group}-{i}", "meterPower": float(i)}, key=f"S{i}")
 
     asyncio.run(produce())
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(tmp_path),
-        "D_A_TEST_OUT": str(out),
-        "DATA_ANALYSIS_LOG": str(tmp_path / "d_a.log"),
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "d_a.cli",
-            "run",
-            "--config",
-            str(config),
-            "--callback",
-            "site_model:predict",
-            "--metrics-port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_run(config, "site_model:predict", out, port)
     try:
         wait_for(lambda: out.exists() and len(set(out.read_text().split())) >= 5, 60, interval=0.1)
         status, body = get(f"http://127.0.0.1:{port}/metrics")
@@ -158,3 +151,78 @@ def test_health_turns_503_while_the_broker_is_down(embedded_broker) -> None:
         return (await asyncio.to_thread(get, url))[0] == code
 
     assert asyncio.run(scenario()) == [200, 503, 200]
+
+
+def test_a_restarted_run_restores_its_windows(kafka_bootstrap: str, tmp_path) -> None:
+    """`d-a run` with service.state_dir, stopped and started again: the second run's first inputs
+    hold the readings of the first run too, `/ready` says when it runs, `d-a state inspect` shows
+    the checkpoint in between."""
+    group = f"state-{uuid.uuid4().hex[:8]}"
+    stations = [f"{group}-{i}" for i in range(3)]
+    (tmp_path / "window_model.py").write_text(
+        textwrap.dedent("""
+        import json, os
+        MODULE_NAME = "operation_optimization"
+
+        def predict(station_id, module_input):
+            with open(os.environ["D_A_TEST_OUT"], "a", encoding="utf-8") as out:
+                out.write(json.dumps([station_id, module_input["meterPower_window"]]) + "\\n")
+    """),
+        encoding="utf-8",
+    )
+    config = tmp_path / "config.yaml"
+    state_dir = tmp_path / "state"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "kafka": {"bootstrap_servers": [kafka_bootstrap], "consumer": {"group_id": group, **JOIN}},
+                "service": {"state_dir": str(state_dir), "checkpoint_interval_seconds": 1.0},
+            }
+        ),
+        encoding="utf-8",
+    )
+
+    async def produce(power: float) -> None:
+        async with AsyncKafkaProducerClient({"bootstrap_servers": kafka_bootstrap}) as producer:
+            for station in stations:
+                reading = {"stationId": station, "meterPower": power, "sendTime": f"2026-12-01 10:0{int(power)}:00"}
+                await producer.send(METER, reading, key=station)
+
+    def ready(port: int) -> bool:
+        try:
+            return get(f"http://127.0.0.1:{port}/ready")[0] == 200
+        except urllib.error.URLError:  # not listening yet
+            return False
+
+    def windows_seen(out) -> dict[str, list]:
+        """Each of this test's stations' last window (the topic holds other tests' stations too)."""
+        seen: dict[str, list] = {}
+        for line in out.read_text().splitlines() if out.exists() else []:
+            station, window = json.loads(line)
+            if station in stations:
+                seen[station] = window
+        return seen
+
+    def run_until(out, port, wanted) -> None:
+        process = start_run(config, "window_model:predict", out, port)
+        try:
+            wait_for(lambda: ready(port), 60, interval=0.2)
+            wait_for(lambda: windows_seen(out) == wanted, 60, interval=0.1, what=lambda: windows_seen(out))
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=60) == 0, process.stdout.read().decode()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    asyncio.run(produce(1.0))
+    run_until(tmp_path / "first.txt", free_port(), dict.fromkeys(stations, [1.0]))
+    inspected = subprocess.run(
+        [sys.executable, "-m", "d_a.cli", "state", "inspect", "--config", str(config), "--json"],
+        capture_output=True,
+        check=True,
+    )
+    checkpoint = json.loads(inspected.stdout)[f"{group}.operation_optimization"]["checkpoint"]
+    assert checkpoint["stations"] >= len(stations)  # the topic holds other tests' stations too
+    asyncio.run(produce(2.0))
+    run_until(tmp_path / "second.txt", free_port(), dict.fromkeys(stations, [1.0, 2.0]))

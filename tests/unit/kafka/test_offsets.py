@@ -283,3 +283,28 @@ async def test_track_message_is_the_seeds_handled_and_begin_holds_the_partition(
     assert await manager.commit() and committed[-1] == {TP0: 5}  # 5 still in flight
     manager.mark_done(msg(5))
     assert await manager.commit() and committed[-1] == {TP0: 7}
+
+
+async def test_commits_stop_at_the_ceiling_and_skip_partitions_it_does_not_name(make_manager, broker):
+    manager = make_manager()
+    handle(manager, range(10), partition=0)
+    handle(manager, range(4), partition=1)
+    manager.ceiling = {TP0: 6}  # what the last checkpoint holds: nothing yet of partition 1
+
+    assert manager.committable() == {TP0: 6}
+    assert await manager.commit()
+    assert (broker.committed(GROUP, TP0), broker.committed(GROUP, TP1)) == (6, None)
+    assert manager.committable() == {}  # nothing new below the ceiling
+
+    manager.ceiling = {TP0: 20, TP1: 3}
+    assert manager.committable() == {TP0: 10, TP1: 3}
+
+
+async def test_positions_are_the_offsets_after_the_highest_fetched(make_manager):
+    manager = make_manager()
+    for offset in (3, 4, 5):
+        manager.begin(msg(offset))
+    manager.mark_done(msg(4))
+    handle(manager, [0], partition=1)
+
+    assert manager.positions() == {TP0: 6, TP1: 1}

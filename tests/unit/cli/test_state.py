@@ -1,0 +1,82 @@
+"""`d-a state inspect|clear`: what an operator sees of a checkpoint, and deleting one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from d_a import DataDispatcher
+from d_a.cli import main
+from d_a.kafka import TopicPartition
+from d_a.simulator import StationSimulator
+from d_a.state import CheckpointStore
+from d_a.state.rounds import RoundTaker
+
+GROUP = "data_analysis_group.operation_optimization"
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    dispatcher = DataDispatcher()
+    simulator = StationSimulator(stations=4, seed=1)
+    for message in simulator.initial_messages() + simulator.advance(30):
+        dispatcher.ingest(message.topic, orjson.loads(message.value))
+    offsets = {TopicPartition("SCHEDULE-DEVICE-GUN", 0): 41}
+    CheckpointStore(tmp_path / "state" / GROUP).write(RoundTaker().take(dispatcher.windows, offsets))
+    return tmp_path / "state"
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["state", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_inspect_lists_each_group_with_its_round_and_stations(state_dir: Path, capsys) -> None:
+    code, out, _ = run(capsys, "inspect", "--state-dir", str(state_dir))
+    assert code == 0
+    assert GROUP in out and "│ 1 " in out and "│ 4 " in out
+
+
+def test_inspect_reads_the_state_dir_of_the_configuration(state_dir: Path, tmp_path: Path, capsys) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"service": {"state_dir": str(state_dir)}}), encoding="utf-8")
+    code, out, _ = run(capsys, "inspect", "--config", str(config), "--json")
+    summary = json.loads(out)[GROUP]["checkpoint"]
+    assert code == 0
+    assert summary["stations"] == 4 and summary["offsets"] == [["SCHEDULE-DEVICE-GUN", 0, 41]]
+
+
+def test_inspect_exits_1_and_names_a_damaged_file(state_dir: Path, capsys) -> None:
+    station_file = next((state_dir / GROUP).glob("ST0002-*.state"))
+    station_file.unlink()
+    code, out, _ = run(capsys, "inspect", "--state-dir", str(state_dir))
+    assert code == 1
+    assert "files missing for ST0002" in out
+
+
+def test_clear_deletes_the_named_group_only(state_dir: Path, capsys) -> None:
+    other = state_dir / "other.group"
+    other.mkdir()
+    (other / "manifest").write_bytes(b"x")
+    code, out, _ = run(capsys, "clear", "--state-dir", str(state_dir), "--group", GROUP)
+    assert code == 0 and "6 files deleted" in out  # manifest, four stations, the global windows
+    assert list((state_dir / GROUP).iterdir()) == []
+    assert (other / "manifest").exists()
+
+
+def test_clear_needs_a_group_or_all(state_dir: Path, capsys) -> None:
+    code, _, err = run(capsys, "clear", "--state-dir", str(state_dir))
+    assert code == 2 and "--group GROUP, or --all" in err
+    assert (state_dir / GROUP / "manifest").exists()
+
+
+def test_without_a_state_dir_it_says_where_to_set_one(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATA_ANALYSIS_CONFIG_PATH", raising=False)
+    code, _, err = run(capsys, "inspect")
+    assert code == 2 and "set service.state_dir" in err

@@ -1,0 +1,115 @@
+"""CheckpointStore and RoundTaker: rounds save what changed, a restore reads the last complete
+round, and damage is reported per station, never raised."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from d_a import DataDispatcher
+from d_a.kafka import TopicPartition
+from d_a.state import CheckpointStore
+from d_a.state.rounds import RoundTaker
+
+OFFSETS = {TopicPartition("SCHEDULE-DEVICE-GUN", 0): 120, TopicPartition("SCHEDULE-CAR-ORDER", 2): 7}
+
+
+def _save(store: CheckpointStore, taker: RoundTaker, dispatcher: DataDispatcher, offsets=OFFSETS):
+    report = store.write(taker.take(dispatcher.windows, dict(offsets)))
+    taker.saved()
+    return report
+
+
+def _records(dispatcher: DataDispatcher) -> dict:
+    return {s: {t: w.records() for t, w in ws.items()} for s, ws in dispatcher.data_cache.items()}
+
+
+def test_a_round_restores_every_station_and_its_offsets(tmp_path: Path, dispatcher: DataDispatcher) -> None:
+    report = _save(CheckpointStore(tmp_path), RoundTaker(), dispatcher)
+    assert (report.number, report.stations_written, report.stations_kept) == (1, 3, 0)
+    restored = CheckpointStore(tmp_path).load()
+    assert restored.round == 1
+    assert restored.offsets == OFFSETS
+    assert restored.problems == []
+    assert {s: {t: w.records() for t, w in ws.items()} for s, ws in restored.stations.items()} == _records(dispatcher)
+
+
+def test_a_round_writes_only_the_stations_that_changed(tmp_path: Path, dispatcher: DataDispatcher) -> None:
+    store, taker = CheckpointStore(tmp_path), RoundTaker()
+    _save(store, taker, dispatcher)
+    station = dispatcher.stations()[1]
+    dispatcher.update_topic_data(station, "SCHEDULE-DEVICE-ERROR", {"hostError": 7, "sendTime": "2025-11-01 00:09:00"})
+    report = _save(store, taker, dispatcher, {**OFFSETS, TopicPartition("SCHEDULE-DEVICE-ERROR", 0): 1})
+    assert (report.number, report.stations_written, report.stations_kept) == (2, 1, 2)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 5 and "manifest" in files  # the changed station's round-1 file is gone
+    restored = CheckpointStore(tmp_path).load()
+    assert restored.round == 2
+    assert restored.offsets[TopicPartition("SCHEDULE-DEVICE-ERROR", 0)] == 1
+    assert restored.stations[station]["SCHEDULE-DEVICE-ERROR"].latest()["hostError"] == 7
+    assert {s: {t: w.records() for t, w in ws.items()} for s, ws in restored.stations.items()} == _records(dispatcher)
+
+
+def test_a_station_dropped_since_the_last_round_is_not_restored(tmp_path: Path, dispatcher: DataDispatcher) -> None:
+    store, taker = CheckpointStore(tmp_path), RoundTaker()
+    _save(store, taker, dispatcher)
+    gone = dispatcher.stations()[0]
+    dispatcher.remove_station(gone)
+    _save(store, taker, dispatcher)
+    assert gone not in CheckpointStore(tmp_path).load().stations
+    assert not any(p.name.startswith(gone) for p in tmp_path.iterdir())
+
+
+def test_a_damaged_station_file_leaves_only_that_station_out(
+    tmp_path: Path, dispatcher: DataDispatcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    _save(CheckpointStore(tmp_path), RoundTaker(), dispatcher)
+    damaged = dispatcher.stations()[2]
+    path = next(p for p in tmp_path.iterdir() if p.name.startswith(damaged))
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, "d_a.state"):
+        restored = CheckpointStore(tmp_path).load()
+    assert sorted(restored.stations) == sorted(set(dispatcher.stations()) - {damaged})
+    assert restored.problems == [f"station {damaged}: checksum mismatch ({path.name})"]
+    assert f"station {damaged}: checksum mismatch" in caplog.text
+
+
+def test_a_damaged_manifest_restores_nothing_and_says_so(tmp_path: Path, dispatcher: DataDispatcher) -> None:
+    _save(CheckpointStore(tmp_path), RoundTaker(), dispatcher)
+    (tmp_path / "manifest").write_bytes(b"half a manifest")
+    restored = CheckpointStore(tmp_path).load()
+    assert restored.stations == {} and restored.offsets == {} and restored.round == 0
+    assert restored.problems == ["manifest: 15 bytes, shorter than the header; no window is restored"]
+
+
+def test_no_checkpoint_restores_nothing_without_a_problem(tmp_path: Path) -> None:
+    restored = CheckpointStore(tmp_path / "new").load()
+    assert (restored.stations, restored.offsets, restored.problems) == ({}, {}, [])
+
+
+def test_a_round_that_was_not_written_is_taken_again(tmp_path: Path, dispatcher: DataDispatcher) -> None:
+    taker = RoundTaker()
+    taker.take(dispatcher.windows, {})  # its write failed: `saved` was never called
+    assert len(taker.take(dispatcher.windows, {}).changed) == 3
+
+
+def test_clear_deletes_every_checkpoint_file(tmp_path: Path, dispatcher: DataDispatcher) -> None:
+    store = CheckpointStore(tmp_path)
+    _save(store, RoundTaker(), dispatcher)
+    (tmp_path / "notes.txt").write_text("the operator's")
+    assert store.clear() == 5  # the manifest, three stations, the global windows
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    assert not store.exists()
+
+
+def test_describe_summarises_the_last_round(tmp_path: Path, dispatcher: DataDispatcher) -> None:
+    store = CheckpointStore(tmp_path)
+    _save(store, RoundTaker(), dispatcher)
+    summary = store.describe()["checkpoint"]
+    assert summary["round"] == 1 and summary["stations"] == 3 and summary["missing_files"] == []
+    assert summary["bytes"] == sum(p.stat().st_size for p in tmp_path.iterdir() if p.name != "manifest")
+    assert summary["offsets"] == [["SCHEDULE-CAR-ORDER", 2, 7], ["SCHEDULE-DEVICE-GUN", 0, 120]]
