@@ -10,7 +10,7 @@ from .padding import PADDING_STRATEGIES
 from .per_device import PerDeviceWindow
 from .per_second import PerSecondWindow
 from .spec import WINDOW_KINDS, WindowSpec
-from .window import Window
+from .window import Window, WindowChanges
 
 __all__ = [
     "PADDING_STRATEGIES",
@@ -21,6 +21,7 @@ __all__ = [
     "PerSecondWindow",
     "ReplaceWindow",
     "Window",
+    "WindowChanges",
     "WindowSpec",
     "align_by_key",
     "align_listed",

@@ -92,6 +92,23 @@ class Column:
         if encoded.payload is not None:
             self.codec.put(as_indices(where)[encoded.present], encoded.payload)
 
+    def put_rows_of(self, other: Column, source: Where, where: Where, live: Callable[[], np.ndarray]) -> None:
+        """Write `other`'s values at the slots `source` to the slots `where` (as many, in order):
+        raw when both codecs are of one class, else decoded and encoded; `live()` as in `encode`."""
+        tags = None if other.tags is None else take(other.tags, source)
+        present = None if tags is None else tags == VALUE
+        if isinstance(other.codec, EmptyCodec) or (present is not None and not present.any()):
+            self.put(where, Encoded(ABSENT_TAG if tags is None else tags, present, None))
+            return
+        held = source if present is None else as_indices(source)[present]
+        if isinstance(self.codec, EmptyCodec):
+            self.codec = type(other.codec)(self.capacity)
+        payload = self.codec.rows_from(other.codec, held) if type(self.codec) is type(other.codec) else None
+        if payload is None:
+            values = other.codec.decode(held).tolist()
+            payload = self._encode_values(values, set(map(type, values)), live)
+        self.put(where, Encoded(tags, present, payload))
+
     def move(self, source: np.ndarray, target: np.ndarray) -> None:
         """Copy the slots `source` to the slots `target` (reads all before writing any)."""
 
@@ -159,13 +176,17 @@ class Column:
         """Whether any slot of `where` is of a record that lacked this key."""
         return self.tags is not None and bool((take(self.tags, where) == ABSENT_TAG).any())
 
-    def trimmed(self, live: Where) -> Column:
-        """A copy holding only the slots `live`, at 0..len(live)-1, sharing no buffer with this one."""
+    def trimmed(self, live: Where, narrowed: int | None = None) -> Column:
+        """A copy holding only the slots `live`, at 0..len(live)-1, sharing no buffer with this one;
+        with `narrowed`, whatever its codec keeps besides the slots (a string table) is cut down
+        to what the first `narrowed` of them use."""
         trimmed = Column(0)
         trimmed.codec = self.codec.copy()
         trimmed.tags = self.tags
         trimmed.capacity = self.capacity
         trimmed.reallocate(size_of(live), live)
+        if narrowed is not None:
+            trimmed.codec = trimmed.codec.narrowed(trimmed._present(np.arange(narrowed)))
         return trimmed
 
     def _present(self, live: np.ndarray) -> np.ndarray:

@@ -37,13 +37,28 @@ class Layout:
         if self.overflow is not None:
             yield self.overflow
 
-    def trimmed(self, live: Where) -> Layout:
+    def trimmed(self, live: Where, narrowed: int | None = None) -> Layout:
         """A copy whose columns hold only the slots `live` (see Column.trimmed)."""
         copy = Layout(self.fields, 0)
-        copy.columns = {name: column.trimmed(live) for name, column in self.columns.items()}
-        copy.overflow = None if self.overflow is None else self.overflow.trimmed(live)
+        copy.columns = {name: column.trimmed(live, narrowed) for name, column in self.columns.items()}
+        copy.overflow = None if self.overflow is None else self.overflow.trimmed(live, narrowed)
         copy._shape, copy._getter = self._shape, self._getter
         return copy
+
+    def matched(self, other: Layout, capacity: int, has_rows: bool) -> list[tuple[Column, Column]]:
+        """(this layout's column, `other`'s) for each of `other`'s columns, adding the columns this
+        one lacks (their slots so far marked absent when `has_rows`), in `other`'s order."""
+        if not self.columns:
+            self._add_columns(self.fields, capacity, has_rows)
+        self._add_columns(other.columns, capacity, has_rows)
+        pairs = [(self.columns[name], column) for name, column in other.columns.items() if name in self.columns]
+        if other.overflow is not None:
+            if self.overflow is None:
+                self.overflow = Column(capacity, absent=has_rows)
+            pairs.append((self.overflow, other.overflow))
+        if other._shape is not None:
+            self._shape, self._getter = other._shape, other._getter
+        return pairs
 
     def knows(self, name: Any) -> bool:
         """Whether `name` has a column, or will have one at the first write (a spec field)."""

@@ -19,6 +19,7 @@ import numpy as np
 from .batch import Batch
 from .pending import PendingEncoder
 from .spec import WindowSpec
+from .store import ColumnStore
 from .window import UNPICKLED, Window
 
 
@@ -64,8 +65,8 @@ class PerDeviceWindow(Window):
         super().store_pending()
         self._pending_arrival.clear()
 
-    def detached(self) -> PerDeviceWindow:
-        saved = super().detached()
+    def _copy(self, store: ColumnStore) -> PerDeviceWindow:
+        saved = super()._copy(store)
         assert isinstance(saved, PerDeviceWindow)
         saved._devices = {key: dataclasses.replace(device) for key, device in self._devices.items()}
         saved._pending_arrival = dict(self._pending_arrival)

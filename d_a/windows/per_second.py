@@ -29,6 +29,7 @@ import numpy as np
 from .batch import Batch
 from .pending import PendingEncoder
 from .spec import WindowSpec
+from .store import ColumnStore
 from .window import UNPICKLED, Times, Window
 
 
@@ -102,8 +103,8 @@ class PerSecondWindow(Window):
             self._arrived(float(max(ts)), self.last_update)
         return triggered
 
-    def detached(self) -> PerSecondWindow:
-        saved = super().detached()
+    def _copy(self, store: ColumnStore) -> PerSecondWindow:
+        saved = super()._copy(store)
         assert isinstance(saved, PerSecondWindow)
         saved.clock_listed = None  # the clock's listing is this process's (DueSeconds)
         return saved

@@ -132,18 +132,51 @@ class ColumnStore(SlidingBuffer):
             for name, column in zip(names, columns, strict=True)
         }
 
-    def detached(self) -> ColumnStore:
-        """A copy of the rows, in buffers of their size, sharing nothing later writes change and
-        no encoder (a checkpoint saves it while this store goes on)."""
-        live = self.run(0, self.size)
+    def detached(self, first: int = 0) -> ColumnStore:
+        """A copy of the rows from `first` on, in buffers of their size, sharing nothing later
+        writes change and no encoder (a checkpoint saves it while this store goes on). A copy of
+        the newest rows only keeps only the strings they use."""
+        count = self.size - first
+        live = self.run(first, self.size)
         copy = ColumnStore(self.layout.fields, self.max_rows)
-        copy.capacity, copy.size = self.size, self.size
+        copy.capacity, copy.size = count, count
         copy.ts = self.ts[live].copy()
-        copy.layout = self.layout.trimmed(live)
+        copy._pending = self._pending[max(0, len(self._pending) - count) :]
+        copy.layout = self.layout.trimmed(live, count - len(copy._pending) if first else None)
         copy._newest = None if self._newest is None else list(self._newest)
-        copy._pending = list(self._pending)
         copy.newest_ts = self.newest_ts
         return copy
+
+    def extend(self, rows: ColumnStore) -> None:
+        """Append `rows`, a `detached` copy of rows newer than this store's, as they are (column by
+        column, not encoded again): rows saved in parts put back together."""
+        self.max_rows = rows.max_rows
+        count = rows.size
+        if not count:
+            return
+        self.version = next(_VERSIONS)
+        self._encode_pending()
+        first, written = self.size, count - len(rows._pending)
+        self.reserve(count)
+        put(self.ts, self.run(first, first + count), rows.ts[:count])
+        if written:
+            where, source = self.run(first, first + written), rows.run(0, written)
+
+            def live() -> np.ndarray:
+                return self.positions(0, first)
+
+            filled = set()
+            for column, saved in self.layout.matched(rows.layout, self.capacity, first > 0):
+                column.put_rows_of(saved, source, where, live)
+                filled.add(id(column))
+            for column in self.layout:
+                if id(column) not in filled:
+                    column.put(where, column.absent(written))
+        self.size += count
+        self._appended += count
+        self._pending.extend(rows._pending)
+        self.newest_ts = rows.newest_ts
+        self._newest = None if rows._newest is None else list(rows._newest)
 
     def renew(self, encoder: PendingEncoder | None) -> None:
         """After a restore: versions of this process, and the encoder of the windows' owner."""
@@ -172,6 +205,15 @@ class ColumnStore(SlidingBuffer):
         if lineage != self._lineage:
             return None
         return self._evicted - evicted, self._appended - appended
+
+    def kept_since(self, mark: tuple[int, int, int]) -> int | None:
+        """How many of the rows held at `mark` are still here (the oldest are evicted first), when
+        rows were only appended and evicted since; None otherwise."""
+        changes = self.changes_since(mark)
+        if changes is None:
+            return None
+        _, evicted, appended = mark
+        return max(0, appended - evicted - changes[0])
 
     def unseen(self, records: list[dict], ts: np.ndarray) -> np.ndarray | None:
         """Mask of the (time-sorted) records not already stored with the same time (None: all unseen)."""

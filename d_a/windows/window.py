@@ -30,6 +30,7 @@ from .store import ColumnStore
 FORMATS = ("list", "numpy")
 SMALL_PIVOT = 256  # up to this many records an unpadded list pivot is built in Python (cheaper than numpy)
 Times = Sequence[float] | np.ndarray
+Mark = tuple[int, int, int]
 UNPICKLED = WindowSpec("append", 1)  # the spec a window is made with before pickle restores its own (d_a.state)
 
 
@@ -135,12 +136,12 @@ class Window:
         self.store_pending()
         return self._store.version
 
-    def mark(self) -> tuple[int, int, int]:
-        """A mark of the current rows, for `changes_since`."""
+    def mark(self) -> Mark:
+        """A mark of the current rows, for `changes_since` and `copy_changes_since`."""
         self.store_pending()
         return self._store.mark()
 
-    def changes_since(self, mark: tuple[int, int, int]) -> tuple[int, int] | None:
+    def changes_since(self, mark: Mark) -> tuple[int, int] | None:
         """(oldest records dropped, records appended) since `mark`, or None when records changed
         in another way (a late record placed among the others, a window replaced or cleared)."""
         self.store_pending()
@@ -286,9 +287,35 @@ class Window:
     def detached(self) -> Window:
         """A copy sharing nothing that later writes change, without the encoder: a checkpoint
         saves it while this window goes on (see d_a.state)."""
+        return self._copy(self._store.detached())
+
+    def copy_changes_since(self, mark: Mark) -> WindowChanges | None:
+        """What a copy taken at `mark` lacks, when since then rows were only appended and the
+        oldest evicted: the newer rows, and a copy of the rest of the window's state (`applied`
+        puts them together). None when rows changed otherwise: save the whole window."""
+        self.store_pending()
+        kept = self._store.kept_since(mark)
+        if kept is None:
+            return None
+        return WindowChanges(kept, self._copy(self._store.detached(kept)))
+
+    def applied(self, changes: WindowChanges) -> Window:
+        """The window that a copy taken at a mark (this one) and the changes since make: this
+        window's rows, the evicted dropped and the newer appended, in the copy of the rest of the
+        state the changes hold. This window is used up."""
+        window = changes.window
+        assert window is not None
+        store = self._store
+        store.evict_front(store.size - changes.kept)
+        store.extend(window._store)
+        window._store = store
+        return window
+
+    def _copy(self, store: ColumnStore) -> Window:
+        """A copy of this window holding `store`, sharing nothing later writes change, without the encoder."""
         saved = copy.copy(self)
         saved.encoder = None
-        saved._store = self._store.detached()
+        saved._store = store
         saved._pending_records = list(self._pending_records)
         saved._pending_ts = list(self._pending_ts)
         return saved
@@ -339,6 +366,15 @@ class Window:
     def _drop_front(self, count: int) -> None:
         """Drop the `count` oldest records."""
         self._store.evict_front(count)
+
+
+class WindowChanges:
+    """What a window's copy taken at a mark lacks (`Window.changes_since`): how many of its rows
+    are still held, and a copy of the window holding only the rows added since."""
+
+    def __init__(self, kept: int = 0, window: Window | None = None) -> None:  # defaults: for unpickling
+        self.kept = kept
+        self.window = window
 
 
 def _pivot_lists(keys: list, values: list, times: list[float], interval: float | None) -> tuple[list, list[list]]:

@@ -61,6 +61,15 @@ class Codec:
         """Housekeeping before an encode, given the slots holding values; returns the codec to use."""
         return self
 
+    def narrowed(self, present: np.ndarray) -> Codec:
+        """This codec keeping, besides its slots, only what the slots `present` need."""
+        return self
+
+    def rows_from(self, other: Codec, source: Where) -> Any:
+        """The `put` payload of `other`'s values at `source` (a codec of this one's class), widening
+        this buffer as needed; None when they must be decoded and encoded instead."""
+        return None
+
     def copy(self) -> Codec:
         """A copy whose per-slot buffers `remap` can replace without touching this codec's."""
         return copy.copy(self)
@@ -94,6 +103,13 @@ class ArrayCodec(Codec):
 
     def remap(self, change: Callable[[np.ndarray], np.ndarray]) -> None:
         self.values = change(self.values)
+
+    def rows_from(self, other: Codec, source: Where) -> Any:
+        assert isinstance(other, ArrayCodec)
+        dtype = np.promote_types(self.values.dtype, other.values.dtype)
+        if dtype != self.values.dtype:
+            self.values = self.values.astype(dtype)
+        return take(other.values, source)
 
     @property
     def nbytes(self) -> int:

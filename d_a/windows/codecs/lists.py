@@ -94,6 +94,12 @@ class NumberListCodec(Codec):
         if self.ints is not None:
             self.ints = change(self.ints)
 
+    def rows_from(self, other: Codec, source: Where) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        assert isinstance(other, NumberListCodec)
+        self._widen(other.values.shape[1])
+        ints = None if other.ints is None else take(other.ints, source)
+        return take(other.values, source), take(other.lengths, source), ints
+
     def _widen(self, width: int) -> None:
         extra = width - self.values.shape[1]
         if extra > 0:

@@ -9,7 +9,7 @@ from itertools import repeat
 import numpy as np
 
 from ..slots import Where, put, take
-from .base import ArrayCodec, Unfit, widened
+from .base import ArrayCodec, Codec, Unfit, widened
 
 MAX_EXACT_FLOAT_INT = 2**53  # ints from here on may not survive a float64 (2**53 + 1 rounds to 2**53)
 INT_RANGES = tuple(
@@ -91,6 +91,10 @@ class FloatCodec(ArrayCodec):
         super().remap(change)
         if self.ints is not None:
             self.ints = change(self.ints)
+
+    def rows_from(self, other: Codec, source: Where) -> tuple[np.ndarray, np.ndarray | None]:
+        assert isinstance(other, FloatCodec)
+        return take(other.values, source), None if other.ints is None else take(other.ints, source)
 
     @property
     def nbytes(self) -> int:

@@ -70,6 +70,21 @@ class DictStrCodec(ArrayCodec):
         copy._lookup = None
         return copy
 
+    def narrowed(self, present: np.ndarray) -> Codec:
+        used, compact = np.unique(self.values[present], return_inverse=True)
+        self.table = _CodeTable([self.table.strings[code] for code in used.tolist()])
+        self.values[present] = compact
+        self._lookup = None
+        return self
+
+    def rows_from(self, other: Codec, source: Where) -> np.ndarray:
+        assert isinstance(other, DictStrCodec)
+        strings = other.table.strings
+        codes = np.fromiter(map(self.table.__getitem__, strings), dtype=np.int64, count=len(strings))
+        self.values = widened(self.values, _code_dtype(len(self.table.strings)))
+        self.maintenance_due = len(self.table.strings) > self.limit
+        return codes[take(other.values, source)]
+
     def maintain(self, present: np.ndarray) -> Codec:
         used, compact = np.unique(self.values[present], return_inverse=True)
         if len(used) * DISTINCT_SHARE_FOR_FIXED > len(present):
