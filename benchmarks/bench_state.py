@@ -31,6 +31,7 @@ from d_a.simulator import StationSimulator
 from d_a.state import CheckpointStore
 from d_a.state.rounds import RoundTaker
 from d_a.state.saved import dump_windows, payload_size
+from d_a.windows import Window
 
 POLL = 500  # messages per poll batch, as a consumer hands them over
 CHUNK = 1_000_000  # bytes per Kafka message in (c)
@@ -41,12 +42,22 @@ def rss_gb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e9
 
 
-def simulate(stations: int, hours: float) -> list[tuple[str, bytes]]:
+def simulate(stations: int, hours: float) -> tuple[list[tuple[str, bytes]], StationSimulator]:
     simulator = StationSimulator(stations=stations, seed=3, history_hours=168)
     messages = [(m.topic, m.value) for m in simulator.initial_messages()]
     for _ in range(int(hours * 60)):
         messages += [(m.topic, m.value) for m in simulator.advance(60)]
-    return messages
+    return messages, simulator
+
+
+def feed(dispatcher: DataDispatcher, messages: list[tuple[str, bytes]]) -> None:
+    """The messages in poll batches of POLL, each topic's part at once, as a consumer hands them over."""
+    for i in range(0, len(messages), POLL):
+        by_topic: dict[str, list] = {}
+        for topic, value in messages[i : i + POLL]:
+            by_topic.setdefault(topic, []).append(orjson.loads(value))
+        for topic, values in by_topic.items():
+            dispatcher.ingest_batch(topic, values)
 
 
 def ingest_rate(messages: list[tuple[str, bytes]], *, store: bool) -> float:
@@ -78,6 +89,61 @@ def cloned(sample: DataDispatcher, stations: int) -> DataDispatcher:
         {t: w.detached() for t, w in sample.windows.global_windows.items()},
     )
     return dispatcher
+
+
+def changes_costs(sample: DataDispatcher, simulator: StationSimulator, seconds: int, rounds: int = 3) -> dict:
+    """`rounds` rounds of changes, each after `seconds` more of the feed: the copies made on the
+    event loop, their bytes and pickling; then loading them and rebuilding the windows, in turn,
+    from restored copies taken before the first."""
+    windows = sample.data_cache
+    marks = {(s, t): (w.version, w.mark()) for s, ws in windows.items() for t, w in ws.items()}
+    bases = {s: {t: w.detached() for t, w in ws.items()} for s, ws in windows.items()}
+    for station_bases in bases.values():
+        for base in station_bases.values():
+            base.make_room()  # as a restore leaves them
+    taken, capture, dump_cpu, size, count = [], 0.0, 0.0, 0, 0
+    for _ in range(rounds):
+        feed(sample, [(m.topic, m.value) for m in simulator.advance(seconds)])
+        for station_windows in windows.values():
+            for window in station_windows.values():
+                window.store_pending()  # the feed's own work, done by the next read anyway
+        gc.collect()
+        started = time.perf_counter()
+        changes: dict[str, dict] = {}
+        for station, station_windows in windows.items():
+            for topic, window in station_windows.items():
+                version, mark = marks.get((station, topic), (None, None))
+                if version == window.version:
+                    continue
+                copied = None if mark is None else window.copy_changes_since(mark)
+                changes.setdefault(station, {})[topic] = window.detached() if copied is None else copied
+                marks[(station, topic)] = (window.version, window.mark())
+        capture += time.perf_counter() - started
+        count += sum(map(len, changes.values()))
+        cpu = time.process_time()
+        buffers: list[pickle.PickleBuffer] = []
+        meta = pickle.dumps(changes, protocol=5, buffer_callback=buffers.append)
+        dump_cpu += time.process_time() - cpu
+        size += len(meta) + sum(buffer.raw().nbytes for buffer in buffers)
+        taken.append((meta, buffers))
+    applies = []
+    for meta, buffers in taken:
+        started = time.perf_counter()
+        for station, topics in pickle.loads(meta, buffers=buffers).items():
+            for topic, entry in topics.items():
+                base = bases[station].get(topic)
+                bases[station][topic] = entry if base is None or isinstance(entry, Window) else base.applied(entry)
+        applies.append(time.perf_counter() - started)
+    station = next(iter(windows))
+    assert all(bases[station][t].records() == w.records() for t, w in windows[station].items())
+    return {
+        "windows": count / rounds,
+        "bytes": size / rounds,
+        "capture_s": capture / rounds,
+        "dump_cpu_s": dump_cpu / rounds,
+        "first_apply_s": applies[0],
+        "apply_s": sum(applies[1:]) / max(1, rounds - 1),
+    }
 
 
 def checkpoint_costs(dispatcher: DataDispatcher, directory: Path) -> dict:
@@ -152,22 +218,18 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--sample", type=int, default=2, help="stations simulated (the others are copies)")
     parser.add_argument("--kafka", type=int, default=0, metavar="N", help="(c): N stations' payloads through Tansu")
+    parser.add_argument("--changes-after", type=int, default=60, help="seconds of feed in a round of changes")
     parser.add_argument("--dir", help="checkpoint directory (default: a temporary one on /tmp's disk)")
     args = parser.parse_args()
 
     started = time.perf_counter()
-    messages = simulate(args.sample, args.hours)
+    messages, simulator = simulate(args.sample, args.hours)
     print(
         f"simulated {len(messages):,} messages: {args.sample} stations x {args.hours:g} h "
         f"({time.perf_counter() - started:.0f} s)"
     )
     sample = DataDispatcher()
-    for i in range(0, len(messages), POLL):
-        by_topic: dict[str, list] = {}
-        for topic, value in messages[i : i + POLL]:
-            by_topic.setdefault(topic, []).append(orjson.loads(value))
-        for topic, values in by_topic.items():
-            sample.ingest_batch(topic, values)
+    feed(sample, messages)
     per_station = len(messages) / args.sample
     rows = {
         t: sum(len(ws[t]) for ws in sample.data_cache.values() if t in ws) / args.sample
@@ -190,6 +252,15 @@ def main() -> None:
     )
     del messages
 
+    changes = changes_costs(sample, simulator, args.changes_after)
+    stations = len(sample.data_cache)
+    print(
+        f"(b) a round of changes after {args.changes_after} s: {changes['windows'] / stations:.1f} windows and "
+        f"{changes['bytes'] / stations / 1e3:,.1f} KB per station; per station: copy on the loop "
+        f"{changes['capture_s'] / stations * 1e3:.2f} ms, pickle {changes['dump_cpu_s'] / stations * 1e3:.2f} ms CPU, "
+        f"load and rebuild {changes['apply_s'] / stations * 1e3:.2f} ms "
+        f"(the first round {changes['first_apply_s'] / stations * 1e3:.2f} ms)"
+    )
     dispatcher = cloned(sample, args.stations)
     print(f"{args.stations} stations' windows in memory: RSS {rss_gb():.1f} GB")
     with tempfile.TemporaryDirectory(dir=args.dir) as directory:

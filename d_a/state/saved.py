@@ -2,10 +2,10 @@
 
 A checkpoint saves a station's windows as they are in memory: the objects as a pickle, their
 numpy columns out of band as raw buffers after it (each 64-byte aligned). Writing copies no
-column; loading makes the columns views of the bytes read, so a restore costs about one read of
-the file. Loading builds only the window classes of `d_a.windows`, numpy arrays and Python's own
-containers: a file that asks for any other class is refused as corrupt, so a state directory
-cannot be used to run code.
+column; loading makes the columns views of the bytes read, then moves them once to buffers with
+room for new rows (which the first write would do otherwise, on the event loop). Loading builds
+only the window classes of `d_a.windows`, numpy arrays and Python's own containers: a file that
+asks for any other class is refused as corrupt, so a state directory cannot be used to run code.
 
 Payload: u64 pickle length, u32 buffer count, u64 length of each buffer, the pickle, then the
 buffers, each starting at a multiple of 64 bytes.
@@ -75,7 +75,8 @@ def payload_size(parts: list[Buffer]) -> int:
 def load_windows(payload: bytes | memoryview) -> tuple[str, dict[str, Window]]:
     """(station, {topic: window}) from a payload; pickle.UnpicklingError (or another error of a
     damaged payload) when it is not one. The columns are views of `payload` (copied first when it
-    is read-only, since windows append in place)."""
+    is read-only, since windows append in place) until they are moved to buffers with room for
+    new rows, which happens here, in the loader's thread."""
     view = memoryview(payload)
     if view.readonly:
         view = memoryview(bytearray(view))
@@ -104,4 +105,6 @@ def load_windows(payload: bytes | memoryview) -> tuple[str, dict[str, Window]]:
     windows = data["windows"]
     if not all(isinstance(topic, str) and isinstance(window, Window) for topic, window in windows.items()):
         raise pickle.UnpicklingError("not a station's windows")
+    for window in windows.values():
+        window.make_room()
     return data["station"], windows

@@ -178,6 +178,12 @@ class ColumnStore(SlidingBuffer):
         self.newest_ts = rows.newest_ts
         self._newest = None if rows._newest is None else list(rows._newest)
 
+    def make_room(self) -> None:
+        """Grow the buffers as the next append would (a loaded copy's buffers are exactly full):
+        done while loading, in the loader's thread, rather than at the first write."""
+        if self.size and self.head + self.size >= self.capacity:
+            self.reserve(1)
+
     def renew(self, encoder: PendingEncoder | None) -> None:
         """After a restore: versions of this process, and the encoder of the windows' owner."""
         self.encoder = encoder

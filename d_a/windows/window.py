@@ -305,6 +305,7 @@ class Window:
         state the changes hold. This window is used up."""
         window = changes.window
         assert window is not None
+        self.store_pending()  # records the copy held pending were in the store at the mark
         store = self._store
         store.evict_front(store.size - changes.kept)
         store.extend(window._store)
@@ -319,6 +320,10 @@ class Window:
         saved._pending_records = list(self._pending_records)
         saved._pending_ts = list(self._pending_ts)
         return saved
+
+    def make_room(self) -> None:
+        """After loading a saved copy: room for new rows, made now rather than by the first write."""
+        self._store.make_room()
 
     def attach(self, encoder: PendingEncoder | None) -> None:
         """After a restore: join the owner's encoder; content versions restart in this process."""
