@@ -1,11 +1,14 @@
 """Window state across restarts (docs/STATE.md): what each way of restoring the windows costs.
 
-    python benchmarks/bench_state.py [--stations 100] [--hours 24] [--sample 2] [--kafka]
+    python benchmarks/bench_state.py [--stations 100] [--hours 24] [--sample 2] [--kafka N]
+                                     [--changes-after 60] [--dir DIR]
 
 Simulates `--sample` stations for `--hours` of the feed and copies their windows to `--stations`
 stations (checkpoint costs depend on bytes, not on which station they belong to), then measures:
-- (b) local checkpoints: a round's capture on the event loop (copies of the windows), its write
-  (pickle, CRC-32, fsync), and a restore (read, check, load into a dispatcher);
+- (b) local checkpoints: a round's capture on the event loop (copies of the windows; taken 50
+  stations at a time, so the copies do not double the memory), its write (pickle, CRC-32, fsync),
+  and a restore (read, check, load into a new dispatcher, after the first is dropped); and
+  rounds of changes on the sample (`Window.copy_changes_since`: copy, bytes, rebuild);
 - (a) replay from Kafka: the rate at which the same messages are ingested (what a replay of the
   horizon costs, reading aside), and routed without writing (a restored tail);
 - (c) with `--kafka`: the rate of writing and reading the checkpoint payloads through a topic of
@@ -29,12 +32,13 @@ import orjson
 from d_a import DataDispatcher
 from d_a.simulator import StationSimulator
 from d_a.state import CheckpointStore
-from d_a.state.rounds import RoundTaker
+from d_a.state.checkpoints import Round
 from d_a.state.saved import dump_windows, payload_size
 from d_a.windows import Window
 
 POLL = 500  # messages per poll batch, as a consumer hands them over
 CHUNK = 1_000_000  # bytes per Kafka message in (c)
+GROUP = 50  # stations copied and written at a time in (b)
 
 
 def rss_gb() -> float:
@@ -147,17 +151,31 @@ def changes_costs(sample: DataDispatcher, simulator: StationSimulator, seconds: 
 
 
 def checkpoint_costs(dispatcher: DataDispatcher, directory: Path) -> dict:
+    """A full round, taken and written GROUP stations at a time (the same copies and writes as
+    one round, without holding a copy of every station at once)."""
     store = CheckpointStore(directory)
-    taker = RoundTaker()
+    windows = dispatcher.data_cache
+    stations = list(windows)
+    capture = write = write_cpu = 0.0
+    written = 0
     gc.collect()
-    started, cpu = time.perf_counter(), time.process_time()
-    taken = taker.take(dispatcher.windows, {})
-    capture = time.perf_counter() - started
-    started = time.perf_counter()
-    report = store.write(taken)
-    write, write_cpu = time.perf_counter() - started, time.process_time() - cpu - capture
-    del taken
-    taker.saved()
+    for first in range(0, len(stations), GROUP):
+        started, cpu = time.perf_counter(), time.process_time()
+        changed = {s: {t: w.detached() for t, w in windows[s].items()} for s in stations[first : first + GROUP]}
+        global_windows = None if first else {t: w.detached() for t, w in dispatcher.windows.global_windows.items()}
+        taken = Round({}, changed, set(stations[:first]), global_windows)
+        copied = time.perf_counter() - started
+        capture += copied
+        started = time.perf_counter()
+        written += store.write(taken).bytes_written
+        write += time.perf_counter() - started
+        write_cpu += time.process_time() - cpu - copied
+        del taken, changed
+    return {"bytes": written, "capture_s": capture, "write_s": write, "write_cpu_s": write_cpu}
+
+
+def restore_costs(directory: Path, stations: int) -> dict:
+    """A restore of what `checkpoint_costs` wrote, into a fresh dispatcher."""
     gc.collect()
     os.system("sync")
     started, cpu = time.perf_counter(), time.process_time()
@@ -165,15 +183,8 @@ def checkpoint_costs(dispatcher: DataDispatcher, directory: Path) -> dict:
     fresh = DataDispatcher()
     fresh.restore_windows(restored.stations, restored.global_windows)
     restore, restore_cpu = time.perf_counter() - started, time.process_time() - cpu
-    assert len(fresh.stations()) == len(dispatcher.stations())
-    return {
-        "bytes": report.bytes_written,
-        "capture_s": capture,
-        "write_s": write,
-        "write_cpu_s": write_cpu,
-        "restore_s": restore,
-        "restore_cpu_s": restore_cpu,
-    }
+    assert len(fresh.stations()) == stations and not restored.problems
+    return {"restore_s": restore, "restore_cpu_s": restore_cpu, "rss_gb": rss_gb()}
 
 
 async def kafka_costs(dispatcher: DataDispatcher, stations: int) -> dict:
@@ -265,6 +276,9 @@ def main() -> None:
     print(f"{args.stations} stations' windows in memory: RSS {rss_gb():.1f} GB")
     with tempfile.TemporaryDirectory(dir=args.dir) as directory:
         costs = checkpoint_costs(dispatcher, Path(directory))
+        kafka = asyncio.run(kafka_costs(dispatcher, args.kafka)) if args.kafka else None
+        del dispatcher  # the restore builds the windows anew
+        costs |= restore_costs(Path(directory), args.stations)
     size = costs["bytes"] / 1e9
     print(
         f"(b) checkpoint of {args.stations} stations: {size:.2f} GB ({costs['bytes'] / args.stations / 1e6:.1f} MB "
@@ -277,8 +291,8 @@ def main() -> None:
         f"    CPU per round {per_round_cpu:.2f} s: {per_round_cpu / 60 * 1000:.1f} ms per s at a 60 s interval, "
         f"{per_round_cpu / 600 * 1000:.1f} ms per s at 600 s"
     )
-    if args.kafka:
-        kafka = asyncio.run(kafka_costs(dispatcher, args.kafka))
+    print(f"    restored windows in memory: RSS {costs['rss_gb']:.1f} GB")
+    if kafka is not None:
         print(
             f"(c) {args.kafka} stations' payloads ({kafka['bytes'] / 1e6:.0f} MB) through Tansu in 1 MB messages: "
             f"produce {kafka['produce_s']:.2f} s ({kafka['bytes'] / kafka['produce_s'] / 1e6:.0f} MB/s), "

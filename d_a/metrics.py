@@ -173,6 +173,7 @@ class HealthCheck:
             "healthy": healthy,
             "ready": bool(status.get("ready")),
             "restoring": bool(status.get("restoring")),
+            "restore_progress": (status.get("state") or {}).get("restore_progress"),
             "main_loop_alive": status.get("main_loop_alive", status.get("main_thread_alive")),
             "consumer_connected": status.get("consumer_alive"),
             "producer_connected": status.get("producer_alive"),

@@ -166,6 +166,7 @@ class StateKeeper:
             "restored": self.restored,
             "restored_stations": self.restored_stations,
             "restore_seconds": self.restore_seconds,
+            "restore_progress": {"files_loaded": self.store.files_loaded, "files": self.store.files_to_load},
             "restore_problems": list(self.problems),
             "rounds": self.rounds,
             "failed_rounds": self.failed_rounds,

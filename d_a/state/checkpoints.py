@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -81,6 +82,9 @@ class CheckpointStore:
         self.round = 0
         self._files: dict[str, str] = {}  # station -> its file in the last manifest
         self._global_file: str | None = None
+        self.files_to_load = 0  # progress of a load (`load`), read while it runs
+        self.files_loaded = 0
+        self._progress = threading.Lock()
 
     @property
     def manifest_path(self) -> Path:
@@ -101,6 +105,7 @@ class CheckpointStore:
         restored.written_at = manifest.get("written_at")
         restored.offsets = {(topic, int(partition)): int(offset) for topic, partition, offset in manifest["offsets"]}
         files = list(manifest["stations"].items())
+        self.files_to_load, self.files_loaded = len(files) + (manifest.get("global") is not None), 0
         with ThreadPoolExecutor(READERS, thread_name_prefix="d_a-restore") as pool:
             loaded = list(pool.map(self._load, files))
         for (station, name), windows in zip(files, loaded, strict=True):
@@ -120,8 +125,15 @@ class CheckpointStore:
         return restored
 
     def _load(self, file: tuple[str, str]) -> dict[str, Window] | str:
+        """`_read` of (owner, name), counted in the load's progress."""
+        try:
+            return self._read(*file)
+        finally:
+            with self._progress:
+                self.files_loaded += 1
+
+    def _read(self, owner: str, name: str) -> dict[str, Window] | str:
         """The windows of `owner` in the file `name`, or what is wrong with it."""
-        owner, name = file
         try:
             saved_owner, windows = load_windows(read_checked(self.directory / name))
         except CorruptState as exc:

@@ -10,7 +10,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from d_a.metrics import HealthCheck, MetricsServer, ServiceMetrics
 
-RESTORING = {"main_loop_alive": False, "restoring": True, "ready": False, "consumer_alive": False}
+RESTORING = {
+    "main_loop_alive": False,
+    "restoring": True,
+    "ready": False,
+    "consumer_alive": False,
+    "state": {"restore_progress": {"files_loaded": 120, "files": 1001}},
+}
 RUNNING = {
     "main_loop_alive": True,
     "restoring": False,
@@ -38,6 +44,7 @@ def test_a_restoring_service_is_alive_but_not_ready() -> None:
     try:
         code, body = _get(f"{base}/health")
         assert code == 200 and body["healthy"] and body["restoring"] and not body["ready"]
+        assert body["restore_progress"] == {"files_loaded": 120, "files": 1001}
         assert _get(f"{base}/ready")[0] == 503
         status.clear()
         status.update(RUNNING)

@@ -48,6 +48,7 @@ async def test_a_damaged_station_file_costs_that_station_only(transport, broker,
     try:
         state = service.get_service_status()["state"]
         assert state["restored_stations"] == 2
+        assert state["restore_progress"]["files_loaded"] == state["restore_progress"]["files"] >= 3
         [problem] = state["restore_problems"]
         assert problem.startswith("station ST0002: payload of") and damaged.name in problem
         assert "station ST0002" in caplog.text

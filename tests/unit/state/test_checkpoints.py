@@ -4,13 +4,15 @@ round, and damage is reported per station, never raised."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from d_a import DataDispatcher
 from d_a.kafka import TopicPartition
-from d_a.state import CheckpointStore
+from d_a.state import CheckpointStore, checkpoints
 from d_a.state.rounds import RoundTaker
 
 OFFSETS = {TopicPartition("SCHEDULE-DEVICE-GUN", 0): 120, TopicPartition("SCHEDULE-CAR-ORDER", 2): 7}
@@ -113,3 +115,25 @@ def test_describe_summarises_the_last_round(tmp_path: Path, dispatcher: DataDisp
     assert summary["round"] == 1 and summary["stations"] == 3 and summary["missing_files"] == []
     assert summary["bytes"] == sum(p.stat().st_size for p in tmp_path.iterdir() if p.name != "manifest")
     assert summary["offsets"] == [["SCHEDULE-CAR-ORDER", 2, 7], ["SCHEDULE-DEVICE-GUN", 0, 120]]
+
+
+def test_a_load_reports_its_progress_while_it_runs(tmp_path: Path, dispatcher: DataDispatcher, monkeypatch) -> None:
+    _save(CheckpointStore(tmp_path, sync=False), RoundTaker(), dispatcher)
+    gate = threading.Event()
+    load_windows = checkpoints.load_windows
+
+    def held(payload):
+        gate.wait(10)
+        return load_windows(payload)
+
+    monkeypatch.setattr(checkpoints, "load_windows", held)
+    store = CheckpointStore(tmp_path)
+    loading = threading.Thread(target=store.load)
+    loading.start()
+    try:
+        wait_for(lambda: store.files_to_load > 0, 5)
+        assert store.files_loaded == 0
+    finally:
+        gate.set()
+        loading.join(10)
+    assert store.files_loaded == store.files_to_load >= len(dispatcher.stations())
