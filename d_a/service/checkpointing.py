@@ -88,19 +88,16 @@ class StateKeeper:
         fresh: list[KafkaMessage] = []
         held: list[KafkaMessage] = []
         for message in messages:
-            limit = below.get((message.topic, message.partition))
-            (held if limit is not None and message.offset < limit else fresh).append(message)
-        if not held:
-            self._forget_passed(messages)
+            tp = message.tp
+            limit = below.get(tp)
+            if limit is None:
+                fresh.append(message)
+            elif message.offset < limit:
+                held.append(message)
+            else:  # the partition is past what the windows hold: stop checking it
+                del below[tp]
+                fresh.append(message)
         return fresh, held
-
-    def _forget_passed(self, messages: list[KafkaMessage]) -> None:
-        """Stop checking partitions whose restored offsets were reached."""
-        for message in messages:
-            tp = (message.topic, message.partition)
-            limit = self.restored_below.get(tp)  # type: ignore[call-overload]
-            if limit is not None and message.offset >= limit:
-                del self.restored_below[tp]  # type: ignore[arg-type]
 
     # -- checkpoints -------------------------------------------------------------------------------
 

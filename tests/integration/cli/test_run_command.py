@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import textwrap
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -49,8 +51,10 @@ async def committed_total(bootstrap: str, group: str, topic: str) -> int:
         await consumer.stop()
 
 
-def start_run(config: Path, callback: str, out: Path, port: int) -> subprocess.Popen:
-    """`d-a run` of `callback` (a module in the config's directory), which writes to `out`."""
+@contextlib.contextmanager
+def running(config: Path, callback: str, out: Path, port: int) -> Iterator[subprocess.Popen]:
+    """`d-a run` of `callback` (a module in the config's directory, writing to `out`) for the
+    block, which must then stop cleanly on SIGTERM; killed if the block failed."""
     env = {
         **os.environ,
         "PYTHONPATH": str(config.parent),
@@ -58,9 +62,17 @@ def start_run(config: Path, callback: str, out: Path, port: int) -> subprocess.P
         "DATA_ANALYSIS_LOG": str(config.parent / "d_a.log"),
     }
     command = [sys.executable, "-m", "d_a.cli", "run", "--config", str(config), "--callback", callback]
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [*command, "--metrics-port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
+    try:
+        yield process
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, process.stdout.read().decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_run_processes_stations_serves_metrics_and_commits_on_sigterm(kafka_bootstrap: str, tmp_path) -> None:
@@ -95,8 +107,7 @@ def test_run_processes_stations_serves_metrics_and_commits_on_sigterm(kafka_boot
                 await producer.send(METER, {"stationId": f"RUN{group}-{i}", "meterPower": float(i)}, key=f"S{i}")
 
     asyncio.run(produce())
-    process = start_run(config, "site_model:predict", out, port)
-    try:
+    with running(config, "site_model:predict", out, port):
         wait_for(lambda: out.exists() and len(set(out.read_text().split())) >= 5, 60, interval=0.1)
         status, body = get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
@@ -110,12 +121,6 @@ def test_run_processes_stations_serves_metrics_and_commits_on_sigterm(kafka_boot
         status, body = get(f"http://127.0.0.1:{port}/health")
         assert status == 200 and json.loads(body)["healthy"] is True
         assert asyncio.run(committed_total(kafka_bootstrap, f"{group}.operation_optimization-{METER}", METER)) < 5
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0, process.stdout.read().decode()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     # the final commit on SIGTERM: a restart would not process these messages again
     assert asyncio.run(committed_total(kafka_bootstrap, f"{group}.operation_optimization-{METER}", METER)) >= 5
 
@@ -204,16 +209,9 @@ def test_a_restarted_run_restores_its_windows(kafka_bootstrap: str, tmp_path) ->
         return seen
 
     def run_until(out, port, wanted) -> None:
-        process = start_run(config, "window_model:predict", out, port)
-        try:
+        with running(config, "window_model:predict", out, port):
             wait_for(lambda: ready(port), 60, interval=0.2)
             wait_for(lambda: windows_seen(out) == wanted, 60, interval=0.1, what=lambda: windows_seen(out))
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=60) == 0, process.stdout.read().decode()
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
 
     asyncio.run(produce(1.0))
     run_until(tmp_path / "first.txt", free_port(), dict.fromkeys(stations, [1.0]))
