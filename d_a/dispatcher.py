@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
 
 from .config import PADDING_STRATEGIES, Config, ConfigSource, load_config, reread
@@ -236,14 +236,15 @@ class DataDispatcher:
         *,
         arrival: float | None = None,
         positions: Sequence[tuple[int | None, int | None]] | None = None,
-        store: bool = True,
+        store: bool | Container[str] = True,
     ) -> IngestReport:
         """Apply a poll batch of one topic's decoded messages, one window write per station.
 
         `positions` gives each message's (partition, offset) for bad-input logs. Messages of a
         `replace` topic each replace their stations' windows. `store` False: the windows hold these
         messages already (restored from a checkpoint); the report names their stations as touched
-        and triggered, and nothing is written.
+        and triggered, and nothing is written. `store` a set of stations: only their records are
+        written (windows being rebuilt), the others are treated as with False.
         """
         report = IngestReport()
         first = positions[0] if positions else (None, None)
@@ -265,12 +266,17 @@ class DataDispatcher:
             if not result.records:
                 continue
             parser.accepted(result.records)
-            if not store:
-                _note_stations(result.records, self.windows.by_station, report)
-            elif replace:
-                self._store(topic, result.records, whole=True, arrival=arrival, report=report)
+            records = result.records
+            if store is not True:
+                held = records if store is False else [r for r in records if r.station_id not in store]
+                _note_stations(held, self.windows.by_station, report)
+                records = [] if store is False else [r for r in records if r.station_id in store]
+                if not records:
+                    continue
+            if replace:
+                self._store(topic, records, whole=True, arrival=arrival, report=report)
             else:
-                pending.extend(result.records)
+                pending.extend(records)
         if pending:
             self._store(topic, pending, whole=False, arrival=arrival, report=report)
         return report

@@ -229,8 +229,15 @@ class ServiceConfig(_Section):
     )
     checkpoint_interval_seconds: PositiveFloat = Field(
         default=60.0,
-        description="Seconds between checkpoints of the windows (with state_dir). Offsets are committed no "
-        "further than the last checkpoint, so after a crash the callbacks of up to this much data run again.",
+        description="Seconds between checkpoints of the windows (with state_dir). A restart reads the messages "
+        "since the last checkpoint again (without running callbacks on those they already saw).",
+    )
+    restore_horizon_seconds: PositiveFloat | None = Field(
+        default=None,
+        description="With state_dir: a station whose checkpoint is damaged, or every station when there is no "
+        "usable checkpoint, has its windows rebuilt at start from Kafka's messages of this many seconds back "
+        "(as far as retention keeps them; by message timestamp), without callbacks running on them. Set it "
+        "to the longest window the modules need. null: such stations start empty.",
     )
 
     @model_validator(mode="before")

@@ -21,11 +21,13 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import TopicPartition as AioTopicPartition
 from aiokafka.errors import KafkaError
 
 from ..config import KafkaSettings
 from ..errors import KafkaConnectionError
+from .assignment import StartChooser, client_starts, starts_unknown
 from .client_config import (
     aiokafka_consumer_kwargs,
     aiokafka_producer_kwargs,
@@ -51,6 +53,42 @@ START_TIMEOUT_S = 60.0  # one connection attempt (bootstrap + group coordinator)
 PROBE_INTERVAL_S = 2.0  # how often an idle consumer checks that the cluster answers
 PROBE_TIMEOUT_S = 5.0
 COMMIT_TIMEOUT_S = 10.0  # a commit caught in a rebalance can wait forever: the consume loop must not
+
+
+class _StartListener(ConsumerRebalanceListener):
+    """Seeks newly assigned partitions to the offsets the consumer's owner chooses."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, choose: StartChooser, reset: str | None) -> None:
+        self.consumer = consumer
+        self.choose = choose
+        self.reset = reset
+        self.first_done = asyncio.Event()  # the first assignment was handled (aiokafka's start does not wait)
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        try:
+            await self._seek(sorted(assigned))
+        finally:
+            self.first_done.set()
+
+    async def _seek(self, partitions: list[AioTopicPartition]) -> None:
+        if not partitions:
+            return
+        try:
+            committed = {tp: await self.consumer.committed(tp) for tp in partitions}
+            earliest = await self.consumer.beginning_offsets(partitions)
+            latest = await self.consumer.end_offsets(partitions)
+            since_ms = self.choose.since_ms()
+            since = (
+                None if since_ms is None else await self.consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
+            )
+        except KafkaError as exc:
+            starts_unknown(exc)
+            return
+        for tp, offset in client_starts(self.choose, partitions, committed, earliest, latest, self.reset, since):
+            self.consumer.seek(tp, offset)
 
 
 class AsyncKafkaConsumerClient:
@@ -97,6 +135,11 @@ class AsyncKafkaConsumerClient:
         self._started = False
         self._last_probe = 0.0
         self._probing: asyncio.Future | None = None
+        self._choose_start: StartChooser | None = None
+
+    def start_from(self, chooser: StartChooser) -> None:
+        """Before `start`: `chooser` may name the offsets to read partitions from when they are assigned."""
+        self._choose_start = chooser
 
     @property
     def bootstrap_servers(self) -> list[str]:
@@ -127,9 +170,16 @@ class AsyncKafkaConsumerClient:
 
     async def _start_one(self, topics: list[str], values: dict[str, Any]) -> AIOKafkaConsumer:
         async def attempt() -> AIOKafkaConsumer:
-            consumer = AIOKafkaConsumer(*topics, **aiokafka_consumer_kwargs(values))
+            kwargs = aiokafka_consumer_kwargs(values)
+            consumer = AIOKafkaConsumer(**kwargs)
+            listener = None
+            if self._choose_start is not None:
+                listener = _StartListener(consumer, self._choose_start, kwargs.get("auto_offset_reset"))
+            consumer.subscribe(topics, listener=listener)
             try:
                 await asyncio.wait_for(consumer.start(), START_TIMEOUT_S)
+                if listener is not None:
+                    await asyncio.wait_for(listener.first_done.wait(), START_TIMEOUT_S)
             except BaseException:
                 await consumer.stop()
                 raise

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..config import KafkaSettings
+from .assignment import StartChooser
 from .async_clients import AsyncKafkaConsumerClient, AsyncKafkaProducerClient
 from .async_global_reader import AsyncKafkaGlobalReader
 from .client_config import resolve_settings
@@ -33,8 +34,10 @@ class KafkaTransport:
     def async_producer(self) -> AsyncKafkaProducerClient:
         return AsyncKafkaProducerClient(self.settings)
 
-    def consumer(self, topics: Sequence[str], *, group_id: str | None = None) -> KafkaConsumerClient:
-        return KafkaConsumerClient(topics, self.settings, group_id=group_id)
+    def consumer(
+        self, topics: Sequence[str], *, group_id: str | None = None, start_from: StartChooser | None = None
+    ) -> KafkaConsumerClient:
+        return KafkaConsumerClient(topics, self.settings, group_id=group_id, start_from=start_from)
 
     def producer(self) -> KafkaProducerClient:
         return KafkaProducerClient(self.settings)

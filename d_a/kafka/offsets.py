@@ -126,9 +126,6 @@ class OffsetManager:
         self._last_commit = clock()
         self._committed: dict[TopicPartition, int] = {}
         self._background: asyncio.Task[None] | None = None  # a commit `commit_soon` started
-        # commits go no further than these offsets, and not at all in partitions they do not name
-        # (None: no limit); a service with checkpoints sets the offsets its last checkpoint holds
-        self.ceiling: Mapping[TopicPartition, int] | None = None
         self.commits = 0
         self.failed_commits = 0
 
@@ -165,23 +162,20 @@ class OffsetManager:
         return due and bool(self.committable())
 
     def committable(self) -> dict[TopicPartition, int]:
-        """Per partition with something new to commit, the next offset to commit (within `ceiling`)."""
+        """Per partition with something new to commit, the next offset to commit."""
         offsets = {}
-        ceiling = self.ceiling
         for tp, state in self._partitions.items():
             offset = state.committable()
-            if offset is None:
-                continue
-            if ceiling is not None:
-                limit = ceiling.get(tp)
-                if limit is None:
-                    continue
-                if offset > limit:
-                    offset = limit
-                    if state.committed is not None and offset <= state.committed:
-                        continue
-            offsets[tp] = offset
+            if offset is not None:
+                offsets[tp] = offset
         return offsets
+
+    def note_committed(self, tp: TopicPartition, offset: int) -> None:
+        """The group's committed offset of `tp`, as found when it was assigned: messages below it
+        are done already (`begin` and `mark_done` ignore them)."""
+        state = self._state(tp.topic, tp.partition)
+        if state.committed is None or offset > state.committed:
+            state.committed = offset
 
     def positions(self) -> dict[TopicPartition, int]:
         """Per partition begun in, the offset after the highest message begun (what was fetched)."""

@@ -23,6 +23,7 @@ from kafka.structs import OffsetAndMetadata
 
 from ..config import KafkaSettings
 from ..errors import KafkaConnectionError
+from .assignment import StartChooser, client_starts, starts_unknown
 from .client_config import (
     kafka_python_consumer_kwargs,
     kafka_python_producer_kwargs,
@@ -58,13 +59,58 @@ COMMIT_TIMEOUT_S = 30.0
 QUEUED_BATCHES = 64  # fetched batches waiting for `poll`; fetchers pause when it is full
 
 
+class _StartListener(kafka.ConsumerRebalanceListener):
+    """Seeks newly assigned partitions to the offsets the consumer's owner chooses. kafka-python
+    calls it on its IO thread, where no blocking call may run: it pauses the partitions, and the
+    fetcher thread asks where to start, seeks and resumes them after the poll (`settle`)."""
+
+    def __init__(self, consumer: kafka.KafkaConsumer, choose: StartChooser, reset: str | None) -> None:
+        self.consumer = consumer
+        self.choose = choose
+        self.reset = reset
+        self.pending: list[kafka.TopicPartition] = []
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        if assigned:
+            self.consumer.pause(*assigned)
+            self.pending.extend(assigned)
+
+    def settle(self) -> None:
+        """In the fetcher thread: seek the partitions assigned since, then resume them."""
+        partitions, self.pending = sorted(self.pending), []
+        try:
+            committed = {tp: self.consumer.committed(tp) for tp in partitions}
+            earliest = self.consumer.beginning_offsets(partitions)
+            latest = self.consumer.end_offsets(partitions)
+            since_ms = self.choose.since_ms()
+            since = None if since_ms is None else self.consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
+        except KafkaError as exc:
+            starts_unknown(exc)
+        else:
+            for tp, offset in client_starts(self.choose, partitions, committed, earliest, latest, self.reset, since):
+                self.consumer.seek(tp, offset)
+        finally:
+            self.consumer.resume(*partitions)
+
+
 class _Fetcher(threading.Thread):
     """Owns one KafkaConsumer (kafka-python consumers are not thread-safe): polls it in a loop,
     hands batches to the shared queue, and runs commits between polls."""
 
-    def __init__(self, consumer: kafka.KafkaConsumer, out: queue.Queue, state: ConnectionState, name: str) -> None:
+    def __init__(
+        self,
+        consumer: kafka.KafkaConsumer,
+        listener: _StartListener | None,
+        out: queue.Queue,
+        state: ConnectionState,
+        name: str,
+    ) -> None:
         super().__init__(name=name, daemon=True)
         self.consumer = consumer
+        self.listener = listener
         self.out = out
         self.state = state
         self.commands: queue.SimpleQueue[tuple[dict, Future]] = queue.SimpleQueue()
@@ -81,6 +127,8 @@ class _Fetcher(threading.Thread):
                 self.stopping.wait(min(1.0, FETCH_TIMEOUT_MS / 1000))
                 continue
             self.state.up()
+            if self.listener is not None and self.listener.pending:
+                self.listener.settle()
             if not self.joined.is_set() and self.consumer.assignment():
                 self.joined.set()
             for tp, records in batches.items():
@@ -137,7 +185,10 @@ class KafkaConsumerClient:
         *,
         group_id: str | None = None,
         multi_consumer_mode: bool | None = None,
+        start_from: StartChooser | None = None,
     ) -> None:
+        """`start_from` may name the offsets to read partitions from when they are assigned."""
+        self._choose_start = start_from
         plan = plan_consumers(
             "KafkaConsumerClient",
             topics,
@@ -158,8 +209,8 @@ class KafkaConsumerClient:
         self._committed: dict[TopicPartition, int] = {}
         try:
             for topics_, values in plan.members:
-                consumer = self._connect(topics_, values)
-                fetcher = _Fetcher(consumer, self._queue, self._state, f"d_a-fetch-{'+'.join(topics_)}")
+                consumer, listener = self._connect(topics_, values)
+                fetcher = _Fetcher(consumer, listener, self._queue, self._state, f"d_a-fetch-{'+'.join(topics_)}")
                 for topic in topics_:
                     self._fetchers[topic] = fetcher
                 fetcher.start()
@@ -187,14 +238,19 @@ class KafkaConsumerClient:
     def connected(self) -> bool:
         return bool(self._fetchers) and self._state.connected
 
-    def _connect(self, topics: list[str], values: dict[str, Any]) -> kafka.KafkaConsumer:
+    def _connect(self, topics: list[str], values: dict[str, Any]) -> tuple[kafka.KafkaConsumer, _StartListener | None]:
         kwargs = kafka_python_consumer_kwargs(values)
         kwargs.setdefault("bootstrap_timeout_ms", BOOTSTRAP_TIMEOUT_MS)
-        return self.backoff.sync(
-            lambda: kafka.KafkaConsumer(*topics, **kwargs),
+        consumer = self.backoff.sync(
+            lambda: kafka.KafkaConsumer(**kwargs),
             f"connecting a consumer to {', '.join(self.settings.bootstrap_servers)}",
             (KafkaError, OSError),
         )
+        listener = None
+        if self._choose_start is not None:
+            listener = _StartListener(consumer, self._choose_start, kwargs.get("auto_offset_reset"))
+        consumer.subscribe(topics, listener=listener)
+        return consumer, listener
 
     def _distinct(self) -> list[_Fetcher]:
         return list({id(f): f for f in self._fetchers.values()}.values())

@@ -1,14 +1,15 @@
 """StateKeeper: a service's windows restored at start and checkpointed while it runs (d_a.state).
 
-At start the windows come back from the last complete checkpoint round, with the offsets they
-reflect. The consumer starts at the committed offsets, which never pass those of the last round
-(the OffsetManager's ceiling), so what it reads below the round's offsets is in the windows
-already: those messages are routed, not written (`split`), and their stations run on them as on
-new data, so every message is still seen by a callback before it is committed. Every
-`checkpoint_interval_seconds` a round copies the changed stations' windows (on the event loop,
-between two fetches, so they reflect exactly the offsets fetched) and a thread writes them; when
-the round is complete the ceiling moves up to its offsets. Stopping writes a last round before
-the last commit, so a clean restart re-runs nothing.
+At start the windows come back from the last complete checkpoint round, with the offsets O they
+reflect. When the consumer is assigned a partition it reads it from the lower of O and the
+group's committed offset C, or from the restore horizon when windows are to be rebuilt from
+Kafka (`choose_start`); what it reads again falls into `Tails`' parts, so nothing either side
+is missed and no callback runs again on what it saw.
+
+Every `checkpoint_interval_seconds` a round copies the changed stations' windows (on the event
+loop, between two fetches, so they reflect exactly the offsets fetched) and a thread writes them.
+Commits do not wait for rounds: a restart reads again what the last round lacks. Stopping writes
+a last round, so a clean restart reads nothing again.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from ..dispatcher import DataDispatcher
-from ..kafka.message import KafkaMessage, TopicPartition
+from ..kafka.assignment import AssignedPartition
+from ..kafka.message import TopicPartition
 from ..kafka.offsets import OffsetManager
 from ..state import CheckpointStore, RoundReport
 from ..state.rounds import RoundTaker
+from .tails import REBUILT, REPLAYED, ROUTED, Tails
 
 __all__ = ["StateKeeper"]
 
@@ -30,15 +34,22 @@ logger = logging.getLogger("d_a.state")
 
 
 class StateKeeper:
-    """Restore at start, a checkpoint round every `interval` seconds, a last one at stop."""
+    """Restore at start, a checkpoint round every `interval` seconds, a last one at stop; the
+    consumer's `StartChooser`. `horizon`: seconds of Kafka's messages windows are rebuilt from
+    when their checkpoint is damaged or missing (None: they start empty)."""
 
-    def __init__(self, store: CheckpointStore, dispatcher: DataDispatcher, interval: float) -> None:
+    def __init__(
+        self, store: CheckpointStore, dispatcher: DataDispatcher, interval: float, horizon: float | None = None
+    ) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self.interval = interval
+        self.horizon = horizon
         self.taker = RoundTaker()
-        self.restored_below: dict[TopicPartition, int] = {}  # messages below these are in the windows
         self.saved_offsets: dict[TopicPartition, int] = {}  # what the last complete round reflects
+        self.tails = Tails()
+        self.damaged: set[str] = set()  # stations whose checkpoint file could not be read
+        self.rebuilding: bool | set[str] = False  # stations rebuilt from the horizon (True: all)
         self.restored = False
         self.restore_seconds: float | None = None
         self.restored_stations = 0
@@ -47,21 +58,27 @@ class StateKeeper:
         self.failed_rounds = 0
         self.last_round: RoundReport | None = None
         self.capture_seconds = 0.0  # on the event loop, summed over rounds
+        self._offsets: OffsetManager | None = None
+        self._assigned: set[TopicPartition] = set()
+        self._first_positions: dict[TopicPartition, int] = {}  # of partitions the restored windows lack
         self._writing: asyncio.Task[None] | None = None
         self._last_round_at = time.monotonic()
 
     # -- restore -----------------------------------------------------------------------------------
 
     async def restore(self, offsets: OffsetManager) -> None:
-        """Load the last complete round into the dispatcher's windows and set `offsets`' ceiling."""
+        """Load the last complete round into the dispatcher's windows; `offsets` learns the
+        committed offsets of the partitions read again."""
         started = time.perf_counter()
         restored = await asyncio.to_thread(self.store.load)
         self.dispatcher.restore_windows(restored.stations, restored.global_windows)
         with self.dispatcher.lock:
             self.taker.note_saved(self.dispatcher.windows)
-        self.restored_below = dict(restored.offsets)
         self.saved_offsets = dict(restored.offsets)
-        offsets.ceiling = self.saved_offsets
+        self.damaged = set(restored.damaged)
+        if self.horizon is not None:
+            self.rebuilding = True if not restored.usable else set(restored.damaged)
+        self._offsets = offsets
         self.problems = restored.problems
         self.restored_stations = len(restored.stations)
         self.restore_seconds = time.perf_counter() - started
@@ -78,26 +95,86 @@ class StateKeeper:
                 age,
             )
         else:
-            logger.info("no checkpoint in %s: windows start empty", self.store.directory)
+            logger.info("no usable checkpoint in %s: windows start empty", self.store.directory)
+        if self.rebuilding:
+            which = "every station" if self.rebuilding is True else f"stations {', '.join(sorted(self.rebuilding))}"
+            logger.info("rebuilding the windows of %s from the last %g s of Kafka's messages", which, self.horizon)
+        elif self.damaged:
+            logger.warning(
+                "stations %s start with empty windows: their checkpoint is damaged and "
+                "service.restore_horizon_seconds is not set (it would rebuild them from Kafka)",
+                ", ".join(sorted(self.damaged)),
+            )
 
-    def split(self, messages: list[KafkaMessage]) -> tuple[list[KafkaMessage], list[KafkaMessage]]:
-        """(messages to write, messages the restored windows hold already)."""
-        below = self.restored_below
-        if not below:
-            return messages, []
-        fresh: list[KafkaMessage] = []
-        held: list[KafkaMessage] = []
-        for message in messages:
-            tp = message.tp
-            limit = below.get(tp)
-            if limit is None:
-                fresh.append(message)
-            elif message.offset < limit:
-                held.append(message)
-            else:  # the partition is past what the windows hold: stop checking it
-                del below[tp]
-                fresh.append(message)
-        return fresh, held
+    @property
+    def rebuilt_stations(self) -> bool | set[str]:
+        """Whose records the rebuilt part writes (`DataDispatcher.ingest_batch`'s `store`)."""
+        return self.rebuilding
+
+    @property
+    def routed_stations(self) -> bool | set[str]:
+        """Whose records the routed part writes: the stations whose windows were not restored."""
+        return self.damaged or False
+
+    def since_ms(self) -> int | None:
+        """The restore horizon as a time (ms), when windows are to be rebuilt."""
+        if not self.rebuilding or self.horizon is None:
+            return None
+        return int((time.time() - self.horizon) * 1000)
+
+    def choose_start(self, assigned: Mapping[TopicPartition, AssignedPartition]) -> dict[TopicPartition, int]:
+        """Where to read partitions assigned for the first time: the lower of the restored round's
+        offset and the committed one, or the horizon's offset when windows are rebuilt."""
+        starts: dict[TopicPartition, int] = {}
+        for tp, found in assigned.items():
+            if tp not in self._assigned:
+                self._assigned.add(tp)
+                start = self._choose(tp, found)
+                if start is not None:
+                    starts[tp] = start
+        if starts:
+            logger.info(
+                "reading %d assigned partitions from the restored windows' offsets (%d read again without callbacks)",
+                len(starts),
+                sum(any(part != ROUTED for _, part in parts) for parts in self.tails.pending().values()),
+            )
+        return starts
+
+    def _choose(self, tp: TopicPartition, found: AssignedPartition) -> int | None:
+        saved = self.saved_offsets.get(tp)
+        committed = found.committed
+        if saved is None:  # the windows hold none of it: read it from where this run starts it
+            if found.position is None:
+                return None
+            start = self._first_positions[tp] = found.position
+        else:
+            start = saved if committed is None else min(saved, committed)
+        rebuilt_end = None
+        if self.rebuilding and found.since is not None and found.since < start:
+            start, rebuilt_end = found.since, start
+        if start < found.earliest:
+            problem = (
+                f"{tp.topic}[{tp.partition}]: offsets {start}-{found.earliest - 1} are no longer in Kafka "
+                "(retention); the windows miss them"
+            )
+            logger.warning(problem)
+            self.problems.append(problem)
+            start = found.earliest
+        if rebuilt_end is not None and rebuilt_end > start:
+            self.tails.add(tp, rebuilt_end, REBUILT)
+        if saved is not None and committed is not None:
+            if committed < saved:
+                self.tails.add(tp, saved, ROUTED)
+            elif committed > max(saved, start):
+                self.tails.add(tp, committed, REPLAYED)
+        if committed is not None and self._offsets is not None:
+            self._offsets.note_committed(tp, committed)
+        return start
+
+    @property
+    def replaying(self) -> bool:
+        """Whether messages no callback runs on are still being read again."""
+        return self.tails.replaying
 
     # -- checkpoints -------------------------------------------------------------------------------
 
@@ -124,7 +201,7 @@ class StateKeeper:
     async def _round(self, offsets: OffsetManager) -> None:
         try:
             started = time.perf_counter()
-            positions = {**self.saved_offsets}
+            positions = {**self._first_positions, **self.saved_offsets}
             for tp, offset in offsets.positions().items():
                 positions[tp] = max(offset, positions.get(tp, offset))
             with self.dispatcher.lock:
@@ -135,12 +212,13 @@ class StateKeeper:
             except OSError as exc:
                 self.failed_rounds += 1
                 logger.warning(
-                    "checkpoint round not written to %s (offsets stay where they are): %s", self.store.directory, exc
+                    "checkpoint round not written to %s (a restart replays what the last round written lacks): %s",
+                    self.store.directory,
+                    exc,
                 )
                 return
             self.taker.saved()
             self.saved_offsets = positions
-            offsets.ceiling = positions
             self.rounds += 1
             self.last_round = report
             logger.debug(
@@ -165,6 +243,9 @@ class StateKeeper:
             "restore_seconds": self.restore_seconds,
             "restore_progress": {"files_loaded": self.store.files_loaded, "files": self.store.files_to_load},
             "restore_problems": list(self.problems),
+            "replaying": self.replaying,
+            "read_again_without_callbacks": self.tails.read_again,
+            "rebuilding": "all" if self.rebuilding is True else sorted(self.rebuilding or ()),
             "rounds": self.rounds,
             "failed_rounds": self.failed_rounds,
             "last_round": None

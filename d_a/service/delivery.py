@@ -92,3 +92,9 @@ def oldest_timestamp_ms(messages: list[KafkaMessage]) -> int | None:
     """The oldest broker timestamp among `messages` (ms), None when none has one."""
     stamps = [m.timestamp_ms for m in messages if m.timestamp_ms is not None]
     return min(stamps) if stamps else None
+
+
+def newest_timestamp_ms(messages: list[KafkaMessage]) -> int | None:
+    """The newest broker timestamp among `messages` (ms), None when none has one."""
+    stamps = [m.timestamp_ms for m in messages if m.timestamp_ms is not None]
+    return max(stamps) if stamps else None

@@ -28,7 +28,7 @@ from ..topics import BadInput
 from .callbacks import CallbackPool
 from .checkpointing import StateKeeper
 from .dead_letters import DeadLetterQueue, input_summary, letter_for_message, letter_for_station
-from .delivery import DeliveryTracker, oldest_timestamp_ms, positions_of
+from .delivery import DeliveryTracker, newest_timestamp_ms, oldest_timestamp_ms, positions_of
 from .flow import FlowControl
 from .globals import GlobalTopics
 from .handlers import StationCallbacks, check_batch_upload_handler
@@ -98,11 +98,13 @@ class ServiceEngine:
             stats=self.stats,
             call=self.callbacks.call,
         )
-        self.flow = FlowControl(settings, self.scheduler, self.tracker, gate, self.stats, self.intake.behind)
         self.state = (
-            StateKeeper(checkpoints, dispatcher, service.checkpoint_interval_seconds)
+            StateKeeper(checkpoints, dispatcher, service.checkpoint_interval_seconds, service.restore_horizon_seconds)
             if checkpoints is not None
             else None
+        )
+        self.flow = FlowControl(
+            settings, self.scheduler, self.tracker, gate, self.stats, self.intake.behind, self._replaying
         )
         self._stopping = asyncio.Event()
         self.idle = IdleWork(dispatcher, self.scheduler, self._stopping.is_set)
@@ -123,6 +125,7 @@ class ServiceEngine:
     async def start(self) -> None:
         if self.state is not None:
             await self.state.restore(self.intake.offsets)
+            self.intake.consumer.start_from(self.state)
         await self.intake.start()
         try:
             if self.producer is not None:
@@ -137,6 +140,7 @@ class ServiceEngine:
             await self.intake.consumer.stop()
             raise
         self.idle.start(self.settings.service.gc_threshold, self.settings.service.idle_gc)
+        self.flow.after_fetch()  # runs wait from the first fetch on while a replay is due
         self._tasks = [asyncio.create_task(self._consume_loop(), name="d_a-consume")]
         workers = self.settings.service.max_workers
         self._tasks += [asyncio.create_task(self._worker(), name=f"d_a-worker-{i}") for i in range(workers)]
@@ -206,8 +210,6 @@ class ServiceEngine:
     async def replace_consumer(self, consumer: AsyncConsumer) -> None:
         """Switch to a consumer of other topics (after a config reload): commit, close, start anew."""
         await self.intake.replace(consumer)
-        if self.state is not None:
-            self.intake.offsets.ceiling = self.state.saved_offsets
         self.settings = dataclasses.replace(self.settings, topics=tuple(consumer.topics))
 
     # -- consuming ---------------------------------------------------------------------------------
@@ -234,24 +236,41 @@ class ServiceEngine:
 
     def apply(self, messages: list[KafkaMessage]) -> None:
         """Apply one poll batch: windows, holds, batches, triggers."""
-        if self.state is not None and self.state.restored_below:
-            messages, held = self.state.split(messages)
-            if held:
-                self._apply(held, store=False)
+        state = self.state
+        if state is not None and state.tails:  # read again after a restore (see tails.py)
+            split = state.tails.split(messages)
+            if split.rebuilt:
+                self._apply(split.rebuilt, store=state.rebuilt_stations, run=False)
+            if split.replayed:
+                self._apply(split.replayed, run=False)
+            if split.routed:
+                self._apply(split.routed, store=state.routed_stations)
+            messages = split.fresh
         if messages:
-            self._apply(messages, store=True)
+            self._apply(messages)
 
-    def _apply(self, messages: list[KafkaMessage], *, store: bool) -> None:
-        """`store` False: the windows hold these messages already (restored); their stations run."""
+    def _apply(self, messages: list[KafkaMessage], *, store: bool | set[str] = True, run: bool = True) -> None:
+        """`store` False: the windows hold these messages already (restored); their stations run
+        (a set of stations: only theirs are written). `run` False: messages read again after a
+        restore that no callback is to run on: written, stamped with their own times, done at
+        once, and nothing runs, waits or is uploaded for them."""
         arrival = time.time()
-        self.stats.last_message_at = time.monotonic()
+        if run:
+            self.stats.last_message_at = time.monotonic()
+        elif (newest := newest_timestamp_ms(messages)) is not None:
+            arrival = min(arrival, newest / 1000)  # when the run before the restart had them
         self.stats.counters["messages"] += len(messages)
         by_topic: dict[str, list[KafkaMessage]] = {}
         offsets = self.intake.offsets
         for message in messages:
             offsets.begin(message)
-            if message.error is not None:
-                self.stats.counters["bad_messages"] += 1
+            if not run:
+                offsets.mark_done(message)
+            if message.error is None:
+                by_topic.setdefault(message.topic, []).append(message)
+                continue
+            self.stats.counters["bad_messages"] += 1
+            if run:  # a replayed one was recorded before the restart
                 problem = BadInput("not_json", message.error)
                 self.dispatcher.bad_input.record(
                     problem, message.topic, partition=message.partition, offset=message.offset
@@ -259,12 +278,18 @@ class ServiceEngine:
                 if self.dead_letters is not None:
                     self.dead_letters.add(letter_for_message(message, [problem], self.settings.module_name))
                 self.intake.release(positions_of([message]))
-            else:
-                by_topic.setdefault(message.topic, []).append(message)
         for topic, batch in by_topic.items():
             self.stats.applied(topic, len(batch))
             topic_config = self.dispatcher.config.topics.get(topic)
-            if topic_config is not None and topic_config.defines_batch:
+            if not run:
+                self.dispatcher.ingest_batch(
+                    topic,
+                    [m.value for m in batch],
+                    arrival=arrival,
+                    positions=[(m.partition, m.offset) for m in batch],
+                    store=store,
+                )
+            elif topic_config is not None and topic_config.defines_batch:
                 for message in batch:
                     report = self.dispatcher.ingest_batch(
                         topic,
@@ -303,6 +328,9 @@ class ServiceEngine:
             problems.setdefault(index, []).append(problem)
         for index, found in problems.items():
             self.dead_letters.add(letter_for_message(messages[index], found, self.settings.module_name))
+
+    def _replaying(self) -> bool:
+        return self.state is not None and self.state.replaying
 
     def is_ready(self, station: str) -> bool:
         """Whether every required topic of the station holds data."""
@@ -419,7 +447,10 @@ class ServiceEngine:
         the clock. Not while consumption is paused, nor in the first pass after it resumed (`held`):
         records still unread then may belong to those seconds (nor in runs' inputs meanwhile)."""
         self.dispatcher.close_by_clock = self.flow.paused_since is None and not held
-        for station in self.dispatcher.close_due_seconds():
+        closed = self.dispatcher.close_due_seconds()
+        if self._replaying():
+            return  # seconds of data replayed: the run before the restart ran them
+        for station in closed:
             self.scheduler.trigger(station)
 
     def add_station(

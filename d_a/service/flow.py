@@ -9,6 +9,9 @@
   `max_held_messages` (fetching would pause). Their messages stay uncommitted until they ran.
   Behind is what the partitions' lag says: a fetch that came back empty is a response still on
   its way, not the end of the backlog.
+- Replay after a restore (either `backlog_runs`): while messages the callbacks saw before the
+  restart are read again into the windows, triggered stations wait the same way, so no run sees
+  windows that lack what the run before the restart had.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class FlowControl:
         gate: PositionGate,
         stats: EngineStats,
         behind: Callable[[], bool],
+        replaying: Callable[[], bool] = lambda: False,
     ) -> None:
         self.service = settings.service
         self.module_name = settings.module_name
@@ -54,6 +58,7 @@ class FlowControl:
         self._gate = gate
         self._stats = stats
         self._behind = behind
+        self._replaying = replaying
         self._pause_warned_at = -math.inf
         self._deferring_since = 0.0  # when the stations' runs began to wait for the backlog
 
@@ -82,11 +87,13 @@ class FlowControl:
         return True
 
     def after_fetch(self) -> None:
-        """Let triggered runs wait while a backlog is read (`backlog_runs: newest`), or go."""
-        if self.service.backlog_runs != "newest":
+        """Let triggered runs wait while a backlog is read (`backlog_runs: newest`) or a replay
+        lasts, or go."""
+        replaying = self._replaying()
+        if self.service.backlog_runs != "newest" and not replaying:
             return
         scheduler = self._scheduler
-        behind = self.held() < self.service.max_held_messages // 2 and self._behind()
+        behind = self.held() < self.service.max_held_messages // 2 and (replaying or self._behind())
         if not behind:
             if scheduler.deferring:
                 scheduler.release()

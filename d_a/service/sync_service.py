@@ -117,7 +117,9 @@ class DataAnalysisService(ServiceBase):
 
     def _consumer(self, topics: list[str]) -> ThreadedConsumer:
         transport, group = self.transport, self.options.group_id
-        return ThreadedConsumer(lambda: transport.consumer(topics, group_id=group), topics)
+        return ThreadedConsumer(
+            lambda start_from: transport.consumer(topics, group_id=group, start_from=start_from), topics
+        )
 
     def stop(self) -> None:
         """Stop fetching, finish running callbacks, flush batches, commit offsets, disconnect."""

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import KafkaConnectionError
+from ..kafka.assignment import StartChooser
 from ..kafka.message import Headers, KafkaMessage, TopicPartition
 from ..kafka.transport import Consumer, GlobalReader, Producer
 
@@ -18,19 +19,24 @@ __all__ = ["ThreadedConsumer", "ThreadedGlobalReader", "ThreadedProducer"]
 
 
 class ThreadedConsumer:
-    """An AsyncConsumer over a blocking Consumer (created on `start`, in a worker thread)."""
+    """An AsyncConsumer over a blocking Consumer (created on `start`, in a worker thread, by
+    `make(start_from)`)."""
 
-    def __init__(self, make: Any, topics: list[str]) -> None:
+    def __init__(self, make: Callable[[StartChooser | None], Consumer], topics: list[str]) -> None:
         self._make = make
         self.topics = topics
         self._consumer: Consumer | None = None
+        self._choose_start: StartChooser | None = None
+
+    def start_from(self, chooser: StartChooser) -> None:
+        self._choose_start = chooser
 
     @property
     def connected(self) -> bool:
         return self._consumer is not None and self._consumer.connected
 
     async def start(self) -> None:
-        self._consumer = await asyncio.to_thread(self._make)
+        self._consumer = await asyncio.to_thread(self._make, self._choose_start)
 
     async def stop(self) -> None:
         consumer, self._consumer = self._consumer, None

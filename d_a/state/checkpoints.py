@@ -63,7 +63,7 @@ class RoundReport:
 @dataclass
 class Restored:
     """What a store held: each station's windows, the offsets they reflect, and what could not be
-    read (file or station, and why)."""
+    read (file or station, and why). Without a readable manifest nothing is `usable`."""
 
     stations: dict[str, dict[str, Window]] = field(default_factory=dict)
     global_windows: dict[str, Window] = field(default_factory=dict)
@@ -71,6 +71,8 @@ class Restored:
     round: int = 0
     written_at: float | None = None
     problems: list[str] = field(default_factory=list)
+    damaged: set[str] = field(default_factory=set)  # stations whose file could not be read
+    usable: bool = False
 
 
 class CheckpointStore:
@@ -101,6 +103,7 @@ class CheckpointStore:
         manifest = self._read_manifest(restored)
         if manifest is None:
             return restored
+        restored.usable = True
         restored.round = self.round = int(manifest["round"])
         restored.written_at = manifest.get("written_at")
         restored.offsets = {(topic, int(partition)): int(offset) for topic, partition, offset in manifest["offsets"]}
@@ -111,6 +114,7 @@ class CheckpointStore:
         for (station, name), windows in zip(files, loaded, strict=True):
             if isinstance(windows, str):
                 self._problem(restored, f"station {station}: {windows}")
+                restored.damaged.add(station)
             else:
                 restored.stations[station] = windows
                 self._files[station] = name

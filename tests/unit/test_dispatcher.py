@@ -557,3 +557,19 @@ def test_messages_the_windows_hold_already_are_routed_not_written():
     assert report.touched == report.triggered == stations
     assert replaced.touched == {row["stationId"] for row in realtime["realTimeData"]}
     assert {s: {t: w.records() for t, w in ws.items()} for s, ws in dispatcher.data_cache.items()} == before
+
+
+def test_windows_being_rebuilt_take_their_records_and_the_others_are_only_routed():
+    simulator = StationSimulator(stations=3, seed=2)
+    messages = [(m.topic, orjson.loads(m.value)) for m in simulator.initial_messages() + simulator.advance(30)]
+    complete, rebuilt = DataDispatcher(), DataDispatcher()
+    for topic, value in messages:
+        complete.ingest(topic, value)
+    orders = [value for topic, value in messages if topic == "SCHEDULE-CAR-ORDER"]
+
+    report = rebuilt.ingest_batch("SCHEDULE-CAR-ORDER", orders, store={"ST0002"})
+
+    assert rebuilt.stations() == ["ST0002"]
+    assert report.touched == {order["stationId"] for order in orders}  # the others are routed
+    window = rebuilt.data_cache["ST0002"]["SCHEDULE-CAR-ORDER"]
+    assert window.records() == complete.data_cache["ST0002"]["SCHEDULE-CAR-ORDER"].records()

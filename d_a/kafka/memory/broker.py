@@ -132,6 +132,13 @@ class InMemoryBroker:
         with self._cond:
             return {partition: len(log) for partition, log in enumerate(self._topic_logs(topic))}
 
+    def offset_for_time(self, tp: TopicPartition, timestamp_ms: int) -> int:
+        """The first offset of `tp` whose timestamp is at or after `timestamp_ms` (the end offset
+        when there is none), as Kafka's `offsets_for_times` answers."""
+        with self._cond:
+            log = self._topic_logs(tp.topic)[tp.partition]
+            return next((record[0] for record in log if record[3] >= timestamp_ms), len(log))
+
     # consumer groups
 
     def committed(self, group_id: str, tp: TopicPartition) -> int | None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from ...errors import KafkaConnectionError
+from ..assignment import AssignedPartition, StartChooser, choose_starts
 from ..connection import ConnectionState
 from ..message import KafkaMessage, TopicPartition
 from .broker import OFFSET_RESETS, InMemoryBroker, as_message, deadline_after
@@ -42,6 +43,7 @@ class _ConsumerCore:
         self.auto_offset_reset = auto_offset_reset
         self.max_poll_records = max_poll_records
         self.positions: dict[TopicPartition, int] = {}
+        self.choose_start: StartChooser | None = None
         self.started = False
         self.closed = False
         self._unclaimed = list(self.topics)
@@ -114,7 +116,18 @@ class _ConsumerCore:
         for topic in list(self._unclaimed):
             positions = self.broker._claim(self.group_id, topic, self, self.auto_offset_reset)
             if positions is not None:
-                self.positions.update(positions)
+                since_ms = None if self.choose_start is None else self.choose_start.since_ms()
+                assigned = {
+                    tp: AssignedPartition(
+                        self.broker.committed(self.group_id, tp),
+                        0,
+                        position,
+                        None if since_ms is None else self.broker.offset_for_time(tp, since_ms),
+                    )
+                    for tp, position in positions.items()
+                }
+                chosen = choose_starts(self.choose_start, assigned)
+                self.positions.update({tp: chosen.get(tp, position) for tp, position in positions.items()})
                 self._unclaimed.remove(topic)
                 logger.debug("group %s: consumer takes topic %s (%d partitions)", self.group_id, topic, len(positions))
 
@@ -137,8 +150,10 @@ class MemoryConsumer:
         group_id: str = "data_analysis_group",
         auto_offset_reset: str = "latest",
         max_poll_records: int = 500,
+        start_from: StartChooser | None = None,
     ) -> None:
         self._core = _ConsumerCore(topics, broker, group_id, auto_offset_reset, max_poll_records)
+        self._core.choose_start = start_from
         self.topics = self._core.topics
         self._core.start()
 
@@ -204,6 +219,10 @@ class AsyncMemoryConsumer(_AsyncFace):
         self._core = _ConsumerCore(topics, broker, group_id, auto_offset_reset, max_poll_records)
         self.topics = self._core.topics
         self._pending: deque[KafkaMessage] = deque()
+
+    def start_from(self, chooser: StartChooser) -> None:
+        """Before `start`: `chooser` may name the offsets to read partitions from when they are assigned."""
+        self._core.choose_start = chooser
 
     async def getmany(self, timeout_ms: int = 1000, max_records: int | None = None) -> list[KafkaMessage]:
         """Messages fetched earlier by `getone` first; otherwise new ones as soon as there are any,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..assignment import StartChooser
 from .broker import InMemoryBroker
 from .consumers import AsyncMemoryConsumer, MemoryConsumer
 from .global_readers import AsyncMemoryGlobalReader, MemoryGlobalReader
@@ -37,8 +38,10 @@ class MemoryTransport:
     def async_producer(self) -> AsyncMemoryProducer:
         return AsyncMemoryProducer(self.broker)
 
-    def consumer(self, topics: Sequence[str], *, group_id: str | None = None) -> MemoryConsumer:
-        return MemoryConsumer(topics, self.broker, **self._consumer_options(group_id))
+    def consumer(
+        self, topics: Sequence[str], *, group_id: str | None = None, start_from: StartChooser | None = None
+    ) -> MemoryConsumer:
+        return MemoryConsumer(topics, self.broker, **self._consumer_options(group_id), start_from=start_from)
 
     def producer(self) -> MemoryProducer:
         return MemoryProducer(self.broker)

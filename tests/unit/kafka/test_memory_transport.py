@@ -10,6 +10,7 @@ from collections import defaultdict
 import pytest
 
 from d_a.errors import KafkaConnectionError
+from d_a.kafka.assignment import AssignedPartition
 from d_a.kafka.memory import (
     AsyncMemoryConsumer,
     AsyncMemoryProducer,
@@ -401,3 +402,35 @@ async def test_a_consumer_with_data_waiting_lets_other_tasks_run(broker):
         task.cancel()
         await consumer.stop()
     assert turns >= 19
+
+
+def test_the_offset_for_a_time_is_the_first_at_or_after_it(broker):
+    for stamp in (1_000, 2_000, 2_000, 3_000):
+        broker.produce(TOPIC, b"{}", key=b"ST0001", timestamp_ms=stamp)
+    tp = next(TopicPartition(TOPIC, p) for p, end in broker.end_offsets(TOPIC).items() if end)
+    assert [broker.offset_for_time(tp, t) for t in (0, 1_500, 2_000, 3_000, 3_001)] == [0, 1, 1, 3, 4]
+
+
+async def test_a_start_chooser_decides_where_each_assigned_partition_is_read(broker):
+    for i in range(6):
+        broker.produce(TOPIC, b"{}", key=b"ST0001", timestamp_ms=1_000 * i)
+    tp = next(TopicPartition(TOPIC, p) for p, end in broker.end_offsets(TOPIC).items() if end)
+    broker.commit("g", {tp: 5})
+    seen = {}
+
+    class Chooser:
+        def since_ms(self):
+            return 2_000
+
+        def choose_start(self, assigned):
+            seen.update(assigned)
+            return {tp: 1}
+
+    consumer = AsyncMemoryConsumer([TOPIC], broker, group_id="g")
+    consumer.start_from(Chooser())
+    await consumer.start()
+    try:
+        assert seen[tp] == AssignedPartition(committed=5, earliest=0, position=5, since=2)
+        assert [m.offset for m in await consumer.getmany(timeout_ms=100)] == [1, 2, 3, 4, 5]
+    finally:
+        await consumer.stop()

@@ -285,19 +285,18 @@ async def test_track_message_is_the_seeds_handled_and_begin_holds_the_partition(
     assert await manager.commit() and committed[-1] == {TP0: 7}
 
 
-async def test_commits_stop_at_the_ceiling_and_skip_partitions_it_does_not_name(make_manager, broker):
+async def test_messages_below_a_noted_committed_offset_are_neither_held_nor_committed_again(make_manager, broker):
     manager = make_manager()
-    handle(manager, range(10), partition=0)
-    handle(manager, range(4), partition=1)
-    manager.ceiling = {TP0: 6}  # what the last checkpoint holds: nothing yet of partition 1
+    manager.note_committed(TP0, 6)  # read again from 2 after a restart: 2-5 are committed already
+    handle(manager, range(2, 6), partition=0)
+    assert manager.committable() == {}
+    assert manager.positions() == {TP0: 6}  # what was read still counts as fetched
 
-    assert manager.committable() == {TP0: 6}
+    manager.begin(msg(6))
+    assert manager.committable() == {}  # 6 in flight: nothing new to commit
+    manager.mark_done(msg(6))
     assert await manager.commit()
-    assert (broker.committed(GROUP, TP0), broker.committed(GROUP, TP1)) == (6, None)
-    assert manager.committable() == {}  # nothing new below the ceiling
-
-    manager.ceiling = {TP0: 20, TP1: 3}
-    assert manager.committable() == {TP0: 10, TP1: 3}
+    assert broker.committed(GROUP, TP0) == 7
 
 
 async def test_positions_are_the_offsets_after_the_highest_fetched(make_manager):

@@ -1,17 +1,22 @@
 """Checkpoints in a service (service.state_dir): a damaged file costs only its station, a
-directory that cannot be written holds the offsets back, and the thread-based service restores
-as the async one does."""
+directory that cannot be written is counted and logged while commits go on, the thread-based
+service restores as the async one does, and where a restored service reads each partition from."""
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from helpers import until, wait_for
 
-from d_a import AsyncDataAnalysisService, DataAnalysisService
-from d_a.kafka import InMemoryBroker, TopicPartition
+from d_a import AsyncDataAnalysisService, DataAnalysisService, DataDispatcher
+from d_a.kafka import InMemoryBroker, KafkaMessage, TopicPartition
+from d_a.kafka.assignment import AssignedPartition
+from d_a.service.checkpointing import StateKeeper
+from d_a.service.tails import REBUILT, REPLAYED, ROUTED, Tails
 from d_a.simulator import StationSimulator
+from d_a.state import CheckpointStore
 
 MODULE = "operation_optimization"
 GROUP = "data_analysis_group.operation_optimization"
@@ -52,12 +57,13 @@ async def test_a_damaged_station_file_costs_that_station_only(transport, broker,
         [problem] = state["restore_problems"]
         assert problem.startswith("station ST0002: payload of") and damaged.name in problem
         assert "station ST0002" in caplog.text
+        assert "stations ST0002 start with empty windows" in caplog.text and "restore_horizon_seconds" in caplog.text
         assert set(service.dispatcher.stations()) == stations - {"ST0002"}
     finally:
         await service.stop()
 
 
-async def test_a_directory_that_cannot_be_written_holds_the_offsets_back(
+async def test_a_directory_that_cannot_be_written_is_counted_and_commits_go_on(
     transport, broker, tmp_path: Path, caplog
 ) -> None:
     _feed(broker)
@@ -71,8 +77,8 @@ async def test_a_directory_that_cannot_be_written_holds_the_offsets_back(
         try:
             await until(lambda: service.get_service_status()["state"]["failed_rounds"] >= 2)
             assert service.get_service_status()["counters"]["callbacks"] >= 3
-            gun = "SCHEDULE-DEVICE-GUN"
-            assert [broker.committed(f"{GROUP}-{gun}", TopicPartition(gun, p)) for p in range(3)] == [None] * 3
+            gun = "SCHEDULE-DEVICE-GUN"  # a restart replays from the last round written (none: from the start)
+            await until(lambda: any(broker.committed(GROUP, TopicPartition(gun, p)) for p in range(3)))
         finally:
             await service.stop()
     assert "checkpoint round not written" in caplog.text
@@ -98,3 +104,72 @@ def test_the_thread_based_service_restores_its_windows(transport, broker, tmp_pa
         assert {s: second.dispatcher.get_module_input(s, MODULE) for s in stations} == before
     finally:
         second.stop()
+
+
+def _keeper(tmp_path: Path, saved: dict[TopicPartition, int], **kwargs) -> StateKeeper:
+    keeper = StateKeeper(CheckpointStore(tmp_path), DataDispatcher(), interval=60.0, **kwargs)
+    keeper.saved_offsets = dict(saved)
+    return keeper
+
+
+def test_a_restored_service_reads_each_partition_from_the_lower_of_its_round_and_its_commit(tmp_path: Path) -> None:
+    tp = [TopicPartition("SCHEDULE-DEVICE-GUN", p) for p in range(5)]
+    keeper = _keeper(tmp_path, {tp[0]: 10, tp[1]: 10, tp[2]: 10, tp[3]: 10})
+    starts = keeper.choose_start(
+        {
+            tp[0]: AssignedPartition(committed=15, earliest=0, position=15),  # callbacks ran past the round
+            tp[1]: AssignedPartition(committed=7, earliest=0, position=7),  # the round is past the callbacks
+            tp[2]: AssignedPartition(committed=None, earliest=0, position=0),  # nothing committed
+            tp[3]: AssignedPartition(committed=15, earliest=12, position=15),  # 10-11 gone by retention
+            tp[4]: AssignedPartition(committed=3, earliest=0, position=3),  # not in the round at all
+        }
+    )
+    assert starts == {tp[0]: 10, tp[1]: 7, tp[2]: 10, tp[3]: 12, tp[4]: 3}
+    assert keeper.tails.pending() == {
+        tp[0]: [(15, REPLAYED)],
+        tp[1]: [(10, ROUTED)],
+        tp[3]: [(15, REPLAYED)],
+    }
+    assert keeper.replaying
+    [problem] = keeper.problems
+    assert "SCHEDULE-DEVICE-GUN[3]: offsets 10-11 are no longer in Kafka" in problem
+    assert keeper.choose_start({tp[0]: AssignedPartition(15, 0, 15)}) == {}  # only the first assignment
+
+
+def test_windows_to_rebuild_are_read_from_the_horizon_first(tmp_path: Path) -> None:
+    tp = [TopicPartition("SCHEDULE-CAR-ORDER", p) for p in range(3)]
+    keeper = _keeper(tmp_path, {tp[0]: 10, tp[1]: 10}, horizon=3600.0)
+    keeper.rebuilding = {"ST0002"}  # its checkpoint file was damaged
+    assert abs(keeper.since_ms() / 1000 - (time.time() - 3600)) < 5
+    starts = keeper.choose_start(
+        {
+            tp[0]: AssignedPartition(committed=15, earliest=0, position=15, since=4),
+            tp[1]: AssignedPartition(committed=7, earliest=0, position=7, since=12),  # nothing that old past 7
+            tp[2]: AssignedPartition(committed=None, earliest=2, position=9, since=0),  # new; 0-1 deleted
+        }
+    )
+    assert starts == {tp[0]: 4, tp[1]: 7, tp[2]: 2}
+    assert keeper.tails.pending() == {
+        tp[0]: [(10, REBUILT), (15, REPLAYED)],
+        tp[1]: [(10, ROUTED)],
+        tp[2]: [(9, REBUILT)],
+    }
+
+
+def test_messages_read_again_are_sorted_into_their_parts() -> None:
+    gun, meter = TopicPartition("SCHEDULE-DEVICE-GUN", 0), TopicPartition("SCHEDULE-DEVICE-METER", 0)
+    tails = Tails()
+    tails.add(gun, 2, REBUILT)
+    tails.add(gun, 4, REPLAYED)
+    tails.add(meter, 2, ROUTED)
+
+    def message(tp: TopicPartition, offset: int) -> KafkaMessage:
+        return KafkaMessage(tp.topic, tp.partition, offset, None, {})
+
+    split = tails.split([message(gun, 1), message(meter, 1), message(gun, 2), message(gun, 3), message(meter, 5)])
+    assert [(m.topic, m.offset) for m in split.rebuilt] == [(gun.topic, 1)]
+    assert [(m.topic, m.offset) for m in split.replayed] == [(gun.topic, 2), (gun.topic, 3)]
+    assert [(m.topic, m.offset) for m in split.routed] == [(meter.topic, 1)]
+    assert [(m.topic, m.offset) for m in split.fresh] == [(meter.topic, 5)]
+    assert not tails and not tails.replaying  # both read to their ends
+    assert tails.read_again == 3
