@@ -20,10 +20,10 @@ class _CodeTable(dict):
     """String (or tuple of strings) -> code, assigning the next code to one seen for the first time."""
 
     def __init__(self, strings: list[Any] | None = None) -> None:
-        super().__init__()
-        self.strings: list[Any] = []
-        for string in strings or ():
-            self[string]
+        """A table of `strings`, which are distinct (a table's own, or part of them)."""
+        strings = list(strings or ())
+        super().__init__(zip(strings, range(len(strings)), strict=True))
+        self.strings: list[Any] = strings
 
     def __missing__(self, string: Any) -> int:
         code = len(self.strings)
@@ -71,7 +71,7 @@ class DictStrCodec(ArrayCodec):
         return copy
 
     def narrowed(self, present: np.ndarray) -> Codec:
-        used, compact = np.unique(self.values[present], return_inverse=True)
+        used, compact = _used_codes(self.values[present], len(self.table.strings))
         self.table = _CodeTable([self.table.strings[code] for code in used.tolist()])
         self.values[present] = compact
         self._lookup = None
@@ -86,7 +86,7 @@ class DictStrCodec(ArrayCodec):
         return codes[take(other.values, source)]
 
     def maintain(self, present: np.ndarray) -> Codec:
-        used, compact = np.unique(self.values[present], return_inverse=True)
+        used, compact = _used_codes(self.values[present], len(self.table.strings))
         if len(used) * DISTINCT_SHARE_FOR_FIXED > len(present):
             return convert(self, FixedStrCodec, present)
         self.table = _CodeTable([self.table.strings[code] for code in used.tolist()])
@@ -134,3 +134,12 @@ def _code_dtype(count: int) -> np.dtype:
         if count <= limit:
             return dtype
     return np.dtype(np.int64)
+
+
+def _used_codes(codes: np.ndarray, table_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The codes in use, ascending, and `codes` renumbered into them (np.unique's answer, counted
+    rather than sorted: codes are below `table_size`)."""
+    used = np.flatnonzero(np.bincount(codes, minlength=table_size))
+    renumber = np.zeros(table_size, dtype=np.int64)
+    renumber[used] = np.arange(len(used))
+    return used, renumber[codes]
