@@ -91,7 +91,7 @@ async def test_a_station_failing_again_and_again_is_reported_once_per_streak(tra
         for seq in range(5):
             publish(broker, "SITE-SEQ", {"stationId": "S1", "seq": seq}, key="S1")
             publish(broker, "SITE-SEQ", {"stationId": "S2", "seq": seq}, key="S2")
-            await until(lambda seq=seq: service.get_station_status().get("S1", {}).get("runs", 0) > seq)
+            await until(lambda seq=seq: service.get_station_status().get("S1", {}).get("errors", 0) > seq)
         await until(lambda: service.get_service_status()["counters"]["dead_letters"] == 1)
         status = service.get_service_status()
         assert set(status["failing_stations"]) == {"S1"}
