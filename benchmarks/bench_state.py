@@ -1,14 +1,16 @@
 """Window state across restarts (docs/STATE.md): what each way of restoring the windows costs.
 
     python benchmarks/bench_state.py [--stations 100] [--hours 24] [--sample 2] [--kafka N]
-                                     [--changes-after 60] [--dir DIR]
+                                     [--changes-after 60] [--rounds 16] [--whole-every 8,1] [--dir DIR]
 
 Simulates `--sample` stations for `--hours` of the feed and copies their windows to `--stations`
 stations (checkpoint costs depend on bytes, not on which station they belong to), then measures:
 - (b) local checkpoints: a round's capture on the event loop (copies of the windows; taken 50
   stations at a time, so the copies do not double the memory), its write (pickle, CRC-32, fsync),
-  and a restore (read, check, load into a new dispatcher, after the first is dropped); and
-  rounds of changes on the sample (`Window.copy_changes_since`: copy, bytes, rebuild);
+  and a restore (read, check, load into a new dispatcher, after the first is dropped); and the
+  service's rounds on the sample (`--rounds` of `--changes-after` seconds each, stations saved
+  as their changes, whole every `--whole-every` rounds): capture, write, bytes, a restore
+  through the chains;
 - (a) replay from Kafka: the rate at which the same messages are ingested (what a replay of the
   horizon costs, reading aside), and routed without writing (a restored tail);
 - (c) with `--kafka`: the rate of writing and reading the checkpoint payloads through a topic of
@@ -33,8 +35,8 @@ from d_a import DataDispatcher
 from d_a.simulator import StationSimulator
 from d_a.state import CheckpointStore
 from d_a.state.checkpoints import Round
+from d_a.state.rounds import RoundTaker
 from d_a.state.saved import dump_windows, payload_size
-from d_a.windows import Window
 
 POLL = 500  # messages per poll batch, as a consumer hands them over
 CHUNK = 1_000_000  # bytes per Kafka message in (c)
@@ -95,58 +97,62 @@ def cloned(sample: DataDispatcher, stations: int) -> DataDispatcher:
     return dispatcher
 
 
-def changes_costs(sample: DataDispatcher, simulator: StationSimulator, seconds: int, rounds: int = 3) -> dict:
-    """`rounds` rounds of changes, each after `seconds` more of the feed: the copies made on the
-    event loop, their bytes and pickling; then loading them and rebuilding the windows, in turn,
-    from restored copies taken before the first."""
-    windows = sample.data_cache
-    marks = {(s, t): (w.version, w.mark()) for s, ws in windows.items() for t, w in ws.items()}
-    bases = {s: {t: w.detached() for t, w in ws.items()} for s, ws in windows.items()}
-    for station_bases in bases.values():
-        for base in station_bases.values():
-            base.make_room()  # as a restore leaves them
-    taken, capture, dump_cpu, size, count = [], 0.0, 0.0, 0, 0
-    for _ in range(rounds):
+def chained_rounds(
+    sample: DataDispatcher, simulator: StationSimulator, seconds: int, rounds: int, whole_every: int, directory: Path
+) -> dict:
+    """The service's rounds on the sample (`RoundTaker` + `CheckpointStore`, as `StateKeeper`
+    takes them), each after `seconds` more of the feed: a first whole round, then `rounds` rounds
+    of changes with staggered whole saves. Their capture on the loop, write CPU and bytes; then
+    restores through the chains and, alternating, from a whole round of the same windows."""
+    store, taker = CheckpointStore(directory), RoundTaker(whole_every)
+    store.write(taker.take(sample.windows, {}, 1))
+    taker.saved()
+    capture = write_cpu = 0.0
+    written = whole = changed = 0
+    for number in range(2, rounds + 2):
         feed(sample, [(m.topic, m.value) for m in simulator.advance(seconds)])
-        for station_windows in windows.values():
+        for station_windows in sample.data_cache.values():
             for window in station_windows.values():
                 window.store_pending()  # the feed's own work, done by the next read anyway
         gc.collect()
         started = time.perf_counter()
-        changes: dict[str, dict] = {}
-        for station, station_windows in windows.items():
-            for topic, window in station_windows.items():
-                version, mark = marks.get((station, topic), (None, None))
-                if version == window.version:
-                    continue
-                copied = None if mark is None else window.copy_changes_since(mark)
-                changes.setdefault(station, {})[topic] = window.detached() if copied is None else copied
-                marks[(station, topic)] = (window.version, window.mark())
+        taken = taker.take(sample.windows, {}, number)
         capture += time.perf_counter() - started
-        count += sum(map(len, changes.values()))
         cpu = time.process_time()
-        buffers: list[pickle.PickleBuffer] = []
-        meta = pickle.dumps(changes, protocol=5, buffer_callback=buffers.append)
-        dump_cpu += time.process_time() - cpu
-        size += len(meta) + sum(buffer.raw().nbytes for buffer in buffers)
-        taken.append((meta, buffers))
-    applies = []
-    for meta, buffers in taken:
-        started = time.perf_counter()
-        for station, topics in pickle.loads(meta, buffers=buffers).items():
-            for topic, entry in topics.items():
-                base = bases[station].get(topic)
-                bases[station][topic] = entry if base is None or isinstance(entry, Window) else base.applied(entry)
-        applies.append(time.perf_counter() - started)
-    station = next(iter(windows))
-    assert all(bases[station][t].records() == w.records() for t, w in windows[station].items())
+        report = store.write(taken)
+        write_cpu += time.process_time() - cpu
+        taker.saved()
+        written += report.bytes_written
+        whole += report.stations_written
+        changed += report.stations_changed
+        del taken
+    whole_directory = directory / "whole"
+    CheckpointStore(whole_directory).write(RoundTaker().take(sample.windows, {}, 1))
+    restores: dict[Path, list[tuple[float, float]]] = {directory: [], whole_directory: []}
+    for _ in range(3):  # alternating, the best of three: the first pass pays for the page cache
+        for path, times in restores.items():
+            gc.collect()
+            os.system("sync")
+            started, cpu = time.perf_counter(), time.process_time()
+            restored = CheckpointStore(path).load()
+            times.append((time.perf_counter() - started, time.process_time() - cpu))
+            assert not restored.problems
+            if path == directory:
+                station = next(iter(sample.data_cache))
+                windows = sample.data_cache[station]
+                assert all(restored.stations[station][t].records() == w.records() for t, w in windows.items())
+                change_files = sum(restored.changes.values())
+            del restored
     return {
-        "windows": count / rounds,
-        "bytes": size / rounds,
         "capture_s": capture / rounds,
-        "dump_cpu_s": dump_cpu / rounds,
-        "first_apply_s": applies[0],
-        "apply_s": sum(applies[1:]) / max(1, rounds - 1),
+        "write_cpu_s": write_cpu / rounds,
+        "bytes": written / rounds,
+        "whole": whole / rounds,
+        "changed": changed / rounds,
+        "restore_s": min(restores[directory])[0],
+        "restore_cpu_s": min(restores[directory])[1],
+        "whole_restore_s": min(restores[whole_directory])[0],
+        "change_files": change_files,
     }
 
 
@@ -230,6 +236,13 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=2, help="stations simulated (the others are copies)")
     parser.add_argument("--kafka", type=int, default=0, metavar="N", help="(c): N stations' payloads through Tansu")
     parser.add_argument("--changes-after", type=int, default=60, help="seconds of feed in a round of changes")
+    parser.add_argument("--rounds", type=int, default=16, help="rounds of changes taken on the sample")
+    parser.add_argument(
+        "--whole-every",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=[8, 1],
+        help="service.checkpoint_whole_every of those rounds, one run per value (comma-separated)",
+    )
     parser.add_argument("--dir", help="checkpoint directory (default: a temporary one on /tmp's disk)")
     args = parser.parse_args()
 
@@ -263,15 +276,22 @@ def main() -> None:
     )
     del messages
 
-    changes = changes_costs(sample, simulator, args.changes_after)
     stations = len(sample.data_cache)
-    print(
-        f"(b) a round of changes after {args.changes_after} s: {changes['windows'] / stations:.1f} windows and "
-        f"{changes['bytes'] / stations / 1e3:,.1f} KB per station; per station: copy on the loop "
-        f"{changes['capture_s'] / stations * 1e3:.2f} ms, pickle {changes['dump_cpu_s'] / stations * 1e3:.2f} ms CPU, "
-        f"load and rebuild {changes['apply_s'] / stations * 1e3:.2f} ms "
-        f"(the first round {changes['first_apply_s'] / stations * 1e3:.2f} ms)"
-    )
+    for whole_every in args.whole_every:
+        with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+            chained = chained_rounds(sample, simulator, args.changes_after, args.rounds, whole_every, Path(directory))
+        cpu = (chained["capture_s"] + chained["write_cpu_s"]) / stations
+        print(
+            f"(b) rounds of {args.changes_after} s with whole saves every {whole_every} rounds "
+            f"({args.rounds} rounds, {stations} stations): per round {chained['whole']:.1f} stations whole, "
+            f"{chained['changed']:.1f} as changes, {chained['bytes'] / stations / 1e3:,.0f} KB per station; "
+            f"per station and round: capture on the loop {chained['capture_s'] / stations * 1e3:.2f} ms, write "
+            f"{chained['write_cpu_s'] / stations * 1e3:.2f} ms CPU ({cpu * 1e3:.2f} ms in all: "
+            f"{cpu * 1000 / args.changes_after * 1e3:.1f} ms per s at 1,000 stations); restore through "
+            f"{chained['change_files']} change files {chained['restore_s'] / stations * 1e3:.1f} ms per station "
+            f"({chained['restore_cpu_s'] / stations * 1e3:.1f} ms CPU), from whole files "
+            f"{chained['whole_restore_s'] / stations * 1e3:.1f} ms"
+        )
     dispatcher = cloned(sample, args.stations)
     print(f"{args.stations} stations' windows in memory: RSS {rss_gb():.1f} GB")
     with tempfile.TemporaryDirectory(dir=args.dir) as directory:

@@ -83,13 +83,13 @@ def _print(console: Console, root: Path, summaries: dict[str, dict]) -> None:
         console.print(f"no checkpoint under {root}", highlight=False)
         return
     table = Table(title=f"Checkpoints under {root}")
-    for column in ("group", "round", "written", "stations", "size", "partitions", "problems"):
+    for column in ("group", "round", "written", "stations", "change files", "size", "partitions", "problems"):
         table.add_column(column)
     for group, summary in summaries.items():
         checkpoint = summary["checkpoint"]
         problems = "\n".join(summary["problems"]) or "-"
         if checkpoint is None:
-            table.add_row(group, "-", "-", "-", "-", "-", problems)
+            table.add_row(group, "-", "-", "-", "-", "-", "-", problems)
             continue
         if checkpoint["missing_files"]:
             problems = f"files missing for {', '.join(checkpoint['missing_files'])}"
@@ -99,6 +99,7 @@ def _print(console: Console, root: Path, summaries: dict[str, dict]) -> None:
             str(checkpoint["round"]),
             f"{age:.0f} s ago",
             str(checkpoint["stations"]),
+            str(checkpoint["change_files"]),
             f"{checkpoint['bytes'] / 1e6:.1f} MB",
             str(len(checkpoint["offsets"])),
             problems,

@@ -230,7 +230,14 @@ class ServiceConfig(_Section):
     checkpoint_interval_seconds: PositiveFloat = Field(
         default=60.0,
         description="Seconds between checkpoints of the windows (with state_dir). A restart reads the messages "
-        "since the last checkpoint again (without running callbacks on those they already saw).",
+        "since the last checkpoint again (without running callbacks on those they already saw). From about "
+        "1,000 stations on, 600 keeps checkpoints under 5% of the service's CPU (docs/STATE.md).",
+    )
+    checkpoint_whole_every: Annotated[StrictInt, Field(ge=0)] = Field(
+        default=8,
+        description="With state_dir: a round saves what a station's windows gained since its previous round, "
+        "and its whole windows every this many rounds (staggered over the stations). Higher: cheaper rounds, "
+        "slower restores (each change file is applied in turn). 0 or 1: every round saves whole windows.",
     )
     restore_horizon_seconds: PositiveFloat | None = Field(
         default=None,

@@ -6,8 +6,10 @@ group's committed offset C, or from the restore horizon when windows are to be r
 Kafka (`choose_start`); what it reads again falls into `Tails`' parts, so nothing either side
 is missed and no callback runs again on what it saw.
 
-Every `checkpoint_interval_seconds` a round copies the changed stations' windows (on the event
-loop, between two fetches, so they reflect exactly the offsets fetched) and a thread writes them.
+Every `checkpoint_interval_seconds` a round copies what the changed stations' windows gained
+since their last round, or their whole windows in turn every `checkpoint_whole_every` rounds (on
+the event loop, between two fetches, so they reflect exactly the offsets fetched), and a thread
+writes them.
 Commits do not wait for rounds: a restart reads again what the last round lacks. Stopping writes
 a last round, so a clean restart reads nothing again.
 """
@@ -26,6 +28,7 @@ from ..kafka.message import TopicPartition
 from ..kafka.offsets import OffsetManager
 from ..state import CheckpointStore, RoundReport
 from ..state.rounds import RoundTaker
+from ..windows import Window, WindowSpec
 from .tails import REBUILT, REPLAYED, ROUTED, Tails
 
 __all__ = ["StateKeeper"]
@@ -36,16 +39,22 @@ logger = logging.getLogger("d_a.state")
 class StateKeeper:
     """Restore at start, a checkpoint round every `interval` seconds, a last one at stop; the
     consumer's `StartChooser`. `horizon`: seconds of Kafka's messages windows are rebuilt from
-    when their checkpoint is damaged or missing (None: they start empty)."""
+    when their checkpoint is damaged or missing (None: they start empty); `whole_every`: rounds
+    between a station's whole saves (`RoundTaker`)."""
 
     def __init__(
-        self, store: CheckpointStore, dispatcher: DataDispatcher, interval: float, horizon: float | None = None
+        self,
+        store: CheckpointStore,
+        dispatcher: DataDispatcher,
+        interval: float,
+        horizon: float | None = None,
+        whole_every: int = 0,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self.interval = interval
         self.horizon = horizon
-        self.taker = RoundTaker()
+        self.taker = RoundTaker(whole_every)
         self.saved_offsets: dict[TopicPartition, int] = {}  # what the last complete round reflects
         self.tails = Tails()
         self.damaged: set[str] = set()  # stations whose checkpoint file could not be read
@@ -71,9 +80,14 @@ class StateKeeper:
         committed offsets of the partitions read again."""
         started = time.perf_counter()
         restored = await asyncio.to_thread(self.store.load)
+        saved_specs = {s: _specs(windows) for s, windows in restored.stations.items()}
         self.dispatcher.restore_windows(restored.stations, restored.global_windows)
         with self.dispatcher.lock:
-            self.taker.note_saved(self.dispatcher.windows)
+            windows = self.dispatcher.windows.by_station
+            as_saved = {  # stations whose windows were not refitted to a changed configuration
+                s: count for s, count in restored.changes.items() if _specs(windows.get(s, {})) == saved_specs[s]
+            }
+            self.taker.note_saved(self.dispatcher.windows, as_saved)
         self.saved_offsets = dict(restored.offsets)
         self.damaged = set(restored.damaged)
         if self.horizon is not None:
@@ -205,7 +219,7 @@ class StateKeeper:
             for tp, offset in offsets.positions().items():
                 positions[tp] = max(offset, positions.get(tp, offset))
             with self.dispatcher.lock:
-                taken = self.taker.take(self.dispatcher.windows, positions)
+                taken = self.taker.take(self.dispatcher.windows, positions, self.store.round + 1)
             self.capture_seconds += time.perf_counter() - started
             try:
                 report = await asyncio.to_thread(self.store.write, taken)
@@ -222,9 +236,10 @@ class StateKeeper:
             self.rounds += 1
             self.last_round = report
             logger.debug(
-                "checkpoint round %d: %d stations written, %d kept, %d bytes in %.2f s",
+                "checkpoint round %d: %d stations written whole, %d as their changes, %d kept, %d bytes in %.2f s",
                 report.number,
                 report.stations_written,
+                report.stations_changed,
                 report.stations_kept,
                 report.bytes_written,
                 report.seconds,
@@ -253,9 +268,14 @@ class StateKeeper:
             else {
                 "number": last.number,
                 "stations_written": last.stations_written,
+                "stations_changed": last.stations_changed,
                 "stations_kept": last.stations_kept,
                 "bytes": last.bytes_written,
                 "write_seconds": last.seconds,
             },
             "capture_seconds": self.capture_seconds,
         }
+
+
+def _specs(windows: Mapping[str, Window]) -> dict[str, WindowSpec]:
+    return {topic: window.spec for topic, window in windows.items()}

@@ -99,7 +99,13 @@ class ServiceEngine:
             call=self.callbacks.call,
         )
         self.state = (
-            StateKeeper(checkpoints, dispatcher, service.checkpoint_interval_seconds, service.restore_horizon_seconds)
+            StateKeeper(
+                checkpoints,
+                dispatcher,
+                service.checkpoint_interval_seconds,
+                service.restore_horizon_seconds,
+                service.checkpoint_whole_every,
+            )
             if checkpoints is not None
             else None
         )

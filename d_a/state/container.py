@@ -1,4 +1,4 @@
-"""The checkpoint file: a header (magic, format version, length, CRC-32) and a payload.
+"""The checkpoint file: a header (magic, format version, length, CRC-32C) and a payload.
 
 Files are written whole to a temporary name, flushed to disk and renamed over the old one, so a
 reader sees the old file or the new one, never a mix; a file cut short or changed on disk fails
@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import os
 import struct
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
+import crc32c
 import numpy as np
 
 __all__ = ["STATE_FORMAT", "CorruptState", "read_checked", "sync_directory", "write_atomic"]
 
-STATE_FORMAT = 1  # bump when what a checkpoint holds changes (a window class's attributes, the manifest)
+STATE_FORMAT = 2  # bump when what a checkpoint holds changes (a window class's attributes, the manifest)
 MAGIC = b"d_a-state\n"
-HEADER = struct.Struct("<10sHQI")  # magic, format, payload length, CRC-32 of the payload
+HEADER = struct.Struct("<10sHQI")  # magic, format, payload length, CRC-32C of the payload
 
 
 class CorruptState(Exception):
@@ -38,7 +38,7 @@ def write_atomic(path: Path, payload: bytes | memoryview | Sequence[bytes | memo
     length, crc = 0, 0
     for part in parts:
         length += memoryview(part).nbytes
-        crc = zlib.crc32(part, crc)
+        crc = crc32c.crc32c(part, crc)
     temporary = path.with_name(f".{path.name}.tmp")
     with open(temporary, "wb") as file:
         file.write(HEADER.pack(MAGIC, STATE_FORMAT, length, crc))
@@ -70,7 +70,7 @@ def read_checked(path: Path) -> memoryview:
     payload = data[HEADER.size :]
     if len(payload) != length:
         raise CorruptState(path, f"payload of {len(payload)} bytes, the header says {length}")
-    if zlib.crc32(payload) != crc:
+    if crc32c.crc32c(payload) != crc:
         raise CorruptState(path, "checksum mismatch")
     return payload
 

@@ -1,6 +1,9 @@
 """Windows as checkpoint payloads: pickled copies, and an unpickler that makes nothing else.
 
-A checkpoint saves a station's windows as they are in memory: the objects as a pickle, their
+A checkpoint saves a station's windows as they are in memory (`dump_windows`), or what they
+gained since the station's last file (`dump_changes`: per changed window its `WindowChanges`, or
+the whole window when its rows changed otherwise, and the station's topics, so a window dropped
+meanwhile is dropped at the restore too). The objects go in a pickle, their
 numpy columns out of band as raw buffers after it (each 64-byte aligned). Writing copies no
 column; loading makes the columns views of the bytes read, then moves them once to buffers with
 room for new rows (which the first write would do otherwise, on the event loop). Loading builds
@@ -18,9 +21,11 @@ import pickle
 import struct
 from typing import Any
 
-from ..windows import Window
+from ..windows import Window, WindowChanges
 
-__all__ = ["dump_windows", "load_windows", "payload_size"]
+__all__ = ["StationChanges", "dump_changes", "dump_windows", "load_changes", "load_windows", "payload_size"]
+
+StationChanges = dict[str, Window | WindowChanges]  # per topic whose window changed
 
 Buffer = bytes | memoryview
 ALIGN = 64
@@ -55,8 +60,18 @@ def _padding(size: int) -> int:
 def dump_windows(station: str, windows: dict[str, Window]) -> list[Buffer]:
     """The payload of one station's windows (copies from `Window.detached`), as parts to write one
     after the other; the columns are parts of their own, not copied."""
+    return _dump({"station": station, "windows": windows})
+
+
+def dump_changes(station: str, changes: StationChanges, topics: list[str]) -> list[Buffer]:
+    """The payload of what a station's windows gained since its last file: `changes` per changed
+    topic, `topics` every topic the station has now."""
+    return _dump({"station": station, "windows": changes, "topics": topics})
+
+
+def _dump(data: dict) -> list[Buffer]:
     buffers: list[pickle.PickleBuffer] = []
-    meta = pickle.dumps({"station": station, "windows": windows}, protocol=5, buffer_callback=buffers.append)
+    meta = pickle.dumps(data, protocol=5, buffer_callback=buffers.append)
     raws = [buffer.raw() for buffer in buffers]
     head = _COUNTS.pack(len(meta), len(raws)) + b"".join(_LENGTH.pack(raw.nbytes) for raw in raws)
     parts: list[Buffer] = [head, meta]
@@ -77,6 +92,32 @@ def load_windows(payload: bytes | memoryview) -> tuple[str, dict[str, Window]]:
     damaged payload) when it is not one. The columns are views of `payload` (copied first when it
     is read-only, since windows append in place) until they are moved to buffers with room for
     new rows, which happens here, in the loader's thread."""
+    data = _load(payload)
+    windows = data["windows"]
+    if "topics" in data or not all(isinstance(window, Window) for window in windows.values()):
+        raise pickle.UnpicklingError("not a station's windows")
+    for window in windows.values():
+        window.make_room()
+    return data["station"], windows
+
+
+def load_changes(payload: bytes | memoryview) -> tuple[str, StationChanges, list[str]]:
+    """(station, changes per topic, the station's topics) from a payload of `dump_changes`;
+    pickle.UnpicklingError when it is not one."""
+    data = _load(payload)
+    topics = data.get("topics")
+    if not isinstance(topics, list) or not all(isinstance(topic, str) for topic in topics):
+        raise pickle.UnpicklingError("not a station's changes")
+    for part in data["windows"].values():
+        if isinstance(part, WindowChanges):
+            if not isinstance(part.window, Window) or not isinstance(part.kept, int) or part.kept < 0:
+                raise pickle.UnpicklingError("not a window's changes")
+        elif not isinstance(part, Window):
+            raise pickle.UnpicklingError("not a station's changes")
+    return data["station"], data["windows"], topics
+
+
+def _load(payload: bytes | memoryview) -> dict:
     view = memoryview(payload)
     if view.readonly:
         view = memoryview(bytearray(view))
@@ -100,11 +141,7 @@ def load_windows(payload: bytes | memoryview) -> tuple[str, dict[str, Window]]:
         not isinstance(data, dict)
         or not isinstance(data.get("station"), str)
         or not isinstance(data.get("windows"), dict)
+        or not all(isinstance(topic, str) for topic in data["windows"])
     ):
         raise pickle.UnpicklingError("not a station's windows")
-    windows = data["windows"]
-    if not all(isinstance(topic, str) and isinstance(window, Window) for topic, window in windows.items()):
-        raise pickle.UnpicklingError("not a station's windows")
-    for window in windows.values():
-        window.make_room()
-    return data["station"], windows
+    return data

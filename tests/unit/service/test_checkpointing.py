@@ -11,6 +11,7 @@ from pathlib import Path
 from helpers import until, wait_for
 
 from d_a import AsyncDataAnalysisService, DataAnalysisService, DataDispatcher
+from d_a.config import load_config
 from d_a.kafka import InMemoryBroker, KafkaMessage, TopicPartition
 from d_a.kafka.assignment import AssignedPartition
 from d_a.service.checkpointing import StateKeeper
@@ -104,6 +105,40 @@ def test_the_thread_based_service_restores_its_windows(transport, broker, tmp_pa
         assert {s: second.dispatcher.get_module_input(s, MODULE) for s in stations} == before
     finally:
         second.stop()
+
+
+async def test_rounds_after_a_restore_add_changes_and_a_refitted_station_is_saved_whole(
+    transport, broker, tmp_path: Path
+) -> None:
+    """A restored service saves what its stations gained since as change files; a window refitted
+    to a changed configuration at the restore is saved whole, and the next restore gives the
+    windows the service had."""
+    simulator = StationSimulator(stations=3, seed=4)
+    for message in simulator.initial_messages() + simulator.advance(30):
+        broker.produce(message.topic, message.value, key=message.key)
+    await _run_until_quiet(AsyncDataAnalysisService(MODULE, transport=transport, state_dir=str(tmp_path)))
+    gun = "SCHEDULE-DEVICE-GUN"
+    spec = load_config({}).topics[gun].model_dump(exclude_unset=False)
+    config = {"topics": {gun: {**spec, "interval_seconds": 30.0}}}
+    for message in simulator.advance(20):
+        broker.produce(message.topic, message.value, key=message.key)
+
+    for run in range(2):  # the configuration changes before the first run only
+        service = AsyncDataAnalysisService(MODULE, transport=transport, state_dir=str(tmp_path), config=config)
+        await _run_until_quiet(service)
+        chains = CheckpointStore(tmp_path / GROUP).load().changes
+        if run == 0:
+            assert chains == {s: 0 for s in chains}  # refitted: saved whole
+            for message in simulator.advance(20):
+                broker.produce(message.topic, message.value, key=message.key)
+        else:
+            assert any(chains.values())  # the stations gained rows: saved as their changes
+    restored = CheckpointStore(tmp_path / GROUP).load()
+    assert restored.problems == []
+    for station, windows in restored.stations.items():
+        live = service.dispatcher.windows.by_station[station]
+        assert {t: w.records() for t, w in windows.items()} == {t: w.records() for t, w in live.items()}
+        assert windows[gun].spec == live[gun].spec
 
 
 def _keeper(tmp_path: Path, saved: dict[TopicPartition, int], **kwargs) -> StateKeeper:

@@ -3,6 +3,7 @@ current STATE_FORMAT (after a bump of the format; a sample of an older format st
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -17,12 +18,20 @@ DATA = Path(__file__).parent / "data"
 OFFSETS = {TopicPartition("SCHEDULE-CAR-ORDER", 1): 1234}
 
 
-def sample_dispatcher() -> DataDispatcher:
-    """What the sample holds: the simulator's first 40 s for two stations."""
+def sample_rounds() -> Iterator[DataDispatcher]:
+    """The windows at each round of the sample: the simulator's first 40 s for two stations, then
+    20 s more (the second round saves their changes); the same dispatcher each time."""
     dispatcher = DataDispatcher()
     simulator = StationSimulator(stations=2, seed=11, history_hours=6)
-    for message in simulator.initial_messages() + simulator.advance(40):
-        dispatcher.ingest(message.topic, orjson.loads(message.value))
+    for messages in (simulator.initial_messages() + simulator.advance(40), simulator.advance(20)):
+        for message in messages:
+            dispatcher.ingest(message.topic, orjson.loads(message.value))
+        yield dispatcher
+
+
+def sample_dispatcher() -> DataDispatcher:
+    """What the sample holds."""
+    *_, dispatcher = sample_rounds()
     return dispatcher
 
 
@@ -33,5 +42,8 @@ def sample_dir(version: int = STATE_FORMAT) -> Path:
 if __name__ == "__main__":
     store = CheckpointStore(sample_dir(), sync=False)
     store.clear()
-    store.write(RoundTaker().take(sample_dispatcher().windows, OFFSETS))
+    taker = RoundTaker(whole_every=8)
+    for number, dispatcher in enumerate(sample_rounds(), 1):
+        store.write(taker.take(dispatcher.windows, OFFSETS, number))
+        taker.saved()
     print(f"wrote {sample_dir()}")

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import zlib
 from pathlib import Path
 
+import orjson
 import pytest
 from helpers import wait_for
 
 from d_a import DataDispatcher
 from d_a.kafka import TopicPartition
+from d_a.simulator import StationSimulator
 from d_a.state import CheckpointStore, checkpoints
 from d_a.state.rounds import RoundTaker
+from d_a.windows import Window
 
 OFFSETS = {TopicPartition("SCHEDULE-DEVICE-GUN", 0): 120, TopicPartition("SCHEDULE-CAR-ORDER", 2): 7}
 
@@ -137,3 +141,102 @@ def test_a_load_reports_its_progress_while_it_runs(tmp_path: Path, dispatcher: D
         gate.set()
         loading.join(10)
     assert store.files_loaded == store.files_to_load >= len(dispatcher.stations())
+
+
+def _feed_rounds(rounds: int, seconds: int = 30, stations: int = 4):
+    """A dispatcher fed the simulator's first minutes, then `seconds` more before each round."""
+    simulator = StationSimulator(stations=stations, seed=21)
+    dispatcher = DataDispatcher()
+    for message in simulator.initial_messages() + simulator.advance(120):
+        dispatcher.ingest(message.topic, orjson.loads(message.value))
+    for _ in range(rounds):
+        yield dispatcher
+        for message in simulator.advance(seconds):
+            dispatcher.ingest(message.topic, orjson.loads(message.value))
+
+
+def _inputs(dispatcher: DataDispatcher, stations: dict[str, dict[str, Window]] | None = None) -> dict:
+    """Every station's module inputs, from `stations`' windows when given (restored ones)."""
+    if stations is not None:
+        restored = DataDispatcher()
+        restored.restore_windows(stations, {t: w.detached() for t, w in dispatcher.windows.global_windows.items()})
+        dispatcher = restored
+    return {(s, m): dispatcher.get_module_input(s, m) for s in dispatcher.stations() for m in dispatcher.config.modules}
+
+
+def test_rounds_of_changes_restore_the_same_module_inputs_and_chains_stay_short(tmp_path: Path) -> None:
+    """Stations saved as their changes between staggered whole saves: after every round a
+    restore gives the module inputs of the live windows, and no chain outgrows `whole_every`."""
+    store, taker = CheckpointStore(tmp_path, sync=False), RoundTaker(whole_every=4)
+    reports = []
+    for number, dispatcher in enumerate(_feed_rounds(9), 1):
+        reports.append(store.write(taker.take(dispatcher.windows, dict(OFFSETS), number)))
+        taker.saved()
+        restored = CheckpointStore(tmp_path).load()
+        assert restored.problems == [] and restored.round == number
+        assert all(0 <= count <= 3 for count in restored.changes.values())
+        assert _inputs(dispatcher, restored.stations) == _inputs(dispatcher)
+    assert reports[0].stations_written == 4 and reports[0].stations_changed == 0
+    later = reports[1:]
+    assert sum(r.stations_changed for r in later) > sum(r.stations_written for r in later) > 0
+    assert any(r.stations_written and r.stations_changed for r in later)  # whole saves take turns
+    named = {name for chain in store._files.values() for name in chain} | {store._global_file, "manifest"}
+    assert {p.name for p in tmp_path.iterdir()} == named  # files of replaced chains are gone
+
+
+def test_a_restored_chain_grows_on_after_the_restore(tmp_path: Path) -> None:
+    feed = _feed_rounds(3)
+    dispatcher = next(feed)
+    store, taker = CheckpointStore(tmp_path, sync=False), RoundTaker(whole_every=8)
+    store.write(taker.take(dispatcher.windows, {}, 1))
+    taker.saved()
+    next(feed)
+    store.write(taker.take(dispatcher.windows, {}, 2))
+    taker.saved()
+
+    reopened = CheckpointStore(tmp_path, sync=False)
+    restored = reopened.load()
+    again = DataDispatcher()
+    again.restore_windows(restored.stations, {t: w.detached() for t, w in dispatcher.windows.global_windows.items()})
+    resumed = RoundTaker(whole_every=8)
+    resumed.note_saved(again.windows, restored.changes)
+    station = again.stations()[0]
+    again.update_topic_data(station, "SCHEDULE-DEVICE-ERROR", {"hostError": 3, "sendTime": "2025-11-01 00:09:00"})
+    report = reopened.write(resumed.take(again.windows, {}, 3))
+    if (3 + zlib.crc32(station.encode())) % 8:  # not this station's turn to be saved whole
+        assert (report.stations_written, report.stations_changed) == (0, 1)
+        assert len(reopened._files[station]) == restored.changes[station] + 2
+    assert CheckpointStore(tmp_path).load().stations[station]["SCHEDULE-DEVICE-ERROR"].latest()["hostError"] == 3
+
+
+def test_a_damaged_change_file_leaves_only_its_station_out(tmp_path: Path) -> None:
+    store, taker = CheckpointStore(tmp_path, sync=False), RoundTaker(whole_every=100)
+    for number, dispatcher in enumerate(_feed_rounds(2), 1):
+        store.write(taker.take(dispatcher.windows, {}, number))
+        taker.saved()
+    station, chain = next((s, c) for s, c in store._files.items() if len(c) == 2)
+    path = tmp_path / chain[1]
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF
+    path.write_bytes(bytes(data))
+    restored = CheckpointStore(tmp_path).load()
+    assert restored.damaged == {station}
+    assert restored.problems == [f"station {station}: checksum mismatch ({chain[1]})"]
+    assert set(restored.stations) == set(store._files) - {station}
+
+
+def test_a_window_dropped_between_rounds_is_not_restored(tmp_path: Path) -> None:
+    store, taker = CheckpointStore(tmp_path, sync=False), RoundTaker(whole_every=100)
+    dispatcher = next(_feed_rounds(1))
+    store.write(taker.take(dispatcher.windows, {}, 1))
+    taker.saved()
+    station = dispatcher.stations()[0]
+    windows = dispatcher.windows.by_station[station]
+    dropped = next(iter(windows))
+    del windows[dropped]
+    windows["SCHEDULE-CAR-ORDER"].clear()  # rows changed other than by appending: saved whole
+    report = store.write(taker.take(dispatcher.windows, {}, 2))
+    assert report.stations_changed == 1
+    restored = CheckpointStore(tmp_path).load().stations[station]
+    assert dropped not in restored and set(restored) == set(windows)
+    assert restored["SCHEDULE-CAR-ORDER"].records() == []
