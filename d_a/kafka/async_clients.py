@@ -55,39 +55,98 @@ PROBE_TIMEOUT_S = 5.0
 COMMIT_TIMEOUT_S = 10.0  # a commit caught in a rebalance can wait forever: the consume loop must not
 
 
-class _StartListener(ConsumerRebalanceListener):
-    """Seeks newly assigned partitions to the offsets the consumer's owner chooses."""
+class _RebalanceListener(ConsumerRebalanceListener):
+    """Keeps the read position of the partitions a rebalance leaves with this consumer, forgets
+    those that moved to another member, and seeks newly assigned ones where the consumer's owner
+    chooses (a StartChooser; without one they start at the committed offset).
 
-    def __init__(self, consumer: AIOKafkaConsumer, choose: StartChooser, reset: str | None) -> None:
+    aiokafka's rebalances are eager: every partition is revoked and assigned again, and one
+    assigned again restarts at its committed offset, so the messages handed over since the last
+    commit would come a second time. A partition kept is sought back to where this consumer had
+    read up to (`positions`, which the client keeps)."""
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        positions: dict[TopicPartition, int],
+        choose: StartChooser | None,
+        reset: str | None,
+    ) -> None:
         self.consumer = consumer
+        self.positions = positions
         self.choose = choose
         self.reset = reset
+        self.held: set[TopicPartition] = set()  # the partitions of the last assignment
+        self.rebalancing = False  # between a revocation and the assignment that follows it
         self.first_done = asyncio.Event()  # the first assignment was handled (aiokafka's start does not wait)
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        return None
+        self.rebalancing = True  # eager: everything is revoked; what was kept is known at the assignment
+
+    def moved(self, partitions: Sequence[TopicPartition]) -> list[TopicPartition]:
+        """Those of `partitions` the last assignment gave to another member (none while a
+        rebalance is under way: then it is not known yet)."""
+        return [] if self.rebalancing else [tp for tp in partitions if tp not in self.held]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         try:
-            await self._seek(sorted(assigned))
+            now = {TopicPartition(tp.topic, tp.partition): tp for tp in assigned}
+            moved = sorted(self.held - now.keys())
+            for key in moved:
+                self.positions.pop(key, None)
+            if moved:
+                logger.info(
+                    "partitions %s moved to another member of the group, which reads them from their last commit",
+                    ", ".join(f"{tp.topic}[{tp.partition}]" for tp in moved),
+                )
+            await self._keep_places(
+                {
+                    tp: position
+                    for key, tp in now.items()
+                    if key in self.held and (position := self.positions.get(key)) is not None
+                }
+            )
+            new = sorted(tp for key, tp in now.items() if key not in self.held)
+            self.held = set(now)
+            if self.choose is not None:
+                await self._seek(new, self.choose)
         finally:
+            self.rebalancing = False
             self.first_done.set()
 
-    async def _seek(self, partitions: list[AioTopicPartition]) -> None:
+    async def _keep_places(self, places: dict[AioTopicPartition, int]) -> None:
+        """Seek kept partitions back to where this consumer had read up to, when the group's
+        commit is at or below it and the log reaches it. Otherwise they start at the commit: a
+        commit past it means another member read on meanwhile (this one had left the group), no
+        commit or a shorter log means the broker lost the partition's data or the group's offsets."""
+        if not places:
+            return
+        try:
+            committed = {tp: await self.consumer.committed(tp) for tp in places}
+            latest = await self.consumer.end_offsets(list(places))
+        except KafkaError as exc:
+            logger.warning("kept partitions restart at their last commit (their offsets could not be read: %s)", exc)
+            return
+        for tp, position in places.items():
+            commit = committed[tp]
+            if commit is not None and commit <= position <= latest[tp]:
+                self.consumer.seek(tp, position)
+
+    async def _seek(self, partitions: list[AioTopicPartition], choose: StartChooser) -> None:
         if not partitions:
             return
         try:
             committed = {tp: await self.consumer.committed(tp) for tp in partitions}
             earliest = await self.consumer.beginning_offsets(partitions)
             latest = await self.consumer.end_offsets(partitions)
-            since_ms = self.choose.since_ms()
+            since_ms = choose.since_ms()
             since = (
                 None if since_ms is None else await self.consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
             )
         except KafkaError as exc:
             starts_unknown(exc)
             return
-        for tp, offset in client_starts(self.choose, partitions, committed, earliest, latest, self.reset, since):
+        for tp, offset in client_starts(choose, partitions, committed, earliest, latest, self.reset, since):
             self.consumer.seek(tp, offset)
 
 
@@ -127,6 +186,7 @@ class AsyncKafkaConsumerClient:
         self._specs = plan.members
         self._consumers: list[AIOKafkaConsumer] = []
         self._by_topic: dict[str, AIOKafkaConsumer] = {}
+        self._listeners: dict[AIOKafkaConsumer, _RebalanceListener] = {}
         self._fetches: dict[AIOKafkaConsumer, asyncio.Task] = {}
         self._pending: deque[KafkaMessage] = deque()
         self._positions: dict[TopicPartition, int] = {}
@@ -172,17 +232,17 @@ class AsyncKafkaConsumerClient:
         async def attempt() -> AIOKafkaConsumer:
             kwargs = aiokafka_consumer_kwargs(values)
             consumer = AIOKafkaConsumer(**kwargs)
-            listener = None
-            if self._choose_start is not None:
-                listener = _StartListener(consumer, self._choose_start, kwargs.get("auto_offset_reset"))
+            listener = _RebalanceListener(
+                consumer, self._positions, self._choose_start, kwargs.get("auto_offset_reset")
+            )
             consumer.subscribe(topics, listener=listener)
             try:
                 await asyncio.wait_for(consumer.start(), START_TIMEOUT_S)
-                if listener is not None:
-                    await asyncio.wait_for(listener.first_done.wait(), START_TIMEOUT_S)
+                await asyncio.wait_for(listener.first_done.wait(), START_TIMEOUT_S)
             except BaseException:
                 await consumer.stop()
                 raise
+            self._listeners[consumer] = listener
             return consumer
 
         servers = ", ".join(self.bootstrap_servers)
@@ -206,6 +266,7 @@ class AsyncKafkaConsumerClient:
         await asyncio.gather(*(c.stop() for c in self._consumers), return_exceptions=True)
         self._consumers.clear()
         self._by_topic.clear()
+        self._listeners.clear()
         self._started = False
 
     async def getmany(self, timeout_ms: int = 1000, max_records: int | None = None) -> list[KafkaMessage]:
@@ -287,23 +348,36 @@ class AsyncKafkaConsumerClient:
         return self._pending.popleft() if self._pending else None
 
     async def commit_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Commit the next offset to read per partition; KafkaConnectionError when it fails."""
+        """Commit the next offset to read per partition; KafkaConnectionError when it fails. Offsets
+        of partitions that moved to another member of the group are left to it (the broker would
+        refuse them): that member reads them from their last commit."""
         by_consumer: dict[AIOKafkaConsumer, dict[TopicPartition, int]] = {}
         for tp, offset in offsets.items():
             consumer = self._by_topic.get(tp.topic)
             if consumer is None:
                 raise KafkaConnectionError(f"no consumer for topic {tp.topic!r}")
             by_consumer.setdefault(consumer, {})[TopicPartition(tp.topic, tp.partition)] = offset
+        for consumer, part in by_consumer.items():
+            listener = self._listeners.get(consumer)
+            for tp in [] if listener is None else listener.moved(list(part)):
+                logger.debug("not committing %s[%d]: it moved to another member", tp.topic, tp.partition)
+                del part[tp]
         try:
             for consumer, part in by_consumer.items():
-                await asyncio.wait_for(consumer.commit(part), COMMIT_TIMEOUT_S)
+                if part:
+                    await asyncio.wait_for(consumer.commit(part), COMMIT_TIMEOUT_S)
         except KafkaError as exc:
             raise KafkaConnectionError(f"committing offsets failed: {exc}") from exc
         except asyncio.TimeoutError:
             raise KafkaConnectionError(
                 f"committing offsets timed out after {COMMIT_TIMEOUT_S:g} s (the group is rejoining?)"
             ) from None
-        self._committed.update(offsets)
+        for part in by_consumer.values():
+            self._committed.update(part)
+
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions the group gives this consumer now."""
+        return {TopicPartition(tp.topic, tp.partition) for consumer in self._consumers for tp in consumer.assignment()}
 
     def get_lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]:
         """Per topic and partition: position, committed offset, end offset and lag (as last seen)."""

@@ -59,41 +59,68 @@ COMMIT_TIMEOUT_S = 30.0
 QUEUED_BATCHES = 64  # fetched batches waiting for `poll`; fetchers pause when it is full
 
 
-class _StartListener(kafka.ConsumerRebalanceListener):
-    """Seeks newly assigned partitions to the offsets the consumer's owner chooses. kafka-python
-    calls it on its IO thread, where no blocking call may run: it pauses the partitions, and the
-    fetcher thread asks where to start, seeks and resumes them after the poll (`settle`)."""
+class _RebalanceListener(kafka.ConsumerRebalanceListener):
+    """Knows which partitions moved to another member of the group (their offsets are not
+    committed here any more: that would move the new owner's back), and seeks newly assigned ones
+    where the consumer's owner chooses (a StartChooser; without one they start at the committed
+    offset). Partitions a rebalance leaves with this consumer keep their position (kafka-python
+    keeps it). kafka-python calls the listener on its IO thread, where no blocking call may run:
+    it pauses the partitions assigned, and the fetcher thread seeks and resumes them after the
+    poll (`settle`)."""
 
-    def __init__(self, consumer: kafka.KafkaConsumer, choose: StartChooser, reset: str | None) -> None:
+    def __init__(self, consumer: kafka.KafkaConsumer, choose: StartChooser | None, reset: str | None) -> None:
         self.consumer = consumer
         self.choose = choose
         self.reset = reset
-        self.pending: list[kafka.TopicPartition] = []
+        self.held: set[TopicPartition] = set()  # the partitions of the last assignment settled
+        self.rebalancing = False  # between a revocation and the settling of the assignment after it
+        self.assigned: list[kafka.TopicPartition] | None = None  # an assignment waiting for `settle`
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        return None
+        self.rebalancing = True
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         if assigned:
             self.consumer.pause(*assigned)
-            self.pending.extend(assigned)
+        self.assigned = list(assigned)
+
+    def moved(self, partitions: Sequence[TopicPartition]) -> list[TopicPartition]:
+        """Those of `partitions` the last assignment gave to another member (none while a
+        rebalance is under way)."""
+        return [] if self.rebalancing else [tp for tp in partitions if tp not in self.held]
 
     def settle(self) -> None:
-        """In the fetcher thread: seek the partitions assigned since, then resume them."""
-        partitions, self.pending = sorted(self.pending), []
+        """In the fetcher thread: seek the partitions of the assignment since, then resume them."""
+        assigned, self.assigned = self.assigned or [], None
+        now = {TopicPartition(tp.topic, tp.partition): tp for tp in assigned}
+        moved = sorted(self.held - now.keys())
+        if moved:
+            logger.info(
+                "partitions %s moved to another member of the group, which reads them from their last commit",
+                ", ".join(f"{tp.topic}[{tp.partition}]" for tp in moved),
+            )
+        new = sorted(tp for key, tp in now.items() if key not in self.held)
+        try:
+            if self.choose is not None and new:
+                self._seek(new, self.choose)
+        finally:
+            self.held = set(now)
+            self.rebalancing = False
+            if assigned:
+                self.consumer.resume(*assigned)
+
+    def _seek(self, partitions: list[kafka.TopicPartition], choose: StartChooser) -> None:
         try:
             committed = {tp: self.consumer.committed(tp) for tp in partitions}
             earliest = self.consumer.beginning_offsets(partitions)
             latest = self.consumer.end_offsets(partitions)
-            since_ms = self.choose.since_ms()
+            since_ms = choose.since_ms()
             since = None if since_ms is None else self.consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
         except KafkaError as exc:
             starts_unknown(exc)
-        else:
-            for tp, offset in client_starts(self.choose, partitions, committed, earliest, latest, self.reset, since):
-                self.consumer.seek(tp, offset)
-        finally:
-            self.consumer.resume(*partitions)
+            return
+        for tp, offset in client_starts(choose, partitions, committed, earliest, latest, self.reset, since):
+            self.consumer.seek(tp, offset)
 
 
 class _Fetcher(threading.Thread):
@@ -103,7 +130,7 @@ class _Fetcher(threading.Thread):
     def __init__(
         self,
         consumer: kafka.KafkaConsumer,
-        listener: _StartListener | None,
+        listener: _RebalanceListener,
         out: queue.Queue,
         state: ConnectionState,
         name: str,
@@ -127,7 +154,7 @@ class _Fetcher(threading.Thread):
                 self.stopping.wait(min(1.0, FETCH_TIMEOUT_MS / 1000))
                 continue
             self.state.up()
-            if self.listener is not None and self.listener.pending:
+            if self.listener.assigned is not None:
                 self.listener.settle()
             if not self.joined.is_set() and self.consumer.assignment():
                 self.joined.set()
@@ -155,8 +182,14 @@ class _Fetcher(threading.Thread):
                 offsets, done = self.commands.get_nowait()
             except queue.Empty:
                 return
+            moved = self.listener.moved([TopicPartition(tp.topic, tp.partition) for tp in offsets])
+            for key in moved:
+                logger.debug("not committing %s[%d]: it moved to another member", key.topic, key.partition)
+            gone = {(key.topic, key.partition) for key in moved}
+            offsets = {tp: offset for tp, offset in offsets.items() if (tp.topic, tp.partition) not in gone}
             try:
-                self.consumer.commit(offsets)
+                if offsets:
+                    self.consumer.commit(offsets)
                 done.set_result(None)
             except Exception as exc:  # noqa: BLE001 - handed to the committing thread
                 done.set_exception(exc)
@@ -238,7 +271,7 @@ class KafkaConsumerClient:
     def connected(self) -> bool:
         return bool(self._fetchers) and self._state.connected
 
-    def _connect(self, topics: list[str], values: dict[str, Any]) -> tuple[kafka.KafkaConsumer, _StartListener | None]:
+    def _connect(self, topics: list[str], values: dict[str, Any]) -> tuple[kafka.KafkaConsumer, _RebalanceListener]:
         kwargs = kafka_python_consumer_kwargs(values)
         kwargs.setdefault("bootstrap_timeout_ms", BOOTSTRAP_TIMEOUT_MS)
         consumer = self.backoff.sync(
@@ -246,9 +279,7 @@ class KafkaConsumerClient:
             f"connecting a consumer to {', '.join(self.settings.bootstrap_servers)}",
             (KafkaError, OSError),
         )
-        listener = None
-        if self._choose_start is not None:
-            listener = _StartListener(consumer, self._choose_start, kwargs.get("auto_offset_reset"))
+        listener = _RebalanceListener(consumer, self._choose_start, kwargs.get("auto_offset_reset"))
         consumer.subscribe(topics, listener=listener)
         return consumer, listener
 
@@ -297,6 +328,14 @@ class KafkaConsumerClient:
         except (KafkaError, TimeoutError) as exc:
             raise KafkaConnectionError(f"committing offsets failed: {exc!r}") from exc
         self._committed.update(offsets)
+
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions the group gives this consumer now."""
+        return {
+            TopicPartition(tp.topic, tp.partition)
+            for fetcher in self._distinct()
+            for tp in list(fetcher.consumer.assignment())
+        }
 
     def get_lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]:
         """Per topic and partition: position, committed offset, end offset and lag (as last seen)."""

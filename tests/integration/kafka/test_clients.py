@@ -6,10 +6,15 @@ import asyncio
 import time
 import uuid
 
+import kafka
+import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import TopicPartition as AioTopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from d_a.errors import KafkaConnectionError
-from d_a.kafka import EmbeddedBroker
+from d_a.kafka import EmbeddedBroker, TopicPartition
 from d_a.kafka.async_clients import AsyncKafkaConsumerClient, AsyncKafkaProducerClient
 from d_a.kafka.broker import free_port
 from d_a.kafka.sync_clients import KafkaConsumerClient, KafkaProducerClient
@@ -201,3 +206,114 @@ async def test_consumer_and_producer_recover_from_a_broker_restart() -> None:
     print(f"\nrecovery after broker restart: producer {produced_at - restarted_at:.1f} s, consumer {recovered:.1f} s")
     assert [m.value["seq"] for m in after if m.value["phase"] == "after"] == list(range(20))
     assert recovered < 30
+
+
+async def _two_partitions(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+async def _send_to(bootstrap: str, topic: str, partition: int, seqs: range) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for seq in seqs:
+            await producer.send_and_wait(topic, orjson.dumps({**ORDER, "seq": seq}), partition=partition)
+    finally:
+        await producer.stop()
+
+
+def _member(bootstrap: str, topic: str, group: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
+
+
+async def test_a_rebalance_neither_repeats_kept_partitions_nor_blocks_commits(kafka_bootstrap: str) -> None:
+    """A second member joins the group: the partition the first keeps goes on after what it had
+    read (not from its last commit), and its commits go on although one partition moved away
+    (that one's offsets are the new member's to commit)."""
+    topic, group = unique("rebalance"), unique("g")
+    await _two_partitions(kafka_bootstrap, topic)
+    for partition in (0, 1):
+        await _send_to(kafka_bootstrap, topic, partition, range(10))
+    first = AsyncKafkaConsumerClient([topic], settings(kafka_bootstrap), group_id=group, decode_json=True)
+    await first.start()
+    second = _member(kafka_bootstrap, topic, group)
+    try:
+        seen = await consume_async(first, 20)
+        assert len(seen) == 20
+        await first.commit_offsets({m.tp: 5 for m in seen})  # five of each partition handled
+        await second.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (len(second.assignment()) == len(first.assignment()) == 1):
+            await asyncio.gather(first.getmany(timeout_ms=200), second.getmany(timeout_ms=200))
+        [kept] = first.assignment()
+        [moved] = {TopicPartition(topic, 0), TopicPartition(topic, 1)} - {kept}
+        await _send_to(kafka_bootstrap, topic, kept.partition, range(10, 11))
+        again = await consume_async(first, 1, timeout=10)
+        assert [(m.partition, m.offset) for m in again] == [(kept.partition, 10)]  # not 5..9 a second time
+        await first.commit_offsets({kept: 11, moved: 10})
+        assert first.get_lag_info()[topic][kept.partition]["committed"] == 11
+        assert await second.committed(AioTopicPartition(topic, moved.partition)) == 5  # left to the new owner
+    finally:
+        await second.stop()
+        await first.stop()
+
+
+async def test_the_thread_based_consumer_keeps_its_place_through_a_rebalance(kafka_bootstrap: str) -> None:
+    """The same with kafka-python (which keeps a kept partition's position itself); the offsets
+    of the partition that moved are not committed by the old member."""
+    topic, group = unique("rebalance-sync"), unique("g")
+    await _two_partitions(kafka_bootstrap, topic)
+    for partition in (0, 1):
+        await _send_to(kafka_bootstrap, topic, partition, range(10))
+    first = await asyncio.to_thread(KafkaConsumerClient, [topic], settings(kafka_bootstrap), group_id=group)
+    second = None  # a kafka-python member too: the clients' default assignors differ
+
+    def poll(count: int, timeout: float = 30.0) -> list:
+        received: list = []
+        deadline = time.monotonic() + timeout
+        while len(received) < count and time.monotonic() < deadline:
+            for messages in first.poll(timeout_ms=200).values():
+                received += messages
+        return received
+
+    try:
+        seen = await asyncio.to_thread(poll, 20)
+        assert len(seen) == 20
+        await asyncio.to_thread(first.commit_offsets, {m.tp: 5 for m in seen})
+        second = await asyncio.to_thread(
+            kafka.KafkaConsumer,
+            topic,
+            bootstrap_servers=kafka_bootstrap,
+            group_id=group,
+            auto_offset_reset="earliest",
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (len(second.assignment()) == len(first.assignment()) == 1):
+            await asyncio.gather(asyncio.to_thread(first.poll, 200), asyncio.to_thread(second.poll, 200))
+        [kept] = first.assignment()
+        [moved] = {TopicPartition(topic, 0), TopicPartition(topic, 1)} - {kept}
+        await _send_to(kafka_bootstrap, topic, kept.partition, range(10, 11))
+        again = await asyncio.to_thread(poll, 1, 10.0)
+        assert [(m.partition, m.offset) for m in again] == [(kept.partition, 10)]
+        await asyncio.to_thread(first.commit_offsets, {kept: 11, moved: 10})
+        assert first.get_lag_info()[topic][kept.partition]["committed"] == 11
+        moved_tp = kafka.TopicPartition(topic, moved.partition)
+        assert await asyncio.to_thread(second.committed, moved_tp) == 5  # the new owner's, not moved back
+    finally:
+        if second is not None:
+            await asyncio.to_thread(second.close)
+        await asyncio.to_thread(first.close)
