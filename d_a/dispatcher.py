@@ -283,16 +283,20 @@ class DataDispatcher:
 
     def restore_windows(
         self, stations: Mapping[str, Mapping[str, Window]], global_windows: Mapping[str, Window] | None = None
-    ) -> None:
+    ) -> set[str]:
         """Take windows back from a checkpoint (d_a.state), replacing what they replace; each
-        topic's parser learns from them what it learns from new records (station devices)."""
+        topic's parser learns from them what it learns from new records (station devices). The
+        stations some of whose windows were refitted to a changed configuration."""
+        refitted_stations: set[str] = set()
         with self.lock:
             for topic, window in (global_windows or {}).items():
                 self.windows.restore_global(topic, window)
             for station_id, windows in stations.items():
                 self.input_cache.forget(self.windows.remove(station_id))
                 self._assemblies.pop(station_id, None)
-                dropped = self.windows.restore(station_id, windows)
+                dropped, refitted = self.windows.restore(station_id, windows)
+                if refitted:
+                    refitted_stations.add(station_id)
                 if dropped:
                     logger.warning(
                         "station %s: saved windows of topics no longer configured dropped: %s",
@@ -304,6 +308,7 @@ class DataDispatcher:
                     if parser is not None and type(parser).accepted is not TopicParser.accepted:
                         records = [StationRecord(station_id, record, ts) for record, ts in window]
                         parser.accepted(records)
+        return refitted_stations
 
     def remove_station(self, station_id: str) -> None:
         """Drop a station's windows and what was derived from them."""

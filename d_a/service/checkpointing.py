@@ -28,7 +28,6 @@ from ..kafka.message import TopicPartition
 from ..kafka.offsets import OffsetManager
 from ..state import CheckpointStore, RoundReport
 from ..state.rounds import RoundTaker
-from ..windows import Window, WindowSpec
 from .tails import REBUILT, REPLAYED, ROUTED, Tails
 
 __all__ = ["StateKeeper"]
@@ -80,13 +79,9 @@ class StateKeeper:
         committed offsets of the partitions read again."""
         started = time.perf_counter()
         restored = await asyncio.to_thread(self.store.load)
-        saved_specs = {s: _specs(windows) for s, windows in restored.stations.items()}
-        self.dispatcher.restore_windows(restored.stations, restored.global_windows)
-        with self.dispatcher.lock:
-            windows = self.dispatcher.windows.by_station
-            as_saved = {  # stations whose windows were not refitted to a changed configuration
-                s: count for s, count in restored.changes.items() if _specs(windows.get(s, {})) == saved_specs[s]
-            }
+        refitted = self.dispatcher.restore_windows(restored.stations, restored.global_windows)
+        with self.dispatcher.lock:  # a refitted station's files hold the old windows: saved whole next
+            as_saved = {s: count for s, count in restored.changes.items() if s not in refitted}
             self.taker.note_saved(self.dispatcher.windows, as_saved)
         self.saved_offsets = dict(restored.offsets)
         self.damaged = set(restored.damaged)
@@ -275,7 +270,3 @@ class StateKeeper:
             },
             "capture_seconds": self.capture_seconds,
         }
-
-
-def _specs(windows: Mapping[str, Window]) -> dict[str, WindowSpec]:
-    return {topic: window.spec for topic, window in windows.items()}

@@ -69,7 +69,10 @@ class RoundTaker:
                 round_.kept.add(station)
                 taken[station] = saved
                 continue
-            if saved is not None and (changes := self._changes(station, station_windows, saved, number)) is not None:
+            if (
+                saved is not None
+                and (changes := self._changes(station, station_windows, versions, saved, number)) is not None
+            ):
                 round_.changes[station] = (changes, list(station_windows))
                 taken[station] = _Saved(versions, _marks(station_windows), saved.changes + 1)
             else:
@@ -82,16 +85,16 @@ class RoundTaker:
         return round_
 
     def _changes(
-        self, station: str, windows: Mapping[str, Window], saved: _Saved, number: int
+        self, station: str, windows: Mapping[str, Window], versions: Versions, saved: _Saved, number: int
     ) -> StationChanges | None:
-        """What the station's windows gained since `saved`, or None when its turn to be saved
-        whole has come."""
+        """What the station's windows (now at `versions`) gained since `saved`, or None when its
+        turn to be saved whole has come."""
         every = self.whole_every
         if every <= 1 or saved.changes + 1 >= every or (number + zlib.crc32(station.encode())) % every == 0:
             return None
         changes: StationChanges = {}
         for topic, window in windows.items():
-            if saved.versions.get(topic) == window.version:
+            if saved.versions.get(topic) == versions[topic]:
                 continue
             mark = saved.marks.get(topic)
             part = None if mark is None else window.copy_changes_since(mark)

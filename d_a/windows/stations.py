@@ -112,20 +112,23 @@ class StationWindows:
         """Drop a station's windows; the windows it had."""
         return list(self.by_station.pop(station_id, {}).values())
 
-    def restore(self, station_id: str, windows: Mapping[str, Window]) -> list[str]:
+    def restore(self, station_id: str, windows: Mapping[str, Window]) -> tuple[list[str], list[str]]:
         """Take a station's windows back from a checkpoint, fitted to the current specs (a window
-        saved under another spec is resized or rebuilt as on a reload); the saved topics that are
-        not configured any more, whose windows are dropped."""
+        saved under another spec is resized or rebuilt as on a reload): the saved topics that are
+        not configured any more, whose windows are dropped, and those whose windows were refitted."""
         mine = self.by_station.setdefault(station_id, {})
-        dropped = []
+        dropped, refitted = [], []
         for topic, window in windows.items():
+            spec = window.spec
             fitted = self._fitted(topic, window)
             if fitted is None:
                 dropped.append(topic)
                 continue
+            if fitted.spec != spec:
+                refitted.append(topic)
             mine[topic] = fitted
             self.wrote(station_id, topic, fitted)
-        return dropped
+        return dropped, refitted
 
     def restore_global(self, topic: str, window: Window) -> None:
         """Take a global window back from a checkpoint, fitted as `restore` fits a station's
