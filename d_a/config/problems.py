@@ -47,6 +47,8 @@ def problems_from_validation(
                 f"{where}: `...` is a placeholder (the original d_a's examples use it for 'and so on'): "
                 "write the values"
             )
+        elif err["type"] == "value_error" and isinstance(err.get("input"), Mapping):  # a section's own check
+            problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
         else:
             problems.append(f"{where}: {err['msg']} (got {describe(err['input'])})")
     return problems

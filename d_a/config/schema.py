@@ -244,7 +244,16 @@ class ServiceConfig(_Section):
         description="With state_dir: a station whose checkpoint is damaged, or every station when there is no "
         "usable checkpoint, has its windows rebuilt at start from Kafka's messages of this many seconds back "
         "(as far as retention keeps them; by message timestamp), without callbacks running on them. Set it "
-        "to the longest window the modules need. null: such stations start empty.",
+        "to the longest window the modules need. null: such stations start empty. With scale_out, the windows of "
+        "stations moving to an instance are rebuilt the same way.",
+    )
+
+    scale_out: StrictBool = Field(
+        default=False,
+        description="Share the stations with every instance started with the same consumer group: each owns the "
+        "slots (partition numbers) the group gives it, for all its topics, and windows of stations that move to "
+        "it are rebuilt from restore_horizon_seconds of Kafka's messages before they run. Producers must key "
+        "messages by station id and the topics must have equal partition counts (docs/SCALING.md).",
     )
 
     @model_validator(mode="before")
@@ -252,6 +261,22 @@ class ServiceConfig(_Section):
     def _former_names(cls, values: Any) -> Any:
         """Accept a setting under its former name (`max_concurrency` for `max_workers`)."""
         return renamed_settings(values) if isinstance(values, Mapping) else values
+
+    @model_validator(mode="after")
+    def _scale_out_needs(self) -> ServiceConfig:
+        if not self.scale_out:
+            return self
+        if self.restore_horizon_seconds is None:
+            raise ValueError(
+                "scale_out needs restore_horizon_seconds: the seconds of Kafka's messages that rebuild the windows "
+                "of stations moving to an instance (set it to the longest window the modules need)"
+            )
+        if self.state_dir is not None:
+            raise ValueError(
+                "scale_out does not work with state_dir yet (instances would share one checkpoint directory): "
+                "leave state_dir unset; moving stations are rebuilt from restore_horizon_seconds"
+            )
+        return self
 
 
 FORMER_NAMES = {"max_concurrency": "max_workers"}  # service settings under their former names

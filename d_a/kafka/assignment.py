@@ -61,6 +61,10 @@ class StartChooser(Protocol):
         """Given the partitions just assigned, the offsets to read some of them from."""
         ...
 
+    def partitions_lost(self, partitions: Sequence[TopicPartition]) -> None:
+        """`partitions` moved to another member of the group: this consumer reads them no more."""
+        ...
+
 
 def choose_starts(
     chooser: StartChooser | None, assigned: Mapping[TopicPartition, AssignedPartition]

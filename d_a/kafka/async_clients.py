@@ -44,6 +44,7 @@ from .message import (
     messages_from,
     raw_messages_from,
 )
+from .slots import StationSlotAssignor
 
 __all__ = ["AsyncKafkaConsumerClient", "AsyncKafkaProducerClient"]
 
@@ -99,6 +100,8 @@ class _RebalanceListener(ConsumerRebalanceListener):
                     "partitions %s moved to another member of the group, which reads them from their last commit",
                     ", ".join(f"{tp.topic}[{tp.partition}]" for tp in moved),
                 )
+                if self.choose is not None:
+                    self.choose.partitions_lost(moved)
             await self._keep_places(
                 {
                     tp: position
@@ -156,6 +159,9 @@ class AsyncKafkaConsumerClient:
     Message values are the bytes received, as aiokafka gives them and the original d_a decoded them
     (`json.loads(msg.value.decode("utf-8"))`); with `decode_json=True` (what the services use)
     they are decoded once here, and a value that is not UTF-8 JSON comes with `error` set.
+
+    With `scale_out`, one consumer reads every topic in `group_id` and the group's members share
+    them by station slot (`StationSlotAssignor`: partition p of every topic goes to one member).
     """
 
     def __init__(
@@ -169,14 +175,16 @@ class AsyncKafkaConsumerClient:
         max_retries: int | None = None,
         retry_interval: float | None = None,
         decode_json: bool = False,
+        scale_out: bool = False,
     ) -> None:
         self.decode_json = decode_json
+        self.scale_out = scale_out
         plan = plan_consumers(
             "AsyncKafkaConsumerClient",
             topics,
             config,
             group_id=group_id,
-            multi_consumer_mode=multi_consumer_mode,
+            multi_consumer_mode=False if scale_out else multi_consumer_mode,
             max_retries=max_retries,
             retry_interval=retry_interval,
         )
@@ -231,6 +239,8 @@ class AsyncKafkaConsumerClient:
     async def _start_one(self, topics: list[str], values: dict[str, Any]) -> AIOKafkaConsumer:
         async def attempt() -> AIOKafkaConsumer:
             kwargs = aiokafka_consumer_kwargs(values)
+            if self.scale_out:
+                kwargs["partition_assignment_strategy"] = (StationSlotAssignor(),)
             consumer = AIOKafkaConsumer(**kwargs)
             listener = _RebalanceListener(
                 consumer, self._positions, self._choose_start, kwargs.get("auto_offset_reset")
@@ -378,6 +388,10 @@ class AsyncKafkaConsumerClient:
     def assignment(self) -> set[TopicPartition]:
         """The partitions the group gives this consumer now."""
         return {TopicPartition(tp.topic, tp.partition) for consumer in self._consumers for tp in consumer.assignment()}
+
+    def partition_counts(self) -> dict[str, int]:
+        """Per topic, its partition count as the cluster's metadata last said (after `start`)."""
+        return {topic: len(consumer.partitions_for_topic(topic) or ()) for topic, consumer in self._by_topic.items()}
 
     def get_lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]:
         """Per topic and partition: position, committed offset, end offset and lag (as last seen)."""

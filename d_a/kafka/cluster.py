@@ -28,8 +28,10 @@ class KafkaTransport:
     def bootstrap_servers(self) -> list[str]:
         return self.settings.bootstrap_servers
 
-    def async_consumer(self, topics: Sequence[str], *, group_id: str | None = None) -> AsyncKafkaConsumerClient:
-        return AsyncKafkaConsumerClient(topics, self.settings, group_id=group_id, decode_json=True)
+    def async_consumer(
+        self, topics: Sequence[str], *, group_id: str | None = None, scale_out: bool = False
+    ) -> AsyncKafkaConsumerClient:
+        return AsyncKafkaConsumerClient(topics, self.settings, group_id=group_id, decode_json=True, scale_out=scale_out)
 
     def async_producer(self) -> AsyncKafkaProducerClient:
         return AsyncKafkaProducerClient(self.settings)

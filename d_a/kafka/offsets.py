@@ -177,6 +177,12 @@ class OffsetManager:
         if state.committed is None or offset > state.committed:
             state.committed = offset
 
+    def forget(self, partitions: list[TopicPartition]) -> None:
+        """`partitions` moved to another member of the group: nothing of theirs is committed here."""
+        for tp in partitions:
+            self._partitions.pop(tp, None)
+            self._committed.pop(tp, None)
+
     def positions(self) -> dict[TopicPartition, int]:
         """Per partition begun in, the offset after the highest message begun (what was fetched)."""
         return {tp: state.highest + 1 for tp, state in self._partitions.items() if state.highest >= 0}

@@ -99,6 +99,8 @@ class _RebalanceListener(kafka.ConsumerRebalanceListener):
                 "partitions %s moved to another member of the group, which reads them from their last commit",
                 ", ".join(f"{tp.topic}[{tp.partition}]" for tp in moved),
             )
+            if self.choose is not None:
+                self.choose.partitions_lost(moved)
         new = sorted(tp for key, tp in now.items() if key not in self.held)
         try:
             if self.choose is not None and new:
@@ -335,6 +337,12 @@ class KafkaConsumerClient:
             TopicPartition(tp.topic, tp.partition)
             for fetcher in self._distinct()
             for tp in list(fetcher.consumer.assignment())
+        }
+
+    def partition_counts(self) -> dict[str, int]:
+        """Per topic, its partition count as the cluster's metadata says."""
+        return {
+            topic: len(fetcher.consumer.partitions_for_topic(topic) or ()) for topic, fetcher in self._fetchers.items()
         }
 
     def get_lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..config import ConfigSource
 from ..errors import DataAnalysisError, handle_error
+from ..kafka.transport import AsyncConsumer
 from .base import ServiceBase
 from .batching import BatchResultAggregator, checked_seconds
 from .engine import ServiceEngine
@@ -43,7 +44,7 @@ class AsyncDataAnalysisService(ServiceBase):
         """Connect (KafkaConnectionError after the configured retries) and start processing."""
         if self.engine is not None:
             raise DataAnalysisError("the service is already started")
-        consumer = self.transport.async_consumer(self.options.engine.consumed_topics, group_id=self.options.group_id)
+        consumer = self._consumer(self.options.engine.consumed_topics)
         producer = self.transport.async_producer() if self.needs_producer else None
         self.engine = ServiceEngine(
             self.config,
@@ -129,10 +130,14 @@ class AsyncDataAnalysisService(ServiceBase):
         if self.engine is not None:
             self.engine.aggregator.batch_timeout = seconds
 
+    def _consumer(self, topics: list[str]) -> AsyncConsumer:
+        return self.transport.async_consumer(
+            topics, group_id=self.options.group_id, scale_out=self.config.service.scale_out
+        )
+
     async def _resubscribe(self, topics: list[str]) -> None:
         consumed, global_topics = self._split(topics)
-        consumer = self.transport.async_consumer(consumed, group_id=self.options.group_id)
-        await self._engine().resubscribe(consumer, global_topics)
+        await self._engine().resubscribe(self._consumer(consumed), global_topics)
         self.topics = topics
         logger.info("now consuming %d topics after a config reload", len(topics))
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..dispatcher import DataDispatcher
@@ -48,6 +48,8 @@ class StateKeeper:
         interval: float,
         horizon: float | None = None,
         whole_every: int = 0,
+        *,
+        tails: Tails | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
@@ -55,7 +57,7 @@ class StateKeeper:
         self.horizon = horizon
         self.taker = RoundTaker(whole_every)
         self.saved_offsets: dict[TopicPartition, int] = {}  # what the last complete round reflects
-        self.tails = Tails()
+        self.tails = Tails() if tails is None else tails
         self.damaged: set[str] = set()  # stations whose checkpoint file could not be read
         self.rebuilding: bool | set[str] = False  # stations rebuilt from the horizon (True: all)
         self.restored = False
@@ -179,6 +181,9 @@ class StateKeeper:
         if committed is not None and self._offsets is not None:
             self._offsets.note_committed(tp, committed)
         return start
+
+    def partitions_lost(self, partitions: Sequence[TopicPartition]) -> None:
+        """Nothing to do: a service without scale-out keeps its stations when the group rebalances."""
 
     @property
     def replaying(self) -> bool:

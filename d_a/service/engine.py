@@ -22,6 +22,7 @@ from ..config import Config
 from ..dispatcher import DataDispatcher, IngestReport
 from ..errors import handle_error
 from ..kafka import KafkaMessage
+from ..kafka.message import TopicPartition
 from ..kafka.transport import AsyncConsumer, AsyncGlobalReader, AsyncProducer
 from ..state import CheckpointStore
 from ..topics import BadInput
@@ -34,10 +35,12 @@ from .globals import GlobalTopics
 from .handlers import StationCallbacks, check_batch_upload_handler
 from .idle import IdleWork
 from .intake import Intake
+from .ownership import StationOwnership
 from .scheduler import StationScheduler
 from .settings import EngineSettings
 from .stats import EngineObserver, EngineStats
 from .status import engine_status, station_status
+from .tails import Tails
 from .uploads import ResultUploader
 
 __all__ = ["EngineSettings", "ServiceEngine"]
@@ -98,6 +101,7 @@ class ServiceEngine:
             stats=self.stats,
             call=self.callbacks.call,
         )
+        self.tails = Tails()  # what is read again (after a restore, or a partition moved here)
         self.state = (
             StateKeeper(
                 checkpoints,
@@ -105,8 +109,20 @@ class ServiceEngine:
                 service.checkpoint_interval_seconds,
                 service.restore_horizon_seconds,
                 service.checkpoint_whole_every,
+                tails=self.tails,
             )
             if checkpoints is not None
+            else None
+        )
+        self.ownership = (
+            StationOwnership(
+                self.tails,
+                service.restore_horizon_seconds or 0.0,
+                lambda: self.intake.offsets,
+                self._lose,
+                self._stations_here,
+            )
+            if service.scale_out
             else None
         )
         self.flow = FlowControl(
@@ -132,8 +148,12 @@ class ServiceEngine:
         if self.state is not None:
             await self.state.restore(self.intake.offsets)
             self.intake.consumer.start_from(self.state)
+        if self.ownership is not None:
+            self.intake.consumer.start_from(self.ownership)
         await self.intake.start()
         try:
+            if self.ownership is not None:
+                self.ownership.check(self.intake.consumer.partition_counts())
             if self.producer is not None:
                 await self.producer.start()
             try:
@@ -214,7 +234,12 @@ class ServiceEngine:
         self.settings = dataclasses.replace(self.settings, global_topics=tuple(global_topics))
 
     async def replace_consumer(self, consumer: AsyncConsumer) -> None:
-        """Switch to a consumer of other topics (after a config reload): commit, close, start anew."""
+        """Switch to a consumer of other topics (after a config reload): commit, close, start anew.
+        With scale-out the new consumer joins the group afresh: the stations held are dropped and
+        those of the slots it is given rebuilt."""
+        if self.ownership is not None:
+            self.ownership.partitions_lost(sorted(self.ownership.held))
+            consumer.start_from(self.ownership)
         await self.intake.replace(consumer)
         self.settings = dataclasses.replace(self.settings, topics=tuple(consumer.topics))
 
@@ -242,15 +267,17 @@ class ServiceEngine:
 
     def apply(self, messages: list[KafkaMessage]) -> None:
         """Apply one poll batch: windows, holds, batches, triggers."""
-        state = self.state
-        if state is not None and state.tails:  # read again after a restore (see tails.py)
-            split = state.tails.split(messages)
+        if self.tails:  # read again after a restore, or moved here (see tails.py)
+            split = self.tails.split(messages)
+            state = self.state
             if split.rebuilt:
-                self._apply(split.rebuilt, store=state.rebuilt_stations, run=False)
+                self._apply(split.rebuilt, store=True if state is None else state.rebuilt_stations, run=False)
             if split.replayed:
                 self._apply(split.replayed, run=False)
             if split.routed:
-                self._apply(split.routed, store=state.routed_stations)
+                self._apply(split.routed, store=True if state is None else state.routed_stations)
+            if split.moved:
+                self._apply(split.moved, run=False)
             messages = split.fresh
         if messages:
             self._apply(messages)
@@ -336,7 +363,7 @@ class ServiceEngine:
             self.dead_letters.add(letter_for_message(messages[index], found, self.settings.module_name))
 
     def _replaying(self) -> bool:
-        return self.state is not None and self.state.replaying
+        return self.tails.replaying
 
     def is_ready(self, station: str) -> bool:
         """Whether every required topic of the station holds data."""
@@ -471,6 +498,18 @@ class ServiceEngine:
         self.stats.forget(station)
         self.scheduler.remove(station)
         self.callbacks.forget(station)
+
+    def _stations_here(self) -> list[str]:
+        """Every station this service holds data of or has state for."""
+        return list(dict.fromkeys([*self.dispatcher.stations(), *self.scheduler.states]))
+
+    def _lose(self, stations: list[str], partitions: list[TopicPartition]) -> None:
+        """`partitions` moved to another instance with `stations`: drop their windows, runs and
+        holds here (what they held back was never committed here: the new owner reads it again)."""
+        for station in stations:
+            self.forget_station(station)
+            self.dispatcher.remove_station(station)
+        self.intake.offsets.forget(partitions)
 
     # -- status ------------------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ def engine_status(engine: ServiceEngine) -> dict[str, Any]:
         "lag": _lag(engine),
         "idle_gc_passes": engine.idle.passes,
         "state": None if engine.state is None else engine.state.status(),
+        "scale_out": None if engine.ownership is None else engine.ownership.status(),
     }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import ConfigSource
-from ..errors import DataAnalysisError
+from ..errors import ConfigError, DataAnalysisError
 from .base import ServiceBase
 from .callbacks import CallbackPool
 from .engine import ServiceEngine
@@ -34,6 +34,11 @@ class DataAnalysisService(ServiceBase):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.config.service.scale_out:
+            raise ConfigError(
+                "service.scale_out works with AsyncDataAnalysisService (d-a run without --sync) only: "
+                "the thread-based service's kafka-python consumer has no station-slot assignor"
+            )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()

@@ -1,4 +1,5 @@
-"""Tails: what a restored service reads again, partition by partition, and what each part is.
+"""Tails: what a restored service, or one given partitions from another instance, reads again,
+partition by partition, and what each part is.
 
 After a restore each partition is read from the lowest offset a window needs, and the messages
 up to where new data begins fall into parts (at most one of each, in this order):
@@ -10,6 +11,11 @@ up to where new data begins fall into parts (at most one of each, in this order)
   before the restart and the windows lack them: written, nothing runs;
 - `ROUTED`: from the committed offset up to the round's: the windows hold these messages but no
   callback had confirmed them: not written (except for stations being rebuilt), their stations run.
+
+A partition a scaled-out instance is given (`StationOwnership`) has one part:
+
+- `MOVED`: from the restore horizon up to the group's committed offset: the previous owner's
+  callbacks saw these messages; written for every station, nothing runs.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ from dataclasses import dataclass, field
 
 from ..kafka.message import KafkaMessage, TopicPartition
 
-__all__ = ["REBUILT", "REPLAYED", "ROUTED", "Split", "Tails"]
+__all__ = ["MOVED", "REBUILT", "REPLAYED", "ROUTED", "Split", "Tails"]
 
 REBUILT = "rebuilt"
 REPLAYED = "replayed"
 ROUTED = "routed"
+MOVED = "moved"
 
 
 @dataclass(slots=True)
@@ -33,6 +40,7 @@ class Split:
     rebuilt: list[KafkaMessage] = field(default_factory=list)
     replayed: list[KafkaMessage] = field(default_factory=list)
     routed: list[KafkaMessage] = field(default_factory=list)
+    moved: list[KafkaMessage] = field(default_factory=list)
 
 
 class Tails:
@@ -40,7 +48,7 @@ class Tails:
 
     def __init__(self) -> None:
         self._parts: dict[TopicPartition, list[tuple[int, str]]] = {}
-        self.read_again = 0  # messages rebuilt or replayed so far
+        self.read_again = 0  # messages rebuilt, replayed or moved so far
 
     def __bool__(self) -> bool:
         return bool(self._parts)
@@ -49,19 +57,24 @@ class Tails:
         """Messages of `tp` below `end` (and above the previous part's end) belong to `part`."""
         self._parts.setdefault(tp, []).append((end, part))
 
+    def drop(self, partitions: list[TopicPartition]) -> None:
+        """Forget the parts of `partitions` (they moved to another instance)."""
+        for tp in partitions:
+            self._parts.pop(tp, None)
+
     def pending(self) -> dict[TopicPartition, list[tuple[int, str]]]:
         return {tp: list(parts) for tp, parts in self._parts.items()}
 
     @property
     def replaying(self) -> bool:
-        """Whether messages no callback runs on are still to be read (rebuilt or replayed)."""
+        """Whether messages no callback runs on are still to be read (rebuilt, replayed, moved)."""
         return any(part != ROUTED for parts in self._parts.values() for _, part in parts)
 
     def split(self, messages: list[KafkaMessage]) -> Split:
         """`messages` sorted into their parts; a partition read past its last part is done."""
         parts_of = self._parts
         split = Split()
-        lists = {REBUILT: split.rebuilt, REPLAYED: split.replayed, ROUTED: split.routed}
+        lists = {REBUILT: split.rebuilt, REPLAYED: split.replayed, ROUTED: split.routed, MOVED: split.moved}
         for message in messages:
             tp = message.tp
             parts = parts_of.get(tp)
@@ -78,5 +91,5 @@ class Tails:
             lists[parts[0][1]].append(message)
             if offset == parts[-1][0] - 1:  # the last message of the last part: nothing more to check
                 del parts_of[tp]
-        self.read_again += len(split.rebuilt) + len(split.replayed)
+        self.read_again += len(split.rebuilt) + len(split.replayed) + len(split.moved)
         return split

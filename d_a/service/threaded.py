@@ -59,6 +59,9 @@ class ThreadedConsumer:
     def get_lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]:
         return self._consumer.get_lag_info() if self._consumer is not None else {}
 
+    def partition_counts(self) -> dict[str, int]:
+        return self._consumer.partition_counts() if self._consumer is not None else {}
+
 
 class ThreadedGlobalReader:
     """An AsyncGlobalReader over a blocking GlobalReader (created on `start`, in a worker thread).

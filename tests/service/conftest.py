@@ -321,3 +321,14 @@ async def transport(request: pytest.FixtureRequest) -> AsyncIterator[SuiteTransp
         yield made
     finally:
         await made.close()
+
+
+@pytest.fixture
+async def on_kafka(kafka_config: dict) -> AsyncIterator[OnKafka]:
+    """The suite's broker side for tests that only a Kafka-protocol broker can run (consumer
+    groups of several members)."""
+    made = OnKafka(kafka_config)
+    try:
+        yield made
+    finally:
+        await made.close()

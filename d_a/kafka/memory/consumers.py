@@ -99,6 +99,10 @@ class _ConsumerCore:
         if offsets:
             self.broker.commit(self.group_id, offsets)
 
+    def partition_counts(self) -> dict[str, int]:
+        """Per topic, its partition count."""
+        return {topic: self.broker.partition_count(topic) for topic in self.topics}
+
     def lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]:
         """Per topic and owned partition: position, committed, end offset and lag (end - position)."""
         info: dict[str, dict[int, dict[str, int | None]]] = {topic: {} for topic in self.topics}
@@ -176,6 +180,9 @@ class MemoryConsumer:
     def get_lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]:
         return self._core.lag_info()
 
+    def partition_counts(self) -> dict[str, int]:
+        return self._core.partition_counts()
+
     def close(self) -> None:
         self._core.stop()
 
@@ -250,3 +257,6 @@ class AsyncMemoryConsumer(_AsyncFace):
 
     def get_lag_info(self) -> dict[str, dict[int, dict[str, int | None]]]:
         return self._core.lag_info()
+
+    def partition_counts(self) -> dict[str, int]:
+        return self._core.partition_counts()

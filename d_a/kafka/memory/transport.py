@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ...errors import ConfigError
 from ..assignment import StartChooser
 from .broker import InMemoryBroker
 from .consumers import AsyncMemoryConsumer, MemoryConsumer
@@ -32,7 +33,14 @@ class MemoryTransport:
         self.auto_offset_reset = auto_offset_reset
         self.max_poll_records = max_poll_records
 
-    def async_consumer(self, topics: Sequence[str], *, group_id: str | None = None) -> AsyncMemoryConsumer:
+    def async_consumer(
+        self, topics: Sequence[str], *, group_id: str | None = None, scale_out: bool = False
+    ) -> AsyncMemoryConsumer:
+        if scale_out:
+            raise ConfigError(
+                "service.scale_out needs Kafka (the embedded broker or a cluster): the memory broker's groups "
+                "share whole topics, not partitions"
+            )
         return AsyncMemoryConsumer(topics, self.broker, **self._consumer_options(group_id))
 
     def async_producer(self) -> AsyncMemoryProducer:

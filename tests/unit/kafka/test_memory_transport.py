@@ -426,6 +426,9 @@ async def test_a_start_chooser_decides_where_each_assigned_partition_is_read(bro
             seen.update(assigned)
             return {tp: 1}
 
+        def partitions_lost(self, partitions):
+            raise AssertionError(f"nothing moves in a group of one: {partitions}")
+
     consumer = AsyncMemoryConsumer([TOPIC], broker, group_id="g")
     consumer.start_from(Chooser())
     await consumer.start()
