@@ -124,6 +124,13 @@ class TopicConfig(_Section):
         description="Each message opens a result batch `<topic>_<newest epoch s>` expecting the stations it "
         "carries; their results are uploaded together.",
     )
+    keyed_by_station: StrictBool = Field(
+        default=False,
+        description="With service.scale_out: the producers key every message of this topic by its station id "
+        "(Kafka's default partitioner), so each instance reads only the partitions of its slots. false: the "
+        "instances' splitter places the messages by station in the topic `<consumer group>.<topic>.by-station` "
+        "first (docs/SCALING.md).",
+    )
 
     def legacy(self) -> dict[str, object]:
         """The original d_a's TOPIC_DETAIL entry form (plus our extra keys)."""
@@ -248,6 +255,12 @@ class ServiceConfig(_Section):
         "stations moving to an instance are rebuilt the same way.",
     )
 
+    scale_out_slots: PositiveInt = Field(
+        default=12,
+        description="With scale_out, when no topic is keyed_by_station: the partitions of the by-station topics "
+        "the splitter writes, which is the most instances that can share the stations. With keyed topics their "
+        "partition count is the slot count.",
+    )
     scale_out: StrictBool = Field(
         default=False,
         description="Share the stations with every instance started with the same consumer group: each owns the "

@@ -469,15 +469,20 @@ class AsyncKafkaProducerClient:
         self, topic: str, items: Sequence[tuple[bytes | str | None, Any]], *, headers: Headers = ()
     ) -> None:
         """Send (key, value) pairs in one go, each with `headers`, then wait for all acks (retrying what failed)."""
+        await self.send_records(topic, [(key, value, headers) for key, value in items])
+
+    async def send_records(self, topic: str, items: Sequence[tuple[bytes | str | None, Any, Headers]]) -> None:
+        """Send (key, value, headers) records in one go, then wait for all acks (retrying what failed)."""
         if self._producer is None:
             raise KafkaConnectionError("the producer is not started")
         producer = self._producer
-        payload = [(key_bytes(key), value if isinstance(value, bytes) else encode_value(value)) for key, value in items]
-
-        extra = list(headers) or None
+        payload = [
+            (key_bytes(key), value if isinstance(value, bytes) else encode_value(value), list(headers) or None)
+            for key, value, headers in items
+        ]
 
         async def attempt() -> None:
-            futures = [await producer.send(topic, value, key=key, headers=extra) for key, value in payload]
+            futures = [await producer.send(topic, value, key=key, headers=extra) for key, value, extra in payload]
             try:
                 await asyncio.gather(*futures)
             except KafkaError as exc:

@@ -15,11 +15,13 @@ from typing import Any
 
 import aiokafka
 import kafka
+from aiokafka.admin import AIOKafkaAdminClient
 
 from ..config import KafkaSettings, get_config, normalize_kafka_config
 from .retry import Backoff
 
 __all__ = [
+    "aiokafka_admin_kwargs",
     "resolve_connection",
     "aiokafka_consumer_kwargs",
     "aiokafka_producer_kwargs",
@@ -110,6 +112,13 @@ def _aiokafka(values: Mapping[str, Any], cls: type, client: str) -> dict[str, An
 def aiokafka_consumer_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments for `aiokafka.AIOKafkaConsumer` (without topics and deserialisers)."""
     return _aiokafka(values, aiokafka.AIOKafkaConsumer, "aiokafka consumer")
+
+
+def aiokafka_admin_kwargs(settings: KafkaSettings) -> dict[str, Any]:
+    """Keyword arguments for `aiokafka.admin.AIOKafkaAdminClient`: the consumer's connection settings."""
+    kwargs = aiokafka_consumer_kwargs(settings.consumer)
+    accepted = _accepted(AIOKafkaAdminClient)
+    return {key: value for key, value in kwargs.items() if key in accepted}
 
 
 def aiokafka_producer_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:

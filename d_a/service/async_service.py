@@ -8,11 +8,13 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 from ..config import ConfigSource
-from ..errors import DataAnalysisError, handle_error
+from ..errors import ConfigError, DataAnalysisError, handle_error
 from ..kafka.transport import AsyncConsumer
 from .base import ServiceBase
 from .batching import BatchResultAggregator, checked_seconds
 from .engine import ServiceEngine
+from .scale_out import ScaleOutLayout, lay_out
+from .splitter import StationSplitter
 
 __all__ = ["AsyncDataAnalysisService"]
 
@@ -25,6 +27,8 @@ class AsyncDataAnalysisService(ServiceBase):
 
     Constructor: see ServiceBase (the original d_a's arguments plus `config`, `transport`, ...).
     """
+
+    _splitter: StationSplitter | None = None  # with scale-out, when some topics are not keyed by station
 
     @property
     def batch_aggregator(self) -> BatchResultAggregator:
@@ -44,7 +48,8 @@ class AsyncDataAnalysisService(ServiceBase):
         """Connect (KafkaConnectionError after the configured retries) and start processing."""
         if self.engine is not None:
             raise DataAnalysisError("the service is already started")
-        consumer = self._consumer(self.options.engine.consumed_topics)
+        layout = await self._lay_out() if self.config.service.scale_out else None
+        consumer = self._consumer(self.options.engine.consumed_topics if layout is None else layout.consumed)
         producer = self.transport.async_producer() if self.needs_producer else None
         self.engine = ServiceEngine(
             self.config,
@@ -58,11 +63,20 @@ class AsyncDataAnalysisService(ServiceBase):
             global_reader=getattr(self.transport, "async_global_reader", None),
             observer=self.observer,
             checkpoints=self.checkpoints(),
+            sources=None if layout is None else layout.sources,
         )
+        self._splitter = None if layout is None else layout.splitter
         try:
-            await self.engine.start()
+            if self._splitter is not None:
+                await self._splitter.start()
+            try:
+                await self.engine.start()
+            except BaseException:
+                if self._splitter is not None:
+                    await self._splitter.stop()
+                raise
         except BaseException:
-            self.engine = None
+            self.engine = self._splitter = None
             raise
 
     async def stop(self) -> None:
@@ -71,6 +85,9 @@ class AsyncDataAnalysisService(ServiceBase):
         if engine is not None:
             await engine.stop()
             self._final_status = engine.status()
+        splitter, self._splitter = self._splitter, None
+        if splitter is not None:
+            await splitter.stop()
 
     async def run(self, callback: Callable[..., Any] | None = None, **handlers: Any) -> None:
         """Start, then process until cancelled (e.g. by a signal handler), then stop cleanly."""
@@ -79,6 +96,12 @@ class AsyncDataAnalysisService(ServiceBase):
             await asyncio.Event().wait()
         finally:
             await self.stop()
+
+    def get_service_status(self) -> dict[str, Any]:
+        status = super().get_service_status()
+        if self._splitter is not None and status.get("scale_out") is not None:
+            status["scale_out"]["splitter"] = self._splitter.status()
+        return status
 
     async def get_all_inputs(self, station_id: str) -> dict[str, Any]:
         """`{module: module_input}` for every module, for one station (awaited, as in the original d_a)."""
@@ -114,6 +137,11 @@ class AsyncDataAnalysisService(ServiceBase):
         wanted = self.config.topics_for(self.module_name)
         if set(wanted) == set(self.topics):
             return _done()
+        if self.config.service.scale_out:
+            raise ConfigError(
+                f"scale_out: the module's topics changed ({', '.join(sorted(set(wanted) ^ set(self.topics)))}); "
+                "restart the instances to read them"
+            )
         task = asyncio.get_running_loop().create_task(self._resubscribe(wanted), name="d_a-resubscribe")
         task.add_done_callback(_report_failure)
         return task
@@ -129,6 +157,15 @@ class AsyncDataAnalysisService(ServiceBase):
         self.options.set_service_settings(batch_timeout=seconds)
         if self.engine is not None:
             self.engine.aggregator.batch_timeout = seconds
+
+    async def _lay_out(self) -> ScaleOutLayout:
+        """Scale-out: the by-station topics, and what the consumer reads; ConfigError off Kafka."""
+        if self.transport.name != "kafka":
+            raise ConfigError(
+                "service.scale_out needs Kafka (the embedded broker or a cluster): the memory broker's groups "
+                "share whole topics, not partitions"
+            )
+        return await lay_out(self.config, self.options.engine.consumed_topics, self.options.group_id)
 
     def _consumer(self, topics: list[str]) -> AsyncConsumer:
         return self.transport.async_consumer(

@@ -24,10 +24,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BatchCollector", "BatchResultAggregator", "batch_id_for", "checked_seconds"]
+__all__ = [
+    "BATCH_ID_HEADER",
+    "BATCH_STATIONS_HEADER",
+    "BatchCollector",
+    "BatchResultAggregator",
+    "batch_id_for",
+    "checked_seconds",
+]
 
 logger = logging.getLogger("d_a.service.batching")
 
+BATCH_ID_HEADER = "d_a-batch-id"  # a message cut by the splitter: the batch its whole defines
+BATCH_STATIONS_HEADER = "d_a-batch-stations"  # and how many stations that whole carried
 RECENTLY_CLOSED_LIMIT = 1024  # closed batch ids remembered, only to tell late reports from unknown ones
 
 
@@ -61,6 +70,7 @@ class BatchCollector:
     results: dict[str, Any] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)  # stations whose callback raised
     timed_out: bool = False  # handed over by timeout, with stations missing
+    batch_stations: int | None = None  # scale-out: stations of the whole batch, shared out among instances
 
     def reported(self) -> set[str]:
         """Stations that have reported, successfully or not."""

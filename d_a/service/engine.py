@@ -71,12 +71,14 @@ class ServiceEngine:
         global_reader: Callable[[list[str]], AsyncGlobalReader] | None = None,
         observer: EngineObserver | None = None,
         checkpoints: CheckpointStore | None = None,
+        sources: Mapping[str, str] | None = None,
     ) -> None:
         check_batch_upload_handler(batch_upload_handler)
         self.settings = settings
         service = settings.service
         self.dispatcher = dispatcher
         self.intake = Intake(consumer, config.offset_commit)
+        self.sources = dict(sources or {})  # {by-station topic: the configured topic it holds} (scale-out)
         self.producer = producer
         pool = callback_pool or CallbackPool(service.max_workers, thread_name_prefix="d_a-callback")
         self.callbacks = StationCallbacks(callback, result_handler, pool)
@@ -300,7 +302,7 @@ class ServiceEngine:
             if not run:
                 offsets.mark_done(message)
             if message.error is None:
-                by_topic.setdefault(message.topic, []).append(message)
+                by_topic.setdefault(self.sources.get(message.topic, message.topic), []).append(message)
                 continue
             self.stats.counters["bad_messages"] += 1
             if run:  # a replayed one was recorded before the restart

@@ -16,12 +16,19 @@ def single_output(station_id: str, module: str, result: Any, module_input: Any =
     return message
 
 
-def batch_output(batch_id: str, module: str, results: list[dict[str, Any]]) -> dict[str, Any]:
-    """`{batch_id, module, timestamp, stations, station_count}` for one batch of station results."""
-    return {
+def batch_output(
+    batch_id: str, module: str, results: list[dict[str, Any]], batch_stations: int | None = None
+) -> dict[str, Any]:
+    """`{batch_id, module, timestamp, stations, station_count}` for one batch of station results;
+    with scale-out, this instance's part of the batch, and `batch_station_count`: the stations
+    of the whole batch (the parts of all instances)."""
+    message = {
         "batch_id": batch_id,
         "module": module,
         "timestamp": time.time(),
         "stations": results,
         "station_count": len(results),
     }
+    if batch_stations is not None:
+        message["batch_station_count"] = batch_stations
+    return message

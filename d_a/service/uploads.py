@@ -19,7 +19,7 @@ from ..dispatcher import IngestReport
 from ..errors import handle_error
 from ..kafka import KafkaMessage
 from ..kafka.transport import AsyncProducer
-from .batching import BatchCollector, BatchResultAggregator, batch_id_for
+from .batching import BATCH_ID_HEADER, BATCH_STATIONS_HEADER, BatchCollector, BatchResultAggregator, batch_id_for
 from .delivery import Position
 from .outputs import batch_output, single_output
 from .position_gate import PositionGate
@@ -84,7 +84,11 @@ class ResultUploader:
     def open_batch(self, topic: str, report: IngestReport, message: KafkaMessage) -> None:
         """Open the batch `message` defines; the message's offset waits for the batch's upload."""
         if self.batching and report.newest_ts is not None and report.touched:
-            collector = self.aggregator.open_batch(batch_id_for(topic, report.newest_ts), report.touched)
+            batch_id = _header(message, BATCH_ID_HEADER) or batch_id_for(topic, report.newest_ts)
+            collector = self.aggregator.open_batch(batch_id, report.touched)
+            whole = _header(message, BATCH_STATIONS_HEADER)
+            if whole is not None and whole.isdigit():
+                collector.batch_stations = int(whole)
             position = (message.topic, message.partition, message.offset)
             self._gate.hold(position)
             self._sources.setdefault(collector, []).append(position)
@@ -200,7 +204,9 @@ class ResultUploader:
             return True
         if not self._uploads_singles():
             return True
-        return await self._send(batch_output(collector.batch_id, self.module_name or "", results))
+        return await self._send(
+            batch_output(collector.batch_id, self.module_name or "", results, collector.batch_stations)
+        )
 
     async def _send(self, message: Mapping[str, Any], key: str | None = None) -> bool:
         assert self.producer is not None and self.output_topic is not None
@@ -212,3 +218,9 @@ class ResultUploader:
             return False
         self._stats.counters["uploads"] += 1
         return True
+
+
+def _header(message: KafkaMessage, name: str) -> str | None:
+    """A header's value as text (the last one of that name), None when the message has none."""
+    found = [value for key, value in message.headers if key == name]
+    return found[-1].decode("utf-8", "replace") if found else None

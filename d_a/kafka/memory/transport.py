@@ -37,10 +37,7 @@ class MemoryTransport:
         self, topics: Sequence[str], *, group_id: str | None = None, scale_out: bool = False
     ) -> AsyncMemoryConsumer:
         if scale_out:
-            raise ConfigError(
-                "service.scale_out needs Kafka (the embedded broker or a cluster): the memory broker's groups "
-                "share whole topics, not partitions"
-            )
+            raise ConfigError("scale_out needs Kafka: the memory broker's groups share whole topics, not partitions")
         return AsyncMemoryConsumer(topics, self.broker, **self._consumer_options(group_id))
 
     def async_producer(self) -> AsyncMemoryProducer:
