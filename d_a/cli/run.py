@@ -1,10 +1,14 @@
 """`d-a run`: the production entry point — one module's service with the user's callback.
 
     d-a run --config /etc/d_a/config.yaml --callback mypackage.model:predict [--module NAME]
-            [--sync] [--result-handler pkg.mod:fn] [--batch-handler pkg.mod:fn] [--metrics-port 9100]
+            [--sync] [--result-handler pkg.mod:fn] [--batch-handler pkg.mod:fn]
+            [--metrics-port 9100] [--metrics-host 0.0.0.0] [--workers N]
 
 SIGTERM or SIGINT stops it gracefully: running callbacks finish, open batches are uploaded,
 offsets are committed, and the process exits 0.
+
+`--workers N` (N > 1, needs `service.scale_out`) runs no service here: this process supervises N
+`d-a run` worker processes that share the stations, and serves their metrics as one (supervisor.py).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from ..service import AsyncDataAnalysisService, DataAnalysisService
 
 logger = logging.getLogger("d_a.cli")
 
+DEFAULT_METRICS_HOST = "0.0.0.0"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("run", help="run one module's service with your callback (production)")
@@ -35,6 +41,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--result-handler", metavar="MODULE:FUNCTION")
     parser.add_argument("--batch-handler", metavar="MODULE:FUNCTION", help="async service only")
     parser.add_argument("--metrics-port", type=int, help="serve /metrics and /health on this port")
+    parser.add_argument(
+        "--metrics-host", default=DEFAULT_METRICS_HOST, help="interface of --metrics-port (default: all, 0.0.0.0)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=1,
+        metavar="N",
+        help="N > 1: supervise N worker processes sharing the stations (needs service.scale_out)",
+    )
     parser.add_argument("--transport", choices=("kafka", "memory"), default="kafka")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (default: LOG_LEVEL or INFO)")
     parser.set_defaults(handler=run)
@@ -57,7 +73,22 @@ def load_callable(spec: str | None, what: str) -> Callable[..., Any] | None:
     return function
 
 
+def _worker_count(text: str) -> int:
+    """`--workers` value: a whole number of at least 1."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return count
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.workers > 1:
+        from .supervisor import supervise
+
+        return supervise(args)
     setup_logging(args.log_level)
     try:
         callback = load_callable(args.callback, "callback")
@@ -75,21 +106,24 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         if isinstance(service, DataAnalysisService):
-            _run_sync(service, callback, args.metrics_port)
+            _run_sync(service, callback, args.metrics_port, args.metrics_host)
         else:
-            asyncio.run(_run_async(service, callback, handlers["batch_upload_handler"], args.metrics_port))
+            batch_handler = handlers["batch_upload_handler"]
+            asyncio.run(_run_async(service, callback, batch_handler, args.metrics_port, args.metrics_host))
     except DataAnalysisError as exc:
         logger.error("service failed: %s", exc)
         return 1
     return 0
 
 
-async def _run_async(service: AsyncDataAnalysisService, callback, batch_handler, metrics_port: int | None) -> None:
+async def _run_async(
+    service: AsyncDataAnalysisService, callback, batch_handler, metrics_port: int | None, metrics_host: str
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    server = _metrics(service, metrics_port)  # /health answers while the windows are restored
+    server = _metrics(service, metrics_port, metrics_host)  # /health answers while the windows are restored
     try:
         await service.start(callback, batch_upload_handler=batch_handler)
         logger.info("running module %s; SIGTERM or SIGINT stops it", service.module_name)
@@ -103,11 +137,11 @@ async def _run_async(service: AsyncDataAnalysisService, callback, batch_handler,
             server.stop()
 
 
-def _run_sync(service: DataAnalysisService, callback, metrics_port: int | None) -> None:
+def _run_sync(service: DataAnalysisService, callback, metrics_port: int | None, metrics_host: str) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    server = _metrics(service, metrics_port)
+    server = _metrics(service, metrics_port, metrics_host)
     try:
         service.start(callback, background=True)
         logger.info("running module %s (threads); SIGTERM or SIGINT stops it", service.module_name)
@@ -121,7 +155,7 @@ def _run_sync(service: DataAnalysisService, callback, metrics_port: int | None) 
             server.stop()
 
 
-def _metrics(service: Any, port: int | None) -> Any:
+def _metrics(service: Any, port: int | None, host: str = DEFAULT_METRICS_HOST) -> Any:
     """Start /metrics and /health when a port is given (needs the prometheus-client extra)."""
     if port is None:
         return None
@@ -131,6 +165,6 @@ def _metrics(service: Any, port: int | None) -> Any:
         raise ConfigError("--metrics-port needs prometheus-client: pip install 'data-analysis[metrics]'") from exc
     metrics = ServiceMetrics(service.get_service_status)
     service.observe(metrics)
-    server = MetricsServer(metrics, HealthCheck(service.get_service_status), port).start()
+    server = MetricsServer(metrics, HealthCheck(service.get_service_status), port, host=host).start()
     logger.info("metrics and health on port %d (/metrics, /health, /ready)", server.port)
     return server
