@@ -138,6 +138,19 @@ class ServiceMetrics(Collector):
             yield CounterMetricFamily(
                 "d_a_checkpoint_failures", "Checkpoint rounds that could not be written", value=state["failed_rounds"]
             )
+        scale_out = status.get("scale_out")
+        if scale_out is not None:
+            owned = GaugeMetricFamily(
+                "d_a_owned_slot", "1 for each slot (partition number) this instance owns (scale_out)", labels=["slot"]
+            )
+            for slot in scale_out["owned"]:
+                owned.add_metric([str(slot)], 1)
+            yield owned
+            yield CounterMetricFamily(
+                "d_a_stations_moved_away",
+                "Stations dropped because their slot moved to another instance",
+                value=scale_out["stations_moved_away"],
+            )
         loaded = GaugeMetricFamily(
             "d_a_global_topic_loaded", "1 once a global topic was read up to its end offsets at start", labels=["topic"]
         )
