@@ -20,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "state",
         help="inspect or clear the checkpoints of services' windows (service.state_dir)",
         description="Services with service.state_dir keep checkpoints of their windows there, one "
-        "subdirectory per consumer group. `inspect` shows each checkpoint; `clear` deletes one, so "
-        "that service's next start begins with empty windows. Stop the service first.",
+        "subdirectory per consumer group (with service.scale_out, one per slot inside it: group/slot-p). "
+        "`inspect` shows each checkpoint; `clear` deletes one (a group's: all its slots), so that "
+        "service's next start begins with empty windows. Stop the service first.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     inspect = actions.add_parser("inspect", help="show each consumer group's checkpoint")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         err.print("no state directory: give --state-dir, or set service.state_dir", markup=False)
         return 2
     root = Path(state_dir)
-    groups = [args.group] if args.group else _groups(root)
+    groups = _stores(root, args.group) if args.group else _groups(root)
     if args.action == "clear":
         if not args.group and not args.all:
             err.print("name the checkpoint to delete: --group GROUP, or --all", markup=False)
@@ -73,9 +74,20 @@ def _damaged(summary: dict) -> bool:
 
 
 def _groups(root: Path) -> list[str]:
+    """Every checkpoint under `root`: a group's, or each slot's of a scaled-out group (`group/slot-p`)."""
     if not root.is_dir():
         return []
-    return sorted(path.name for path in root.iterdir() if (path / "manifest").exists())
+    return [name for path in sorted(root.iterdir()) if path.is_dir() for name in _stores(root, path.name)]
+
+
+def _stores(root: Path, group: str) -> list[str]:
+    """A group's checkpoint, or its slots' (`group/slot-p`, service.scale_out) when it has those."""
+    slots = sorted(
+        (path for path in (root / group).glob("slot-*") if (path / "manifest").exists()),
+        key=lambda path: int(path.name[5:]) if path.name[5:].isdigit() else -1,
+    )
+    found = [group] if (root / group / "manifest").exists() or not slots else []
+    return found + [f"{group}/{path.name}" for path in slots]
 
 
 def _print(console: Console, root: Path, summaries: dict[str, dict]) -> None:

@@ -284,11 +284,6 @@ class ServiceConfig(_Section):
                 "scale_out needs restore_horizon_seconds: the seconds of Kafka's messages that rebuild the windows "
                 "of stations moving to an instance (set it to the longest window the modules need)"
             )
-        if self.state_dir is not None:
-            raise ValueError(
-                "scale_out does not work with state_dir yet (instances would share one checkpoint directory): "
-                "leave state_dir unset; moving stations are rebuilt from restore_horizon_seconds"
-            )
         return self
 
 

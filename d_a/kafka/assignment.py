@@ -53,6 +53,11 @@ class StartChooser(Protocol):
     """Chooses where a consumer reads the partitions it is assigned, instead of their committed
     offsets (or `auto_offset_reset`) for some of them."""
 
+    async def prepare(self, partitions: Sequence[TopicPartition]) -> None:
+        """Before `choose_start`, when the async consumer is assigned `partitions`: load what
+        choosing needs (a scaled-out service restores the windows of slots moving to it)."""
+        ...
+
     def since_ms(self) -> int | None:
         """A time (ms) whose first offset per partition the chooser wants to know, or None."""
         ...

@@ -138,6 +138,7 @@ class _RebalanceListener(ConsumerRebalanceListener):
     async def _seek(self, partitions: list[AioTopicPartition], choose: StartChooser) -> None:
         if not partitions:
             return
+        await choose.prepare([TopicPartition(tp.topic, tp.partition) for tp in partitions])
         try:
             committed = {tp: await self.consumer.committed(tp) for tp in partitions}
             earliest = await self.consumer.beginning_offsets(partitions)

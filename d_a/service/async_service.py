@@ -64,6 +64,7 @@ class AsyncDataAnalysisService(ServiceBase):
             observer=self.observer,
             checkpoints=self.checkpoints(),
             sources=None if layout is None else layout.sources,
+            slots=0 if layout is None else layout.slots,
         )
         self._splitter = None if layout is None else layout.splitter
         try:

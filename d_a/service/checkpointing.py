@@ -20,19 +20,32 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..dispatcher import DataDispatcher
 from ..kafka.assignment import AssignedPartition
 from ..kafka.message import TopicPartition
 from ..kafka.offsets import OffsetManager
+from ..kafka.slots import slot_of
 from ..state import CheckpointStore, RoundReport
 from ..state.rounds import RoundTaker
 from .tails import REBUILT, REPLAYED, ROUTED, Tails
 
-__all__ = ["StateKeeper"]
+__all__ = ["SlotScope", "StateKeeper"]
 
 logger = logging.getLogger("d_a.state")
+
+
+@dataclass(frozen=True)
+class SlotScope:
+    """The stations (`in`) and partitions of one slot of `slots` (a scaled-out service's unit)."""
+
+    slot: int
+    slots: int
+
+    def __contains__(self, station: object) -> bool:
+        return isinstance(station, str) and slot_of(station, self.slots) == self.slot
 
 
 class StateKeeper:
@@ -50,6 +63,7 @@ class StateKeeper:
         whole_every: int = 0,
         *,
         tails: Tails | None = None,
+        scope: SlotScope | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
@@ -58,6 +72,7 @@ class StateKeeper:
         self.taker = RoundTaker(whole_every)
         self.saved_offsets: dict[TopicPartition, int] = {}  # what the last complete round reflects
         self.tails = Tails() if tails is None else tails
+        self.scope = scope  # one slot's stations and partitions (scale-out); None: all
         self.damaged: set[str] = set()  # stations whose checkpoint file could not be read
         self.rebuilding: bool | set[str] = False  # stations rebuilt from the horizon (True: all)
         self.restored = False
@@ -81,7 +96,8 @@ class StateKeeper:
         committed offsets of the partitions read again."""
         started = time.perf_counter()
         restored = await asyncio.to_thread(self.store.load)
-        refitted = self.dispatcher.restore_windows(restored.stations, restored.global_windows)
+        global_windows = restored.global_windows if self.scope is None else {}  # read live under scale-out
+        refitted = self.dispatcher.restore_windows(restored.stations, global_windows)
         with self.dispatcher.lock:  # a refitted station's files hold the old windows: saved whole next
             as_saved = {s: count for s, count in restored.changes.items() if s not in refitted}
             self.taker.note_saved(self.dispatcher.windows, as_saved)
@@ -182,6 +198,9 @@ class StateKeeper:
             self._offsets.note_committed(tp, committed)
         return start
 
+    async def prepare(self, partitions: Sequence[TopicPartition]) -> None:
+        """Nothing to do: the windows were restored before the consumer started."""
+
     def partitions_lost(self, partitions: Sequence[TopicPartition]) -> None:
         """Nothing to do: a service without scale-out keeps its stations when the group rebalances."""
 
@@ -206,6 +225,11 @@ class StateKeeper:
             await asyncio.gather(self._writing, return_exceptions=True)
         await self._round(offsets)
 
+    async def finish_writing(self) -> None:
+        """Wait for a round being written (its thread finishes it either way)."""
+        if self._writing is not None:
+            await asyncio.gather(self._writing, return_exceptions=True)
+
     async def abandon(self) -> None:
         """As a crash: a round being written is left unfinished (its thread still completes it)."""
         if self._writing is not None:
@@ -217,9 +241,10 @@ class StateKeeper:
             started = time.perf_counter()
             positions = {**self._first_positions, **self.saved_offsets}
             for tp, offset in offsets.positions().items():
-                positions[tp] = max(offset, positions.get(tp, offset))
+                if self.scope is None or tp.partition == self.scope.slot:
+                    positions[tp] = max(offset, positions.get(tp, offset))
             with self.dispatcher.lock:
-                taken = self.taker.take(self.dispatcher.windows, positions, self.store.round + 1)
+                taken = self.taker.take(self.dispatcher.windows, positions, self.store.round + 1, stations=self.scope)
             self.capture_seconds += time.perf_counter() - started
             try:
                 report = await asyncio.to_thread(self.store.write, taken)

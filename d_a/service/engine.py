@@ -15,7 +15,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from typing import Any
 
 from ..config import Config
@@ -38,6 +38,7 @@ from .intake import Intake
 from .ownership import StationOwnership
 from .scheduler import StationScheduler
 from .settings import EngineSettings
+from .slot_states import SlotStates
 from .stats import EngineObserver, EngineStats
 from .status import engine_status, station_status
 from .tails import Tails
@@ -72,6 +73,7 @@ class ServiceEngine:
         observer: EngineObserver | None = None,
         checkpoints: CheckpointStore | None = None,
         sources: Mapping[str, str] | None = None,
+        slots: int = 0,
     ) -> None:
         check_batch_upload_handler(batch_upload_handler)
         self.settings = settings
@@ -104,8 +106,28 @@ class ServiceEngine:
             call=self.callbacks.call,
         )
         self.tails = Tails()  # what is read again (after a restore, or a partition moved here)
-        self.state = (
-            StateKeeper(
+        self.state: StateKeeper | SlotStates | None = None
+        self.ownership: StationOwnership | None = None
+        if service.scale_out:
+            slot_states = (
+                None
+                if checkpoints is None
+                else SlotStates(
+                    checkpoints.directory, dispatcher, service, self.tails, lambda: self.intake.offsets, slots
+                )
+            )
+            self.state = slot_states
+            self.ownership = StationOwnership(
+                self.tails,
+                service.restore_horizon_seconds or 0.0,
+                lambda: self.intake.offsets,
+                self._lose,
+                self._stations_here,
+                slots,
+                slot_states,
+            )
+        elif checkpoints is not None:
+            self.state = StateKeeper(
                 checkpoints,
                 dispatcher,
                 service.checkpoint_interval_seconds,
@@ -113,20 +135,6 @@ class ServiceEngine:
                 service.checkpoint_whole_every,
                 tails=self.tails,
             )
-            if checkpoints is not None
-            else None
-        )
-        self.ownership = (
-            StationOwnership(
-                self.tails,
-                service.restore_horizon_seconds or 0.0,
-                lambda: self.intake.offsets,
-                self._lose,
-                self._stations_here,
-            )
-            if service.scale_out
-            else None
-        )
         self.flow = FlowControl(
             settings, self.scheduler, self.tracker, gate, self.stats, self.intake.behind, self._replaying
         )
@@ -149,9 +157,10 @@ class ServiceEngine:
     async def start(self) -> None:
         if self.state is not None:
             await self.state.restore(self.intake.offsets)
-            self.intake.consumer.start_from(self.state)
         if self.ownership is not None:
             self.intake.consumer.start_from(self.ownership)
+        elif isinstance(self.state, StateKeeper):
+            self.intake.consumer.start_from(self.state)
         await self.intake.start()
         try:
             if self.ownership is not None:
@@ -284,7 +293,7 @@ class ServiceEngine:
         if messages:
             self._apply(messages)
 
-    def _apply(self, messages: list[KafkaMessage], *, store: bool | set[str] = True, run: bool = True) -> None:
+    def _apply(self, messages: list[KafkaMessage], *, store: bool | Container[str] = True, run: bool = True) -> None:
         """`store` False: the windows hold these messages already (restored); their stations run
         (a set of stations: only theirs are written). `run` False: messages read again after a
         restore that no callback is to run on: written, stamped with their own times, done at

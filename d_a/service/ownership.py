@@ -21,6 +21,7 @@ from ..kafka.assignment import AssignedPartition
 from ..kafka.message import TopicPartition
 from ..kafka.offsets import OffsetManager
 from ..kafka.slots import copartition_problem, slot_of
+from .slot_states import SlotStates
 from .tails import MOVED, Tails
 
 __all__ = ["StationOwnership"]
@@ -40,22 +41,24 @@ class StationOwnership:
         offsets: Callable[[], OffsetManager],
         lose: Callable[[list[str], list[TopicPartition]], None],
         stations: Callable[[], Sequence[str]],
+        slots: int,
+        states: SlotStates | None = None,
     ) -> None:
         self.tails = tails
         self.horizon = horizon
         self._offsets = offsets
         self._lose = lose
         self._stations = stations
-        self.slots = 0  # partitions per topic (`check`)
+        self.slots = slots  # partitions per topic
+        self.states = states  # per-slot checkpoints (with state_dir)
         self.held: set[TopicPartition] = set()
         self.stations_lost = 0
 
     def check(self, partition_counts: Mapping[str, int]) -> None:
-        """Learn the slot count; ConfigError when the topics are not co-partitioned."""
-        problem = copartition_problem(partition_counts)
+        """ConfigError when the topics the consumer reads do not all have the slot count."""
+        problem = copartition_problem({**partition_counts, "(slots)": self.slots})
         if problem is not None:
             raise ConfigError(problem)
-        self.slots = max(partition_counts.values(), default=0)
         logger.info("scale-out: %d slots (partitions per topic); this instance owns %s", self.slots, self.owned())
 
     def owned(self) -> list[int]:
@@ -65,15 +68,30 @@ class StationOwnership:
     def since_ms(self) -> int:
         return int((time.time() - self.horizon) * 1000)
 
+    async def prepare(self, partitions: Sequence[TopicPartition]) -> None:
+        """With per-slot checkpoints: restore the slots new to this instance (the consumer waits)."""
+        if self.states is None:
+            return
+        try:
+            await self.states.gain({tp.partition for tp in partitions if tp not in self.held})
+        except Exception:  # noqa: BLE001 - a slot not restored is rebuilt from Kafka instead
+            logger.exception("scale-out: restoring slots from their checkpoints failed; rebuilt from Kafka instead")
+
     def choose_start(self, assigned: Mapping[TopicPartition, AssignedPartition]) -> dict[TopicPartition, int]:
-        """Partitions new to this instance are read from the horizon; what lies before their
-        commit rebuilds windows without runs."""
+        """Partitions new to this instance: those of slots restored from their checkpoints are read
+        from the round's offsets (`SlotStates`); the others from the horizon, what lies before
+        their commit rebuilding windows without runs."""
         starts: dict[TopicPartition, int] = {}
+        rebuilt: dict[int, int] = {}  # messages read again per slot rebuilt from Kafka
         offsets = self._offsets()
-        for tp, found in assigned.items():
-            if tp in self.held:
+        new = {tp: found for tp, found in assigned.items() if tp not in self.held}
+        restored = {tp: found for tp, found in new.items() if self.states and self.states.owns_state(tp.partition)}
+        if self.states is not None and restored:
+            starts.update(self.states.choose_start(restored))
+        self.held.update(new)
+        for tp, found in new.items():
+            if tp in restored:
                 continue
-            self.held.add(tp)
             if found.committed is not None:
                 offsets.note_committed(tp, found.committed)
             if found.position is None or found.since is None:
@@ -81,13 +99,14 @@ class StationOwnership:
             start = max(found.since, found.earliest)
             if start < found.position:
                 starts[tp] = start
+                rebuilt[tp.partition] = rebuilt.get(tp.partition, 0) + found.position - start
                 self.tails.add(tp, found.position, MOVED)
-        if starts:
+        if rebuilt:
             logger.info(
                 "scale-out: slots %s assigned; rebuilding their windows from %d messages of the last %g s "
                 "before their stations run",
-                sorted({tp.partition for tp in assigned}),
-                sum(found.position - starts[tp] for tp, found in assigned.items() if tp in starts and found.position),
+                sorted(rebuilt),
+                sum(rebuilt.values()),
                 self.horizon,
             )
         return starts
@@ -98,6 +117,8 @@ class StationOwnership:
         self.tails.drop(list(partitions))
         kept = {tp.partition for tp in self.held}
         gone = {tp.partition for tp in partitions} - kept
+        if self.states is not None:
+            self.states.lose(gone)
         stations = [s for s in self._stations() if self.slots and slot_of(s, self.slots) in gone]
         self.stations_lost += len(stations)
         self._lose(stations, list(partitions))

@@ -9,7 +9,7 @@ one station in `whole_every` whole and the restore applies at most `whole_every 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
 from ..kafka.message import TopicPartition
@@ -57,12 +57,22 @@ class RoundTaker:
         self._saved_global: Versions = {}
         self._taken: tuple[dict[str, _Saved], Versions] | None = None
 
-    def take(self, windows: StationWindows, offsets: dict[TopicPartition, int], number: int = 1) -> Round:
+    def take(
+        self,
+        windows: StationWindows,
+        offsets: dict[TopicPartition, int],
+        number: int = 1,
+        *,
+        stations: Container[str] | None = None,
+    ) -> Round:
         """Round `number` of the windows as they are now, which reflect `offsets`. Call it while
-        nothing writes to the windows (their owner's lock)."""
+        nothing writes to the windows (their owner's lock). `stations`: only these, and no global
+        windows (a slot's round under scale-out)."""
         round_ = Round(offsets, {}, set())
         taken: dict[str, _Saved] = {}
         for station, station_windows in windows.by_station.items():
+            if stations is not None and station not in stations:
+                continue
             versions = _versions(station_windows)
             saved = self._saved.get(station)
             if saved is not None and saved.versions == versions:
@@ -78,7 +88,7 @@ class RoundTaker:
             else:
                 round_.changed[station] = _copies(station_windows)
                 taken[station] = _Saved(versions, _marks(station_windows))
-        global_versions = _versions(windows.global_windows)
+        global_versions = _versions(windows.global_windows) if stations is None else self._saved_global
         if global_versions != self._saved_global:
             round_.global_windows = _copies(windows.global_windows)
         self._taken = taken, global_versions

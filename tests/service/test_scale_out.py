@@ -156,6 +156,54 @@ async def test_two_instances_share_the_stations_and_take_them_back_with_their_wi
     assert first.service.get_service_status()["counters"]["callback_errors"] == 0
 
 
+async def test_instances_sharing_a_state_dir_hand_windows_over_through_it(on_kafka, tmp_path) -> None:
+    # a horizon of 1 s: Kafka alone could not rebuild what the windows held a while ago
+    options = {
+        **SCALE_OUT,
+        "restore_horizon_seconds": 1,
+        "state_dir": str(tmp_path),
+        "checkpoint_interval_seconds": 0.2,
+    }
+
+    def instance(name: str) -> Instance:
+        return Instance(name, on_kafka.async_service("seq_model", config=CONFIG, group_id="disk", **options))
+
+    def rounds(instance: Instance) -> int:
+        return instance.service.get_service_status()["state"]["rounds"]
+
+    first = instance("first")
+    await on_kafka.publish_many(SEQ, seqs(range(120)))
+    await first.start()
+    second = instance("second")
+    try:
+        await until(lambda: first.seen() >= set(range(120)), on_kafka.deadline)
+        written = rounds(first)
+        await until(lambda: rounds(first) >= written + 3, on_kafka.deadline)  # a round of each slot since
+        await asyncio.sleep(1.5)  # every message is older than the horizon now
+        await second.start()
+        settled = await _settled(on_kafka, first, second)
+        moved = {s for s in STATIONS if slot_of(s, 3) in second.owned()}
+        await on_kafka.publish_many(SEQ, seqs(range(120, 240)))
+        await until(lambda: (first.seen() | second.seen()) >= set(range(240)), on_kafka.deadline)
+        for station in moved:
+            history = sent_to(station, range(120))
+            assert second.first_window(station, settled)[: len(history)] == history
+        state = second.service.get_service_status()["state"]
+        assert state["slots_restored"] == len(second.owned()) and state["restored_stations"] == len(moved)
+    finally:
+        await second.service.stop()
+    assert sorted(p.name for p in tmp_path.glob("*/slot-*")) == ["slot-0", "slot-1", "slot-2"]
+    back = await _settled(on_kafka, first)
+    await on_kafka.publish_many(SEQ, seqs(range(240, 300)))
+    try:
+        await until(lambda: first.seen() >= set(range(300)), on_kafka.deadline)
+        for station in moved:  # back from the second's last round
+            history = sent_to(station, range(240))
+            assert first.first_window(station, back)[: len(history)] == history
+    finally:
+        await first.service.stop()
+
+
 @pytest.mark.parametrize("keyed", [True, False], ids=["keyed", "unkeyed"])
 async def test_an_instance_dying_mid_stream_loses_nothing(on_kafka, keyed) -> None:
     first, second = _service(on_kafka, "first", keyed=keyed), _service(on_kafka, "second", keyed=keyed)
@@ -254,11 +302,9 @@ async def test_keyed_topics_of_different_partition_counts_are_refused_naming_the
         await instance.service.start(instance.model)
 
 
-def test_scale_out_is_refused_with_the_keys_it_needs_and_by_the_thread_based_service():
+def test_scale_out_is_refused_without_a_horizon_and_by_the_thread_based_service():
     with pytest.raises(ConfigError, match="restore_horizon_seconds"):
         AsyncDataAnalysisService("load_prediction", scale_out=True)
-    with pytest.raises(ConfigError, match="state_dir"):
-        AsyncDataAnalysisService("load_prediction", scale_out=True, restore_horizon_seconds=60, state_dir="/tmp/x")
     from d_a import DataAnalysisService
 
     with pytest.raises(ConfigError, match="AsyncDataAnalysisService"):

@@ -12,6 +12,8 @@ import yaml
 from d_a import DataDispatcher
 from d_a.cli import main
 from d_a.kafka import TopicPartition
+from d_a.kafka.slots import slot_of
+from d_a.service.checkpointing import SlotScope
 from d_a.simulator import StationSimulator
 from d_a.state import CheckpointStore
 from d_a.state.rounds import RoundTaker
@@ -87,3 +89,24 @@ def test_without_a_state_dir_it_says_where_to_set_one(tmp_path: Path, capsys, mo
     monkeypatch.delenv("DATA_ANALYSIS_CONFIG_PATH", raising=False)
     code, _, err = run(capsys, "inspect")
     assert code == 2 and "set service.state_dir" in err
+
+
+def test_a_scaled_out_group_shows_and_clears_each_slot(tmp_path: Path, capsys) -> None:
+    dispatcher = DataDispatcher()
+    simulator = StationSimulator(stations=6, seed=2)
+    for message in simulator.initial_messages() + simulator.advance(10):
+        dispatcher.ingest(message.topic, orjson.loads(message.value))
+    root = tmp_path / "state"
+    for slot in (0, 1, 10):  # what SlotStates writes: one directory per slot
+        scope = SlotScope(slot, 12)
+        store = CheckpointStore(root / GROUP / f"slot-{slot}")
+        store.write(RoundTaker().take(dispatcher.windows, {TopicPartition("T", slot): 5}, 1, stations=scope))
+    code, out, _ = run(capsys, "inspect", "--state-dir", str(root), "--json")
+    found = json.loads(out)
+    assert code == 0 and list(found) == [f"{GROUP}/slot-0", f"{GROUP}/slot-1", f"{GROUP}/slot-10"]
+    assert sum(summary["checkpoint"]["stations"] for summary in found.values()) == sum(
+        1 for s in dispatcher.stations() if slot_of(s, 12) in (0, 1, 10)
+    )
+    code, out, _ = run(capsys, "clear", "--state-dir", str(root), "--group", GROUP)
+    assert code == 0 and out.count("files deleted") == 3
+    assert not list((root / GROUP).glob("slot-*/manifest"))

@@ -426,6 +426,9 @@ async def test_a_start_chooser_decides_where_each_assigned_partition_is_read(bro
             seen.update(assigned)
             return {tp: 1}
 
+        async def prepare(self, partitions):
+            raise AssertionError("the memory consumer restores nothing when assigned")
+
         def partitions_lost(self, partitions):
             raise AssertionError(f"nothing moves in a group of one: {partitions}")
 
