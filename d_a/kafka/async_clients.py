@@ -38,6 +38,7 @@ from .consumer_plan import plan_consumers
 from .message import (
     Headers,
     KafkaMessage,
+    OutgoingRecord,
     TopicPartition,
     encode_value,
     key_bytes,
@@ -470,20 +471,28 @@ class AsyncKafkaProducerClient:
         self, topic: str, items: Sequence[tuple[bytes | str | None, Any]], *, headers: Headers = ()
     ) -> None:
         """Send (key, value) pairs in one go, each with `headers`, then wait for all acks (retrying what failed)."""
-        await self.send_records(topic, [(key, value, headers) for key, value in items])
+        await self.send_records(topic, [OutgoingRecord(key, value, headers) for key, value in items])
 
-    async def send_records(self, topic: str, items: Sequence[tuple[bytes | str | None, Any, Headers]]) -> None:
-        """Send (key, value, headers) records in one go, then wait for all acks (retrying what failed)."""
+    async def send_records(self, topic: str, records: Sequence[OutgoingRecord]) -> None:
+        """Send records in one go, then wait for all acks (retrying what failed)."""
         if self._producer is None:
             raise KafkaConnectionError("the producer is not started")
         producer = self._producer
         payload = [
-            (key_bytes(key), value if isinstance(value, bytes) else encode_value(value), list(headers) or None)
-            for key, value, headers in items
+            (
+                key_bytes(record.key),
+                record.value if isinstance(record.value, bytes) else encode_value(record.value),
+                list(record.headers) or None,
+                record.timestamp_ms,
+            )
+            for record in records
         ]
 
         async def attempt() -> None:
-            futures = [await producer.send(topic, value, key=key, headers=extra) for key, value, extra in payload]
+            futures = [
+                await producer.send(topic, value, key=key, headers=extra, timestamp_ms=timestamp)
+                for key, value, extra, timestamp in payload
+            ]
             try:
                 await asyncio.gather(*futures)
             except KafkaError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from aiokafka.structs import TopicPartition
@@ -12,6 +12,7 @@ from aiokafka.structs import TopicPartition
 __all__ = [
     "Headers",
     "KafkaMessage",
+    "OutgoingRecord",
     "TopicPartition",
     "decode_value",
     "encode_value",
@@ -23,6 +24,17 @@ __all__ = [
 
 Headers = Sequence[tuple[str, bytes]]
 """A message's headers: (name, value) pairs, as the Kafka clients give and take them."""
+
+
+class OutgoingRecord(NamedTuple):
+    """A message to send: key, value (dict/list as JSON, bytes as they are), headers, and its
+    timestamp (None: the producer's clock)."""
+
+    key: bytes | str | None
+    value: Any
+    headers: Headers = ()
+    timestamp_ms: int | None = None
+
 
 _ENCODE_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 

@@ -30,7 +30,7 @@ from ..config import Config
 from ..errors import handle_error
 from ..kafka.async_clients import AsyncKafkaConsumerClient, AsyncKafkaProducerClient
 from ..kafka.async_global_reader import AsyncKafkaGlobalReader
-from ..kafka.message import Headers, KafkaMessage, encode_value
+from ..kafka.message import Headers, KafkaMessage, OutgoingRecord, encode_value
 from ..kafka.slots import slot_of
 from ..topics import BadInput
 from ..topics.base import TopicParser
@@ -50,27 +50,32 @@ UNPLACED_KEY = ""  # records without a station go to this key's slot
 @dataclass(frozen=True, slots=True)
 class Piece:
     """What goes to the by-station topic for one slot of a message: its key (a station of the
-    slot), value bytes and headers."""
+    slot), value bytes, headers, and the message's own timestamp."""
 
     slot: int
     key: str
     value: bytes
     headers: Headers = ()
+    timestamp_ms: int | None = None
+
+    def record(self) -> OutgoingRecord:
+        return OutgoingRecord(self.key, self.value, self.headers, self.timestamp_ms)
 
 
 def split_message(parser: TopicParser, message: KafkaMessage, slots: int, *, batch: bool = False) -> list[Piece]:
-    """`message` cut into one piece per slot its records' stations are in (`batch`: with the
-    message's batch id and station count in headers)."""
+    """`message` cut into one piece per slot its records' stations are in, each with the
+    message's timestamp (`batch`: and its batch id and station count in headers)."""
     headers = tuple(message.headers)
     raw = message.raw if message.raw is not None else b""
     unplaced = slot_of(UNPLACED_KEY, slots)
+    stamp = message.timestamp_ms
     if message.error is not None:
-        return [Piece(unplaced, UNPLACED_KEY, raw, headers)]
+        return [Piece(unplaced, UNPLACED_KEY, raw, headers, stamp)]
     value = message.value
     try:
         items = parser.split(value)
     except BadInput:
-        return [Piece(unplaced, UNPLACED_KEY, raw, headers)]
+        return [Piece(unplaced, UNPLACED_KEY, raw, headers, stamp)]
     by_slot: dict[int, tuple[str, list[Any]]] = {}
     stations: set[str] = set()
     for item in items:
@@ -88,9 +93,9 @@ def split_message(parser: TopicParser, message: KafkaMessage, slots: int, *, bat
         headers += _batch_headers(parser, message, len(stations))
     if len(by_slot) <= 1:
         slot, (key, _) = next(iter(by_slot.items()), (unplaced, (UNPLACED_KEY, [])))
-        return [Piece(slot, key, raw, headers)]
+        return [Piece(slot, key, raw, headers, stamp)]
     return [
-        Piece(slot, key, encode_value(_rebuilt(parser, value, part)), headers)
+        Piece(slot, key, encode_value(_rebuilt(parser, value, part)), headers, stamp)
         for slot, (key, part) in sorted(by_slot.items())
     ]
 
@@ -204,7 +209,7 @@ class StationSplitter:
                 split_message(parser, message, self.slots, batch=batch)
             )
         for topic, pieces in by_topic.items():
-            await self.producer.send_records(topic, [(p.key, p.value, p.headers) for p in pieces])
+            await self.producer.send_records(topic, [piece.record() for piece in pieces])
             self.pieces += len(pieces)
         self.messages += len(messages)
 

@@ -51,6 +51,7 @@ def test_a_push_of_many_stations_is_cut_by_slot_and_each_piece_holds_its_slot_s_
         rows = orjson.loads(piece.value)["realTimeData"]
         assert {slot_of(row["stationId"], SLOTS) for row in rows} == {piece.slot}
         assert slot_of(piece.key, SLOTS) == piece.slot  # the key puts the piece in its slot's partition
+        assert piece.timestamp_ms == push.timestamp_ms  # latencies and horizons count from the push
         seen += rows
     assert sorted(seen, key=orjson.dumps) == sorted(push.value["realTimeData"], key=orjson.dumps)
 
