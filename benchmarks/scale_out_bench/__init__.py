@@ -3,7 +3,8 @@ embedded broker, at 1,000 and 2,000 stations, with a trivial and a heavy (~2 ms 
 
     python benchmarks/bench_scale_out.py [--quick] [--callback trivial,heavy] [--workers 1,2]
                                          [--stations 1000,2000] [--runs backlog,live] [--partitions 12]
-                                         [--backlog-per-1000 200000] [--repeat 1]
+                                         [--backlog-per-1000 200000] [--warm-up 20] [--measure 15]
+                                         [--repeat 1] [--backlog-runs newest|every_batch]
     PYTHONPATH=build/compiled python benchmarks/bench_scale_out.py    # on the mypyc build of d_a
 
 Each run has an embedded broker of its own (nothing of an earlier run is left), its topics created
@@ -26,7 +27,14 @@ pieces and each worker's copy of the global calendar) is consumed and every work
 Live: a feeder process (`service_bench.feeders.ProcessFeeder`) publishes the simulator's stations in
 real time once the group has settled; after a warm-up, the engine's latency samples (triggering
 message's timestamp -> callback) of every worker over the measurement, the messages fed and consumed,
-the CPU of each process, and each worker's resident memory and stations.
+the CPU of each process, each worker's resident memory and stations, and the share of the time the
+workers' runs were deferred as if catching up a backlog (`backlog_runs: newest`; `--backlog-runs
+every_batch` turns that off to compare).
+
+Per-station costs: from the live runs, CPU per station-second of the workers, the broker and the
+feeder, and memory per station; a cost model fitted on the 1-worker runs (CPU per station-second =
+a + b x runs per station-second) and from it a plan for 10,000 stations (instances, partitions,
+memory per instance).
 
 Pairs of 1- and 2-worker runs of one setting run one after the other (the order alternating from
 pair to pair): this VM's speed changes from minute to minute, so only runs made close together are
