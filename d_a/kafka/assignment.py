@@ -16,6 +16,7 @@ __all__ = [
     "assigned_partition",
     "choose_starts",
     "client_starts",
+    "partitions_moved",
     "starts_unknown",
 ]
 
@@ -113,3 +114,15 @@ def _offset_at(since: Mapping[ClientPartition, Any], tp: ClientPartition, latest
 def starts_unknown(problem: Exception) -> None:
     """A listener could not ask where to start: the consumer reads from the committed offsets."""
     logger.warning("assigned partitions read from their committed offsets (asking where to start failed: %s)", problem)
+
+
+def partitions_moved(moved: Sequence[TopicPartition], chooser: StartChooser | None) -> None:
+    """A listener found `moved` given to another member: logged once, and `chooser` told."""
+    if not moved:
+        return
+    logger.info(
+        "partitions %s moved to another member of the group, which reads them from their last commit",
+        ", ".join(f"{tp.topic}[{tp.partition}]" for tp in moved),
+    )
+    if chooser is not None:
+        chooser.partitions_lost(moved)

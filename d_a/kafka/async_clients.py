@@ -27,7 +27,7 @@ from aiokafka.errors import KafkaError
 
 from ..config import KafkaSettings
 from ..errors import KafkaConnectionError
-from .assignment import StartChooser, client_starts, starts_unknown
+from .assignment import StartChooser, client_starts, partitions_moved, starts_unknown
 from .client_config import (
     aiokafka_consumer_kwargs,
     aiokafka_producer_kwargs,
@@ -96,13 +96,7 @@ class _RebalanceListener(ConsumerRebalanceListener):
             moved = sorted(self.held - now.keys())
             for key in moved:
                 self.positions.pop(key, None)
-            if moved:
-                logger.info(
-                    "partitions %s moved to another member of the group, which reads them from their last commit",
-                    ", ".join(f"{tp.topic}[{tp.partition}]" for tp in moved),
-                )
-                if self.choose is not None:
-                    self.choose.partitions_lost(moved)
+            partitions_moved(moved, self.choose)
             await self._keep_places(
                 {
                     tp: position

@@ -23,7 +23,7 @@ from kafka.structs import OffsetAndMetadata
 
 from ..config import KafkaSettings
 from ..errors import KafkaConnectionError
-from .assignment import StartChooser, client_starts, starts_unknown
+from .assignment import StartChooser, client_starts, partitions_moved, starts_unknown
 from .client_config import (
     kafka_python_consumer_kwargs,
     kafka_python_producer_kwargs,
@@ -94,13 +94,7 @@ class _RebalanceListener(kafka.ConsumerRebalanceListener):
         assigned, self.assigned = self.assigned or [], None
         now = {TopicPartition(tp.topic, tp.partition): tp for tp in assigned}
         moved = sorted(self.held - now.keys())
-        if moved:
-            logger.info(
-                "partitions %s moved to another member of the group, which reads them from their last commit",
-                ", ".join(f"{tp.topic}[{tp.partition}]" for tp in moved),
-            )
-            if self.choose is not None:
-                self.choose.partitions_lost(moved)
+        partitions_moved(moved, self.choose)
         new = sorted(tp for key, tp in now.items() if key not in self.held)
         try:
             if self.choose is not None and new:
