@@ -2,13 +2,14 @@
 
 - Backpressure: once `max_held_messages` messages wait (for callbacks not yet run, a dead-letter
   copy or a batch upload), fetching pauses until runs catch up, instead of memory growing.
-- Backlog runs (`service.backlog_runs: newest`): while the consumer is behind its topics' ends,
-  the stations the data triggers wait, and each runs once on its newest data when the consumer
-  has caught up, so a backlog is not served poll batch by poll batch. They run sooner when they
-  have waited `backlog_max_delay`, or when the messages held for them reach half of
-  `max_held_messages` (fetching would pause). Their messages stay uncommitted until they ran.
-  Behind is what the partitions' lag says: a fetch that came back empty is a response still on
-  its way, not the end of the backlog.
+- Backlog runs (`service.backlog_runs: newest`): while the consumer reads a backlog, the stations
+  the data triggers wait, and each runs once on its newest data when the consumer has caught up,
+  so a backlog is not served poll batch by poll batch. They run sooner when they have waited
+  `backlog_max_delay`, or when the messages held for them reach half of `max_held_messages`
+  (fetching would pause). Their messages stay uncommitted until they ran. Behind is what the
+  partitions' lag says (backlog.py), not what a fetch returned: a fetch that came back empty is a
+  response still on its way, not the end of the backlog; and the few messages a live feed always
+  has unread are not a backlog.
 - Replay after a restore (either `backlog_runs`): while messages the callbacks saw before the
   restart are read again into the windows, triggered stations wait the same way, so no run sees
   windows that lack what the run before the restart had.

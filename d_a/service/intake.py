@@ -13,6 +13,7 @@ from ..config.schema import OffsetCommitConfig
 from ..kafka.message import KafkaMessage
 from ..kafka.offsets import OffsetManager
 from ..kafka.transport import AsyncConsumer
+from .backlog import BacklogGauge
 from .delivery import Position
 from .position_gate import PositionGate
 
@@ -20,11 +21,13 @@ __all__ = ["Intake"]
 
 
 class Intake:
-    """One consumer and its OffsetManager; `gate` holds positions back for dead letters and batches."""
+    """One consumer and its OffsetManager; `gate` holds positions back for dead letters and batches;
+    `backlog` says whether the consumer reads a backlog."""
 
     def __init__(self, consumer: AsyncConsumer, commit: OffsetCommitConfig) -> None:
         self.consumer = consumer
         self.offsets = OffsetManager(consumer, commit)
+        self.backlog = BacklogGauge()
         self.gate = PositionGate(self._mark_done)
         self.lock = asyncio.Lock()  # a fetch (and its batch's application) and a consumer switch never overlap
 
@@ -47,6 +50,7 @@ class Intake:
             await consumer.start()
             self.consumer = consumer
             self.offsets = OffsetManager(consumer, self.offsets.config)
+            self.backlog = BacklogGauge()
 
     async def fetch(self, timeout_ms: int) -> list[KafkaMessage]:
         """The next batch (empty after `timeout_ms`)."""
@@ -57,8 +61,8 @@ class Intake:
         self._mark_done(self.gate.released(positions))
 
     def behind(self) -> bool:
-        """Whether a partition's end offset, as last seen, is beyond the consumer's position."""
-        return any(p.get("lag") for partitions in self.consumer.get_lag_info().values() for p in partitions.values())
+        """Whether the consumer reads a backlog rather than keeping up with a live feed (see backlog.py)."""
+        return self.backlog.behind(self.consumer.get_lag_info())
 
     def _mark_done(self, positions: list[Position]) -> None:
         for topic, partition, offset in positions:

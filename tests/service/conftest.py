@@ -102,8 +102,9 @@ class SuiteTransport:
 
     def async_service(self, module: str | None = None, **options: Any) -> AsyncDataAnalysisService:
         """AsyncDataAnalysisService(module, **options) on this transport; `config` (a document of
-        sections), `group_id`, `topics` and `required_topics` as `topic`/`group` name them, and
-        `offset_reset` (default earliest) where a new group starts reading."""
+        sections), `group_id`, `topics` and `required_topics` as `topic`/`group` name them,
+        `offset_reset` (default earliest) where a new group starts reading, and the consumer's
+        `max_poll_records`."""
         return self._made(AsyncDataAnalysisService(module, **self._options(**options)))
 
     def sync_service(self, module: str | None = None, **options: Any) -> DataAnalysisService:
@@ -118,18 +119,19 @@ class SuiteTransport:
         topics: Sequence[str] | None = None,
         required_topics: Sequence[str] | None = None,
         offset_reset: str = "earliest",
+        max_poll_records: int = 500,
         **options: Any,
     ) -> dict[str, Any]:
         return {
             **options,
-            **self._connection(offset_reset),
+            **self._connection(offset_reset, max_poll_records),
             "config": self.config(config),
             "group_id": self.group(group_id),
             "topics": self.topics(topics),
             "required_topics": self.topics(required_topics),
         }
 
-    def _connection(self, offset_reset: str) -> dict[str, Any]:
+    def _connection(self, offset_reset: str, max_poll_records: int) -> dict[str, Any]:
         raise NotImplementedError
 
     def _made(self, service: Any) -> Any:
@@ -191,8 +193,10 @@ class OnMemory(SuiteTransport):
         super().__init__()
         self.broker = InMemoryBroker(PARTITIONS)
 
-    def _connection(self, offset_reset: str) -> dict[str, Any]:
-        return {"transport": MemoryTransport(self.broker, auto_offset_reset=offset_reset)}
+    def _connection(self, offset_reset: str, max_poll_records: int) -> dict[str, Any]:
+        return {
+            "transport": MemoryTransport(self.broker, auto_offset_reset=offset_reset, max_poll_records=max_poll_records)
+        }
 
     async def publish_many(self, topic: str, items: Items, *, headers: Sequence[tuple[str, bytes]] = ()) -> None:
         for key, value in items:
@@ -230,8 +234,8 @@ class OnKafka(SuiteTransport):
         self._sync_producer: KafkaProducerClient | None = None
         self._offset_readers: dict[str, AIOKafkaConsumer] = {}
 
-    def _connection(self, offset_reset: str) -> dict[str, Any]:
-        return {"kafka_config": {**self.kafka, "auto_offset_reset": offset_reset}}
+    def _connection(self, offset_reset: str, max_poll_records: int) -> dict[str, Any]:
+        return {"kafka_config": {**self.kafka, "auto_offset_reset": offset_reset, "max_poll_records": max_poll_records}}
 
     def _made(self, service: Any) -> Any:
         """Create the service's topics before it subscribes (a consumer finds a topic created

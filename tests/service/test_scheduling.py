@@ -10,6 +10,7 @@ import pytest
 from helpers import until
 
 from d_a.metrics import ServiceMetrics
+from d_a.simulator import SimMessage, StationSimulator
 
 METER = "SCHEDULE-DEVICE-METER"
 PARAM = "SCHEDULE-STATION-PARAM"
@@ -227,3 +228,42 @@ async def test_a_fetch_that_comes_back_empty_mid_backlog_does_not_start_the_runs
     runs, last_window, _ = await serve_backlog(transport, "newest", late_fetches=True)
     assert all(count <= 2 for count in runs.values()), runs
     assert {station: last_window[station] for station in STATIONS} == {s: expected_window(s) for s in STATIONS}
+
+
+# --- a live feed is not a backlog ----------------------------------------------------------------
+
+
+async def test_a_live_feed_over_many_partitions_runs_stations_as_it_comes(transport) -> None:
+    """A live feed of eleven topics (33 partitions), handed over 20 records a fetch, always leaves
+    some messages unread somewhere: that is no backlog, so stations run on their data as it
+    comes instead of waiting (up to `backlog_max_delay`) for a catch-up."""
+    simulator = StationSimulator(stations=200, seed=7, history_hours=2)
+    config = {"service": {"backlog_runs": "newest", "backlog_max_delay": 60.0}}
+    served = transport.async_service("operation_optimization", config=config, group_id="live-feed", max_poll_records=20)
+    runs: list[str] = []
+    await served.start(lambda station_id, data: runs.append(station_id))
+    try:
+        await publish_sim(transport, simulator.initial_messages())  # what was there before: a backlog
+        await until(
+            lambda: runs and served.get_service_status()["stations_waiting_for_backlog"] == 0, transport.deadline
+        )
+        waiting = []
+        for _ in range(40):  # 40 simulated seconds, 0.1 s apart
+            await publish_sim(transport, simulator.advance(1.0))
+            await asyncio.sleep(0.05)
+            waiting.append(served.get_service_status()["stations_waiting_for_backlog"])
+            await asyncio.sleep(0.05)
+        ran_live = len(runs)
+    finally:
+        await served.stop()
+    assert sum(1 for count in waiting if count) <= len(waiting) // 10, waiting
+    assert ran_live > 40 * 20, ran_live
+
+
+async def publish_sim(transport, messages: list[SimMessage]) -> None:
+    """The simulator's messages, a topic at a time (as bursts, the way a second's data comes)."""
+    by_topic: dict[str, list[tuple[bytes | None, bytes]]] = {}
+    for message in messages:
+        by_topic.setdefault(message.topic, []).append((message.key, message.value))
+    for topic, items in by_topic.items():
+        await transport.publish_many(topic, items)
