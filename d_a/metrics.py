@@ -10,16 +10,15 @@ runs (its windows restored), else 503.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from .probe_server import ProbeServer
 
 __all__ = ["HealthCheck", "MetricsServer", "ServiceMetrics"]
 
@@ -199,46 +198,12 @@ class HealthCheck:
         return healthy, body
 
 
-class MetricsServer:
-    """Serves `/metrics` and `/health` on 127.0.0.1 or all interfaces, in a daemon thread."""
+class MetricsServer(ProbeServer):
+    """Serves `/metrics`, `/health` and `/ready` on 127.0.0.1 or all interfaces, in a daemon thread."""
 
     def __init__(self, metrics: ServiceMetrics, health: HealthCheck, port: int, host: str = "0.0.0.0") -> None:
-        handler = _handler(metrics, health)
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="d_a-metrics", daemon=True)
+        def ready() -> tuple[bool, dict[str, Any]]:
+            _, body = health()
+            return bool(body["ready"]), body
 
-    def start(self) -> MetricsServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def _handler(metrics: ServiceMetrics, health: HealthCheck) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server interface
-            if self.path.startswith("/metrics"):
-                self._reply(200, CONTENT_TYPE_LATEST, metrics.exposition())
-            elif self.path.startswith("/health"):
-                healthy, body = health()
-                self._reply(200 if healthy else 503, "application/json", json.dumps(body).encode())
-            elif self.path.startswith("/ready"):
-                _, body = health()
-                self._reply(200 if body["ready"] else 503, "application/json", json.dumps(body).encode())
-            else:
-                self._reply(404, "text/plain", b"not found: use /metrics, /health or /ready\n")
-
-        def _reply(self, code: int, content_type: str, body: bytes) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request logs
-            return None
-
-    return Handler
+        super().__init__(port, host, metrics=metrics.exposition, health=health, ready=ready, name="d_a-metrics")

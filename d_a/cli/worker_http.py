@@ -4,16 +4,14 @@ and served as one (`d-a run --workers N`, see supervisor.py)."""
 from __future__ import annotations
 
 import http.client
-import json
 import logging
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from ..probe_server import ProbeServer
+
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
     from prometheus_client.metrics_core import Metric
 
     from .supervisor import WorkerState
@@ -116,52 +114,19 @@ class WorkersMetrics:
         yield restarts
 
 
-class SupervisorServer:
+class SupervisorServer(ProbeServer):
     """Serves the workers' /metrics, /health and /ready on one port, in a daemon thread."""
 
     def __init__(self, probes: WorkerProbes, port: int, host: str) -> None:
-        from prometheus_client import CollectorRegistry
+        from prometheus_client import CollectorRegistry, generate_latest
 
         registry = CollectorRegistry(auto_describe=False)
         registry.register(WorkersMetrics(probes))
-        self.httpd = ThreadingHTTPServer((host, port), _handler(registry, probes))
-        self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="d_a-supervisor-http", daemon=True)
-
-    def start(self) -> SupervisorServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def _handler(registry: CollectorRegistry, probes: WorkerProbes) -> type[BaseHTTPRequestHandler]:
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server interface
-            if self.path.startswith("/metrics"):
-                self._reply(200, CONTENT_TYPE_LATEST, generate_latest(registry))
-            elif self.path.startswith("/health"):
-                self._json(*probes.report("/health", "healthy"))
-            elif self.path.startswith("/ready"):
-                self._json(*probes.report("/ready", "ready"))
-            else:
-                self._reply(404, "text/plain", b"not found: use /metrics, /health or /ready\n")
-
-        def _json(self, ok: bool, body: dict[str, Any]) -> None:
-            self._reply(200 if ok else 503, "application/json", json.dumps(body).encode())
-
-        def _reply(self, code: int, content_type: str, body: bytes) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request logs
-            return None
-
-    return Handler
+        super().__init__(
+            port,
+            host,
+            metrics=lambda: generate_latest(registry),
+            health=lambda: probes.report("/health", "healthy"),
+            ready=lambda: probes.report("/ready", "ready"),
+            name="d_a-supervisor-http",
+        )
