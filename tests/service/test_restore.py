@@ -171,7 +171,16 @@ async def test_a_clean_restart_restores_every_window_and_reruns_nothing(transpor
 async def _read_again_without_runs(transport, status, count: int, inputs, meters: Feed, expected) -> None:
     """A restarted service reads `count` messages again and runs nothing on them; new meters then
     run every station on the windows an uninterrupted run has."""
-    await until(lambda: status()["state"]["read_again_without_callbacks"] >= count, transport.deadline)
+    await until(
+        lambda: status()["state"]["read_again_without_callbacks"] >= count,
+        transport.deadline,
+        what=lambda: {
+            "expected": count,
+            "state": status()["state"],
+            "messages": status()["counters"]["messages"],
+            "lag": status().get("lag"),
+        },
+    )
     assert not status()["state"]["replaying"]
     await asyncio.sleep(0.5)
     assert inputs == {}
