@@ -94,7 +94,8 @@ class FlowControl:
         if self.service.backlog_runs != "newest" and not replaying:
             return
         scheduler = self._scheduler
-        behind = self.held() < self.service.max_held_messages // 2 and (replaying or self._behind())
+        backlog = self._behind()  # asked after every fetch: the gauge times what it noticed
+        behind = self.held() < self.service.max_held_messages // 2 and (replaying or backlog)
         if not behind:
             if scheduler.deferring:
                 scheduler.release()
